@@ -1,0 +1,34 @@
+/**
+ * Accounts. Creating one makes its token-signing key, the admin user (owning itself) with
+ * an API key, and the root policy owned by admin, all in one transaction.
+ */
+import type pg from "pg";
+import { rotateApiKey } from "../authn/credentials.js";
+import { TokenService } from "../authn/tokens.js";
+import { fullId } from "../authz/ids.js";
+import type { Aead } from "../crypto/aead.js";
+import { inTransaction } from "../storage/database.js";
+
+export class AccountExistsError extends Error {}
+
+export async function accountExists(pool: pg.Pool, name: string): Promise<boolean> {
+  return ((await pool.query("SELECT 1 FROM accounts WHERE name = $1", [name])).rowCount ?? 0) > 0;
+}
+
+/** Returns the admin's API key; throws AccountExistsError when the name is taken. */
+export async function createAccount(pool: pg.Pool, aead: Aead, name: string): Promise<string> {
+  return inTransaction(pool, async (db) => {
+    const inserted = await db.query("INSERT INTO accounts (name) VALUES ($1) ON CONFLICT DO NOTHING", [name]);
+    if (inserted.rowCount === 0) throw new AccountExistsError(`account '${name}' already exists`);
+    await TokenService.createSigningKey(db, aead, name);
+    const admin = fullId(name, "user", "admin");
+    const root = fullId(name, "policy", "root");
+    await db.query("INSERT INTO roles (role_id) VALUES ($1), ($2)", [admin, root]);
+    await db.query("INSERT INTO resources (resource_id, owner_id) VALUES ($1, $1), ($2, $1)", [admin, root]);
+    await db.query(
+      "INSERT INTO role_memberships (role_id, member_id, admin_option, ownership) VALUES ($1, $2, true, true)",
+      [root, admin],
+    );
+    return rotateApiKey(db, aead, admin);
+  });
+}

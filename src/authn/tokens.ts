@@ -1,0 +1,120 @@
+/**
+ * Access tokens in Conjur's JSON serialisation: {"protected","payload","signature"}, each
+ * base64url; claims {iat, sub, exp}. Signed with a per-account HMAC-SHA256 key held as a
+ * KeyObject (stored encrypted in `signing_keys`); see docs/adr/0004-hmac-access-tokens.md.
+ * Verified tokens are cached until they expire, so a request costs one Map lookup.
+ */
+import { createHash, createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
+import type { Aead } from "../crypto/aead.js";
+import { errors } from "../errors.js";
+import type { Queryable } from "../storage/database.js";
+
+export interface TokenClaims {
+  account: string;
+  login: string;
+  iat: number;
+  exp: number;
+}
+
+interface SigningKey {
+  account: string;
+  kid: string;
+  key: KeyObject;
+}
+
+const ALG = "strongroom.io/hs256/v1";
+const RECOGNISED_CLAIMS = new Set(["iat", "sub", "exp", "cidr", "iss", "aud", "jti"]);
+const CACHE_LIMIT = 50_000;
+const b64url = (s: string | Buffer): string => Buffer.from(s).toString("base64url");
+
+export class TokenService {
+  readonly #byAccount = new Map<string, SigningKey>();
+  readonly #byKid = new Map<string, SigningKey>();
+  readonly #verified = new Map<string, TokenClaims>();
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly aead: Aead,
+    private readonly ttlSeconds: number,
+    private readonly now: () => number = () => Math.floor(Date.now() / 1000),
+  ) {}
+
+  /** Create an account's signing key (inside the account-creation transaction). */
+  static async createSigningKey(db: Queryable, aead: Aead, account: string): Promise<void> {
+    const raw = randomBytes(32);
+    const kid = createHash("sha256").update("strongroom-kid:").update(raw).digest("hex");
+    await db.query("INSERT INTO signing_keys (account, key, fingerprint) VALUES ($1, $2, $3)", [account, aead.encrypt(raw, `authn:${account}`), kid]);
+  }
+
+  async #load(where: "account" | "fingerprint", value: string): Promise<SigningKey | undefined> {
+    const { rows } = await this.db.query<{ account: string; key: Buffer; fingerprint: string }>(
+      `SELECT account, key, fingerprint FROM signing_keys WHERE ${where} = $1`,
+      [value],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    const key = { account: row.account, kid: row.fingerprint, key: createSecretKey(this.aead.decrypt(row.key, `authn:${row.account}`)) };
+    this.#byAccount.set(key.account, key);
+    this.#byKid.set(key.kid, key);
+    return key;
+  }
+
+  #sign(key: SigningKey, input: string): string {
+    return createHmac("sha256", key.key).update(input).digest("base64url");
+  }
+
+  /** Issue a token for `login` in `account`; returns the token JSON text. */
+  async issue(account: string, login: string): Promise<string> {
+    const key = this.#byAccount.get(account) ?? (await this.#load("account", account));
+    if (!key) throw errors.unauthorized();
+    const iat = this.now();
+    const protectedPart = b64url(JSON.stringify({ alg: ALG, kid: key.kid }));
+    const payload = b64url(JSON.stringify({ iat, sub: login, exp: iat + this.ttlSeconds }));
+    const signature = this.#sign(key, `${protectedPart}.${payload}`);
+    return JSON.stringify({ protected: protectedPart, payload, signature });
+  }
+
+  /** Verify the value of an `Authorization` header; throws 401 for anything wrong. */
+  async verifyHeader(header: string | undefined): Promise<TokenClaims> {
+    const match = header ? /^Token token="([\s\S]*)"/.exec(header) : null;
+    if (!match) throw errors.unauthorized("Authorization missing");
+    const encoded = match[1]!.trim();
+    const cached = this.#verified.get(encoded);
+    if (cached) {
+      if (cached.exp > this.now()) return cached;
+      this.#verified.delete(encoded);
+      throw errors.unauthorized("Unauthorized: Invalid token");
+    }
+    const claims = await this.#verify(encoded);
+    if (this.#verified.size >= CACHE_LIMIT) this.#verified.clear();
+    this.#verified.set(encoded, claims);
+    return claims;
+  }
+
+  async #verify(encoded: string): Promise<TokenClaims> {
+    let token: { protected?: unknown; payload?: unknown; signature?: unknown };
+    let header: { alg?: unknown; kid?: unknown };
+    let claims: Record<string, unknown>;
+    try {
+      token = JSON.parse(Buffer.from(encoded, "base64").toString("utf8"));
+      header = JSON.parse(Buffer.from(String(token.protected), "base64url").toString("utf8"));
+      claims = JSON.parse(Buffer.from(String(token.payload), "base64url").toString("utf8"));
+      if (typeof token.signature !== "string" || typeof claims !== "object" || claims === null) throw new Error("shape");
+    } catch {
+      throw errors.unauthorized("Malformed authorization token");
+    }
+    const invalid = errors.unauthorized("Unauthorized: Invalid token");
+    if (header.alg !== ALG || typeof header.kid !== "string") throw invalid;
+    const key = this.#byKid.get(header.kid) ?? (await this.#load("fingerprint", header.kid));
+    if (!key) throw invalid;
+    const expected = Buffer.from(this.#sign(key, `${String(token.protected)}.${String(token.payload)}`));
+    const given = Buffer.from(token.signature);
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw invalid;
+    if (Object.keys(claims).some((c) => !RECOGNISED_CLAIMS.has(c))) throw errors.unauthorized("token contains unrecognized claims");
+    const { iat, exp, sub } = claims;
+    if (typeof iat !== "number" || typeof sub !== "string" || sub === "") throw invalid;
+    const expiry = typeof exp === "number" ? exp : iat + 480;
+    if (expiry <= this.now()) throw invalid;
+    return { account: key.account, login: sub, iat, exp: expiry };
+  }
+}

@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+/**
+ * `strongroom` — subcommands: server, account create, data-key generate.
+ * Flag and configuration errors print one line and exit 2.
+ */
+import { accountExists, createAccount, AccountExistsError } from "../accounts/accounts.js";
+import { ConfigError, helpFor, loadConfig, parseFlags, validateAccountName } from "../config.js";
+import { generateDataKey } from "../crypto/aead.js";
+import { FatalStartupError } from "../errors.js";
+import { createLogger } from "../telemetry/logger.js";
+import { startServer } from "./server.js";
+import { openStorage } from "./storage.js";
+
+const STORAGE_FLAGS = ["dataDir", "databaseUrl", "logLevel"];
+const USAGE = `Usage: strongroom <command> [flags]
+
+Commands:
+  server                 run the secrets server (REST API, optional webhook and controller)
+  account create NAME    create an account and print its admin API key
+  data-key generate      print a new STRONGROOM_DATA_KEY
+
+Run 'strongroom <command> --help' for a command's flags.`;
+
+async function server(argv: string[]): Promise<number> {
+  const { flags, positionals } = parseFlags(argv);
+  if (flags.help) return print(`Usage: strongroom server [flags]\n\n${helpFor()}\n  STRONGROOM_DATA_KEY        base64 of 32 bytes (required with --database-url)`);
+  if (positionals.length) throw new ConfigError(`unexpected argument '${positionals[0]}'`);
+  const config = loadConfig(flags);
+  const log = createLogger(config.logLevel);
+  const running = await startServer(config, log);
+  if (running.adminApiKey) process.stdout.write(`API key for admin: ${running.adminApiKey}\n`);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down: draining requests");
+    running.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err: String(err) }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  return -1; // keep running
+}
+
+async function account(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { flags, positionals } = parseFlags(rest, STORAGE_FLAGS);
+  if (flags.help || sub !== "create") return print(`Usage: strongroom account create NAME [flags]\n\n${helpFor(STORAGE_FLAGS)}\n  STRONGROOM_DATA_KEY        base64 of 32 bytes`, sub === "create" || flags.help ? 0 : 2);
+  const name = positionals[0] ?? "default";
+  validateAccountName(name);
+  const config = loadConfig(flags);
+  const log = createLogger(config.logLevel, process.stderr as never);
+  const { db, aead } = await openStorage(config, log);
+  try {
+    if (await accountExists(db.pool, name)) throw new AccountExistsError(`account '${name}' already exists`);
+    const key = await createAccount(db.pool, aead, name);
+    process.stderr.write(`Created new account '${name}'\n`);
+    process.stdout.write(`API key for admin: ${key}\n`);
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+function dataKey(argv: string[]): number {
+  if (argv[0] !== "generate" || argv.includes("--help")) return print("Usage: strongroom data-key generate\n\nPrints the base64 of 32 random bytes, for STRONGROOM_DATA_KEY.", argv.includes("--help") ? 0 : 2);
+  process.stdout.write(generateDataKey() + "\n");
+  return 0;
+}
+
+function print(text: string, code = 0): number {
+  (code === 0 ? process.stdout : process.stderr).write(text + "\n");
+  return code;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "server":
+      return server(rest);
+    case "account":
+      return account(rest);
+    case "data-key":
+      return dataKey(rest);
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      return print(USAGE, command === undefined ? 2 : 0);
+    default:
+      throw new ConfigError(`unknown command '${command}' (try --help)`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`strongroom: ${err.message}\n`);
+      process.exitCode = 2;
+    } else if (err instanceof AccountExistsError || err instanceof FatalStartupError) {
+      process.stderr.write(`strongroom: ${err.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`strongroom: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

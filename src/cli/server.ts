@@ -1,0 +1,85 @@
+/**
+ * Composition root of `strongroom server`: storage, services, the REST API listener, and
+ * (when configured) the admission webhook and the Kubernetes controller. `close()` stops
+ * accepting, drains in-flight requests, then closes storage.
+ */
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { accountExists, createAccount } from "../accounts/accounts.js";
+import { Audit } from "../audit/audit.js";
+import { TokenService } from "../authn/tokens.js";
+import type { Config } from "../config.js";
+import { createApp } from "../http/app.js";
+import type { Services } from "../http/services.js";
+import { Metrics } from "../telemetry/metrics.js";
+import { openStorage } from "./storage.js";
+
+export interface RunningServer {
+  port: number;
+  url: string;
+  services: Services;
+  /** Set when this start created the account. */
+  adminApiKey: string | undefined;
+  close(): Promise<void>;
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<number> {
+  return new Promise((ok, fail) => {
+    server.once("error", fail);
+    server.listen(port, host, () => ok((server.address() as AddressInfo).port));
+  });
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise((ok) => {
+    server.close(() => ok());
+    server.closeIdleConnections();
+  });
+}
+
+export async function startServer(config: Config, log: Logger, metrics = new Metrics()): Promise<RunningServer> {
+  const { db, aead } = await openStorage(config, log);
+  let adminApiKey: string | undefined;
+  if (!(await accountExists(db.pool, config.account))) {
+    adminApiKey = await createAccount(db.pool, aead, config.account).catch(async (err: Error) => {
+      // Another replica may have created it at the same moment.
+      if (await accountExists(db.pool, config.account)) return undefined;
+      throw err;
+    });
+    if (adminApiKey) log.info({ account: config.account }, "created account");
+  }
+  const services: Services = {
+    config,
+    pool: db.pool,
+    aead,
+    tokens: new TokenService(db.pool, aead, config.tokenTtlSeconds),
+    audit: new Audit(log),
+    metrics,
+    log,
+  };
+  const app = createApp(services);
+  const tls = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
+  const server = tls ? https.createServer(tls, app) : http.createServer(app);
+  let port: number;
+  try {
+    port = await listen(server, config.port, config.host);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  const host = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
+  log.info({ port, tls: Boolean(tls), embeddedPostgres: db.embedded }, "strongroom server listening");
+  return {
+    port,
+    url: `${tls ? "https" : "http"}://${host}:${port}`,
+    services,
+    adminApiKey,
+    async close() {
+      await closeServer(server);
+      await db.close();
+    },
+  };
+}

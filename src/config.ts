@@ -1,0 +1,136 @@
+/**
+ * The one place that reads flags and environment. Every setting has a flag and a
+ * `STRONGROOM_*` environment twin; flags win. The result is validated and frozen.
+ */
+import { parseArgs } from "node:util";
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly databaseUrl: string | undefined;
+  readonly account: string;
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  readonly webhookPort: number | undefined;
+  readonly controller: boolean;
+  /** base64 of 32 bytes; undefined means "generate one in the data dir" (embedded only). */
+  readonly dataKey: string | undefined;
+  readonly tokenTtlSeconds: number;
+  readonly bodyLimitBytes: number;
+  readonly logLevel: string;
+  readonly secretVersionsKept: number;
+}
+
+/** A problem with flags or environment: the CLI prints its message on one line and exits 2. */
+export class ConfigError extends Error {}
+
+interface Setting {
+  flag: string;
+  env: string;
+  type: "string" | "boolean";
+  help: string;
+  default?: string;
+}
+
+/** The settings table: also the source of `--help` and of the README's configuration table. */
+export const SETTINGS: Record<string, Setting> = {
+  port: { flag: "port", env: "STRONGROOM_PORT", type: "string", default: "8080", help: "REST API port" },
+  host: { flag: "host", env: "STRONGROOM_HOST", type: "string", default: "0.0.0.0", help: "address to listen on" },
+  dataDir: { flag: "data-dir", env: "STRONGROOM_DATA_DIR", type: "string", default: "./.strongroom", help: "embedded Postgres and generated data key live here" },
+  databaseUrl: { flag: "database-url", env: "DATABASE_URL", type: "string", help: "external PostgreSQL URL (embedded Postgres when absent)" },
+  account: { flag: "account", env: "STRONGROOM_ACCOUNT", type: "string", default: "default", help: "account to create if missing (and the controller's account)" },
+  tlsCert: { flag: "tls-cert", env: "STRONGROOM_TLS_CERT", type: "string", help: "PEM certificate: serve HTTPS (required for the webhook)" },
+  tlsKey: { flag: "tls-key", env: "STRONGROOM_TLS_KEY", type: "string", help: "PEM private key matching --tls-cert" },
+  webhookPort: { flag: "webhook-port", env: "STRONGROOM_WEBHOOK_PORT", type: "string", help: "serve the admission webhook (HTTPS) on this port" },
+  controller: { flag: "controller", env: "STRONGROOM_CONTROLLER", type: "boolean", help: "run the Kubernetes controller (KUBECONFIG or in-cluster)" },
+  tokenTtl: { flag: "token-ttl", env: "STRONGROOM_TOKEN_TTL", type: "string", default: "480", help: "access token lifetime in seconds (max 18000)" },
+  bodyLimit: { flag: "body-limit", env: "STRONGROOM_BODY_LIMIT", type: "string", default: "1048576", help: "largest request body in bytes" },
+  logLevel: { flag: "log-level", env: "STRONGROOM_LOG_LEVEL", type: "string", default: "info", help: "pino log level" },
+};
+
+export type Flags = Record<string, string | boolean | undefined>;
+
+/** Parse argv against SETTINGS (plus `--help`); unknown flags are a ConfigError. */
+export function parseFlags(argv: string[], only: string[] = Object.keys(SETTINGS)): { flags: Flags; positionals: string[] } {
+  const options: Record<string, { type: "string" | "boolean" }> = { help: { type: "boolean" } };
+  for (const key of only) {
+    const s = SETTINGS[key]!;
+    options[s.flag] = { type: s.type };
+  }
+  try {
+    const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return { flags: parsed.values as Flags, positionals: parsed.positionals };
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
+export function helpFor(only: string[] = Object.keys(SETTINGS)): string {
+  return only
+    .map((key) => {
+      const s = SETTINGS[key]!;
+      const value = s.type === "string" ? " VALUE" : "";
+      const dflt = s.default ? ` (default ${s.default})` : "";
+      return `  --${s.flag}${value}`.padEnd(28) + `${s.help}${dflt}; env ${s.env}`;
+    })
+    .join("\n");
+}
+
+function raw(key: string, flags: Flags, env: NodeJS.ProcessEnv): string | boolean | undefined {
+  const s = SETTINGS[key]!;
+  const fromFlag = flags[s.flag];
+  if (fromFlag !== undefined) return fromFlag;
+  const fromEnv = env[s.env];
+  if (fromEnv !== undefined && fromEnv !== "") return s.type === "boolean" ? /^(1|true|yes)$/i.test(fromEnv) : fromEnv;
+  return s.default;
+}
+
+function str(key: string, flags: Flags, env: NodeJS.ProcessEnv): string | undefined {
+  const v = raw(key, flags, env);
+  return typeof v === "string" ? v : undefined;
+}
+
+function int(key: string, flags: Flags, env: NodeJS.ProcessEnv, min: number, max: number): number | undefined {
+  const v = str(key, flags, env);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new ConfigError(`--${SETTINGS[key]!.flag} must be an integer from ${min} to ${max}, got '${v}'`);
+  }
+  return Number(v);
+}
+
+export function validateAccountName(name: string): string {
+  if (!/^[^\s:/?#]+$/.test(name)) {
+    throw new ConfigError(`account name '${name}' is invalid: it may not be empty or contain spaces, ':', '/', '?' or '#'`);
+  }
+  return name;
+}
+
+export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): Config {
+  const tlsCert = str("tlsCert", flags, env);
+  const tlsKey = str("tlsKey", flags, env);
+  if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new ConfigError("--tls-cert and --tls-key must be given together");
+  const webhookPort = int("webhookPort", flags, env, 1, 65535);
+  if (webhookPort !== undefined && !tlsCert) throw new ConfigError("--webhook-port needs --tls-cert and --tls-key (admission webhooks are HTTPS only)");
+  const databaseUrl = str("databaseUrl", flags, env);
+  const dataKey = env.STRONGROOM_DATA_KEY?.trim() || undefined;
+  if (databaseUrl && !dataKey) throw new ConfigError("STRONGROOM_DATA_KEY is required with an external database (generate one: strongroom data-key generate)");
+  if (dataKey && Buffer.from(dataKey, "base64").length !== 32) throw new ConfigError("STRONGROOM_DATA_KEY must be the base64 of exactly 32 bytes");
+  return Object.freeze({
+    port: int("port", flags, env, 0, 65535)!,
+    host: str("host", flags, env)!,
+    dataDir: str("dataDir", flags, env)!,
+    databaseUrl,
+    account: validateAccountName(str("account", flags, env)!),
+    tlsCert,
+    tlsKey,
+    webhookPort,
+    controller: raw("controller", flags, env) === true,
+    dataKey,
+    tokenTtlSeconds: int("tokenTtl", flags, env, 1, 18000)!,
+    bodyLimitBytes: int("bodyLimit", flags, env, 1, 1024 * 1024 * 1024)!,
+    logLevel: str("logLevel", flags, env)!,
+    secretVersionsKept: 20,
+  });
+}

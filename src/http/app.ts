@@ -1,0 +1,27 @@
+/** Builds the Express app from injected services. Express types stay inside http/. */
+import express, { type Express } from "express";
+import { errorHandler, notFound } from "./middleware/errors.js";
+import { requestContext } from "./middleware/request-context.js";
+import { authnRouter } from "./routes/authn.js";
+import { operationsRouter } from "./routes/operations.js";
+import { policiesRouter } from "./routes/policies.js";
+import { resourcesRouter } from "./routes/resources.js";
+import { secretsRouter } from "./routes/secrets.js";
+import type { Services } from "./services.js";
+
+export function createApp(services: Services, extraReadiness?: () => string | undefined): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.use(requestContext(services));
+  // Conjur reads raw bodies whatever the Content-Type (secrets are bytes; policies are YAML).
+  app.use(express.raw({ type: () => true, limit: services.config.bodyLimitBytes }));
+  app.use(operationsRouter(services, extraReadiness));
+  app.use(authnRouter(services));
+  app.use(secretsRouter(services));
+  app.use(policiesRouter(services));
+  app.use(resourcesRouter(services));
+  app.use(notFound);
+  app.use(errorHandler(services));
+  return app;
+}

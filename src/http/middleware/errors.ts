@@ -1,0 +1,31 @@
+/**
+ * The one place errors become responses. ApiErrors render as Conjur's JSON bodies (or an
+ * empty body); body-parser failures become 413/400; anything else is logged (without
+ * request data) and answered with a generic 500, never a stack trace.
+ */
+import type { NextFunction, Request, Response } from "express";
+import { ApiError, errors } from "../../errors.js";
+import type { Services } from "../services.js";
+
+function toApiError(err: unknown, services: Services, res: Response): ApiError {
+  if (err instanceof ApiError) return err;
+  const e = err as { type?: string; status?: number; message?: string };
+  if (e.type === "entity.too.large") return errors.payloadTooLarge(services.config.bodyLimitBytes);
+  if (typeof e.status === "number" && e.status >= 400 && e.status < 500) return errors.badRequest(e.type ?? "malformed request");
+  services.log.error({ requestId: res.locals.requestId, err: { message: e.message, type: e.type } }, "unhandled error");
+  return errors.internal();
+}
+
+export function errorHandler(services: Services) {
+  return (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
+    if (res.headersSent) return next(err);
+    const apiError = toApiError(err, services, res);
+    res.status(apiError.status).set(apiError.headers);
+    if (apiError.body) res.json(apiError.body);
+    else res.end();
+  };
+}
+
+export function notFound(req: Request, _res: Response, next: NextFunction): void {
+  next(errors.routeNotFound(req.method, req.path));
+}

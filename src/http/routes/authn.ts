@@ -1,0 +1,133 @@
+/** `/authn/{account}/…`: authenticate, login, API key rotation, password; and `/whoami`. */
+import { Router, type Request, type Response } from "express";
+import { apiKeyOf, checkApiKey, checkApiKeyOrPassword, rotateApiKey, rotatedAt, setPassword } from "../../authn/credentials.js";
+import { assertPasswordComplexity } from "../../authn/passwords.js";
+import { accessToOne, roleExists } from "../../authz/permissions.js";
+import { parseFullId, parseRoleParam, roleIdForLogin, fullId } from "../../authz/ids.js";
+import { errors } from "../../errors.js";
+import { authenticateRequest, callerOf, requireToken } from "../middleware/authenticate.js";
+import { acceptsBase64Item, accountOf, queryString, rawBody } from "../params.js";
+import type { Services } from "../services.js";
+
+interface BasicCredentials {
+  login: string;
+  secret: Buffer;
+}
+
+function basicCredentials(req: Request): BasicCredentials | undefined {
+  const match = /^Basic\s+(\S+)$/i.exec(req.get("authorization") ?? "");
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, "base64");
+  const colon = decoded.indexOf(":");
+  if (colon <= 0) return undefined;
+  return { login: decoded.subarray(0, colon).toString("utf8"), secret: decoded.subarray(colon + 1) };
+}
+
+export function authnRouter(services: Services): Router {
+  const router = Router();
+  const { pool, aead, audit, metrics } = services;
+  const record = (res: Response, action: "authenticate" | "login" | "rotate-api-key" | "set-password", role: string, ok: boolean, reason?: string): void => {
+    audit.record({ action, role, outcome: ok ? "success" : "failure", ...(reason ? { reason } : {}), requestId: res.locals.requestId });
+    if (action === "authenticate" || action === "login") metrics.authn.inc({ outcome: ok ? "success" : "failure" });
+  };
+
+  /** Basic auth as `account`; 401 for anything wrong. Returns the caller's role id. */
+  const basicLogin = async (req: Request, res: Response, action: "login" | "rotate-api-key" | "set-password"): Promise<string> => {
+    const account = accountOf(req);
+    const creds = basicCredentials(req);
+    if (!creds) throw errors.unauthorized();
+    const roleId = roleIdForLogin(account, creds.login);
+    const ok = await checkApiKeyOrPassword(pool, aead, roleId, creds.secret);
+    if (!ok) {
+      record(res, action, roleId, false, "invalid credentials");
+      throw errors.unauthorized();
+    }
+    return roleId;
+  };
+
+  router.post("/authn/:account/:login/authenticate", async (req: Request, res: Response) => {
+    const account = accountOf(req);
+    const login = req.params.login as string;
+    const roleId = roleIdForLogin(account, login);
+    if (!(await checkApiKey(pool, aead, roleId, rawBody(req)))) {
+      record(res, "authenticate", roleId, false, "CONJ00002E Invalid credentials");
+      throw errors.unauthorized();
+    }
+    record(res, "authenticate", roleId, true);
+    const token = await services.tokens.issue(account, login.startsWith("user/") ? login.slice(5) : login);
+    if (acceptsBase64Item(req)) {
+      res.status(200).type("text/plain").set("Content-Encoding", "base64").send(Buffer.from(token).toString("base64"));
+    } else {
+      res.status(200).type("application/json").send(token);
+    }
+  });
+
+  router.get("/authn/:account/login", async (req: Request, res: Response) => {
+    const roleId = await basicLogin(req, res, "login");
+    record(res, "login", roleId, true);
+    const key = await apiKeyOf(pool, aead, roleId);
+    res.status(200).type("text/plain").send(key);
+  });
+
+  router.get("/authn/:account/api_key", requireToken(services), async (req: Request, res: Response) => {
+    const caller = callerOf(res);
+    const target = queryString(req, "role") ? parseRoleParam(queryString(req, "role")!, caller.account) : parseFullId(caller.roleId);
+    if (!target) throw errors.argument("role");
+    const roleId = fullId(target.account, target.kind, target.identifier);
+    const access = await accessToOne(pool, caller.roleId, roleId, "read");
+    const when = access.visible ? await rotatedAt(pool, roleId) : undefined;
+    if (!when) throw errors.recordNotFound(target.account, target.kind, target.identifier);
+    res.json({ role: roleId, timestamp: when.toISOString() });
+  });
+
+  router.put("/authn/:account/api_key", async (req: Request, res: Response) => {
+    const account = accountOf(req);
+    const roleParam = queryString(req, "role");
+    if (basicCredentials(req)) {
+      const self = await basicLogin(req, res, "rotate-api-key");
+      const target = roleParam ? parseRoleParam(roleParam, account) : undefined;
+      if (target && fullId(target.account, target.kind, target.identifier) !== self) throw errors.unauthorized("Operation attempted against foreign user");
+      const key = await rotateApiKey(pool, aead, self);
+      record(res, "rotate-api-key", self, true);
+      res.status(200).type("text/plain").send(key);
+      return;
+    }
+    const caller = await authenticateRequest(services, req, res);
+    const target = roleParam ? parseRoleParam(roleParam, account) : undefined;
+    const targetId = target ? fullId(target.account, target.kind, target.identifier) : caller.roleId;
+    if (targetId === caller.roleId) throw errors.unauthorized("Credential strength is insufficient");
+    const access = await accessToOne(pool, caller.roleId, targetId, "update");
+    if (!access.visible || !(await roleExists(pool, targetId))) {
+      throw errors.rotationTargetNotFound(targetId, caller.roleId);
+    }
+    if (target!.kind !== "user" && target!.kind !== "host") throw access.allowed ? errors.methodNotAllowed(`CONJ00124E Operation is not supported for role kind '${target!.kind}'`) : errors.forbidden();
+    if (!access.allowed) throw errors.forbidden();
+    const key = await rotateApiKey(pool, aead, targetId);
+    record(res, "rotate-api-key", targetId, true);
+    res.status(200).type("text/plain").send(key);
+  });
+
+  router.put("/authn/:account/password", async (req: Request, res: Response) => {
+    if (!basicCredentials(req)) throw errors.unauthorized();
+    const roleId = await basicLogin(req, res, "set-password");
+    if (parseFullId(roleId)!.kind !== "user") throw errors.forbidden();
+    const password = rawBody(req).toString("utf8");
+    assertPasswordComplexity(password);
+    await setPassword(pool, aead, roleId, password);
+    record(res, "set-password", roleId, true);
+    res.status(204).end();
+  });
+
+  router.get("/whoami", requireToken(services), (req: Request, res: Response) => {
+    const caller = callerOf(res);
+    res.json({
+      client_ip: req.ip,
+      user_agent: req.get("user-agent") ?? null,
+      account: caller.account,
+      username: caller.login,
+      token_issued_at: new Date(caller.iat * 1000).toISOString(),
+    });
+  });
+
+  return router;
+}

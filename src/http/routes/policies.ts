@@ -1,0 +1,33 @@
+/** `/policies/{account}/policy/{id}`: POST appends, PATCH updates, PUT replaces. */
+import { Router, type Request, type Response } from "express";
+import { errors } from "../../errors.js";
+import { loadPolicy, type LoadMode } from "../../policy/load-policy.js";
+import { callerOf, requireToken } from "../middleware/authenticate.js";
+import { accountOf, identifierOf, rawBody } from "../params.js";
+import type { Services } from "../services.js";
+
+export function policiesRouter(services: Services): Router {
+  const router = Router();
+  const handler = (mode: LoadMode) => async (req: Request, res: Response) => {
+    const account = accountOf(req);
+    const caller = callerOf(res);
+    const body = rawBody(req);
+    const text = body.toString("utf8");
+    if (!Buffer.from(text, "utf8").equals(body)) throw errors.validationFailed("policy_text", "is not valid UTF-8");
+    const policy = identifierOf(req);
+    try {
+      const result = await loadPolicy(services.pool, services.aead, { account, policy, mode, roleId: caller.roleId, text, clientIp: req.ip });
+      services.audit.record({ action: "load-policy", role: caller.roleId, resource: `${account}:policy:${policy}`, outcome: "success", requestId: res.locals.requestId });
+      res.status(201).json(result);
+    } catch (err) {
+      services.audit.record({ action: "load-policy", role: caller.roleId, resource: `${account}:policy:${policy}`, outcome: "failure", reason: (err as Error).message, requestId: res.locals.requestId });
+      throw err;
+    }
+  };
+  const path = "/policies/:account/policy/*identifier";
+  const auth = requireToken(services);
+  router.post(path, auth, handler("POST"));
+  router.patch(path, auth, handler("PATCH"));
+  router.put(path, auth, handler("PUT"));
+  return router;
+}

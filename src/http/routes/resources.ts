@@ -1,0 +1,94 @@
+/** `/resources` (list, show, check, permitted_roles) and `/roles` (show, members, memberships, all). */
+import { Router, type Request, type Response } from "express";
+import { countVisible, describeResources, isVisible, listVisible, memberships, railsTime, roleRow } from "../../authz/introspection.js";
+import { accessToOne, allRoles, hasRole, permittedRoles } from "../../authz/permissions.js";
+import { fullId, parseFullId, RESOURCE_KINDS, ROLE_KINDS } from "../../authz/ids.js";
+import { errors } from "../../errors.js";
+import { callerOf, requireToken } from "../middleware/authenticate.js";
+import { accountOf, hasQuery, identifierOf, isTrue, queryString } from "../params.js";
+import type { Services } from "../services.js";
+
+const LIST_LIMIT_MAX = 1000;
+
+function pagination(req: Request): { limit: number | undefined; offset: number } {
+  const limit = queryString(req, "limit");
+  const offset = queryString(req, "offset");
+  if (limit !== undefined && !/^[1-9]\d*$/.test(limit)) throw errors.argument("'limit' contains an invalid value. 'limit' must be a positive integer.");
+  if (offset !== undefined && !/^\d+$/.test(offset)) throw errors.argument("'offset' contains an invalid value. 'offset' must be an integer greater than or equal to 0.");
+  if (limit !== undefined && Number(limit) > LIST_LIMIT_MAX) throw errors.argument(`'Limit' parameter must not exceed ${LIST_LIMIT_MAX}`);
+  const parsedOffset = offset === undefined ? 0 : Number(offset);
+  if (limit !== undefined) return { limit: Number(limit), offset: parsedOffset };
+  return { limit: offset !== undefined ? 10 : LIST_LIMIT_MAX, offset: parsedOffset };
+}
+
+export function resourcesRouter(services: Services): Router {
+  const router = Router();
+  const db = services.pool;
+  const auth = requireToken(services);
+
+  const list = async (req: Request, res: Response): Promise<void> => {
+    const caller = callerOf(res);
+    const kind = req.params.kind as string | undefined;
+    if (kind !== undefined && !(RESOURCE_KINDS as readonly string[]).includes(kind)) throw errors.argument(`Invalid resource kind: ${kind}`);
+    const query = { account: accountOf(req), kind, search: queryString(req, "search"), ...pagination(req) };
+    if (isTrue(req, "count")) {
+      res.json({ count: await countVisible(db, caller.roleId, { ...query, limit: undefined, offset: 0 }) });
+      return;
+    }
+    res.json(await describeResources(db, await listVisible(db, caller.roleId, query)));
+  };
+  router.get("/resources/:account", auth, list);
+  router.get("/resources/:account/:kind", auth, list);
+
+  router.get("/resources/:account/:kind/*identifier", auth, async (req: Request, res: Response) => {
+    const caller = callerOf(res);
+    const account = accountOf(req);
+    const kind = req.params.kind as string;
+    const identifier = identifierOf(req);
+    const id = fullId(account, kind, identifier);
+    if (isTrue(req, "check")) {
+      const privilege = queryString(req, "privilege");
+      if (!privilege) throw errors.argument("privilege");
+      const roleParam = queryString(req, "role");
+      let subject = caller.roleId;
+      if (roleParam) {
+        if (!parseFullId(roleParam) || !(await hasRole(db, caller.roleId, roleParam))) throw errors.forbidden();
+        subject = roleParam;
+      }
+      if (!(await isVisible(db, caller.roleId, id))) throw errors.recordNotFound(account, kind, identifier);
+      const access = await accessToOne(db, subject, id, privilege);
+      res.status(access.allowed ? 204 : 404).end();
+      return;
+    }
+    if (!(await isVisible(db, caller.roleId, id))) throw errors.recordNotFound(account, kind, identifier);
+    if (hasQuery(req, "permitted_roles")) {
+      const privilege = queryString(req, "privilege");
+      if (!privilege) throw errors.argument("privilege");
+      res.json(await permittedRoles(db, id, privilege));
+      return;
+    }
+    res.json((await describeResources(db, [id]))[0]);
+  });
+
+  router.get("/roles/:account/:kind/*identifier", auth, async (req: Request, res: Response) => {
+    const caller = callerOf(res);
+    const account = accountOf(req);
+    const kind = req.params.kind as string;
+    const identifier = identifierOf(req);
+    const id = fullId(account, kind, identifier);
+    const role = (ROLE_KINDS as readonly string[]).includes(kind) ? await roleRow(db, id) : undefined;
+    if (!role || !(await isVisible(db, caller.roleId, id))) throw errors.recordNotFound(account, kind, identifier);
+    const counted = <T>(items: T[]): T[] | { count: number } => (isTrue(req, "count") ? { count: items.length } : items);
+    if (hasQuery(req, "all")) {
+      res.json(counted(await allRoles(db, id)));
+    } else if (hasQuery(req, "memberships")) {
+      res.json(counted(await memberships(db, "member_id", id)));
+    } else if (hasQuery(req, "members")) {
+      res.json(counted(await memberships(db, "role_id", id)));
+    } else {
+      res.json({ created_at: railsTime(role.created_at), id, ...(role.policy_id ? { policy: role.policy_id } : {}), members: await memberships(db, "role_id", id) });
+    }
+  });
+
+  return router;
+}

@@ -1,0 +1,93 @@
+/** `/secrets`: add a version, fetch one, fetch a batch. */
+import { isUtf8 } from "node:buffer";
+import { Router, type Request, type Response } from "express";
+import { fullId } from "../../authz/ids.js";
+import { errors } from "../../errors.js";
+import { addVersion, clearExpirations } from "../../secrets/add-version.js";
+import { fetchBatch } from "../../secrets/fetch-batch.js";
+import { fetchSecret } from "../../secrets/fetch-secret.js";
+import { callerOf, requireToken } from "../middleware/authenticate.js";
+import { accountOf, acceptsBase64Exactly, hasQuery, identifierOf, queryString, rawBody } from "../params.js";
+import type { Services } from "../services.js";
+
+const VARIABLE_PATH = "/secrets/:account/:kind/*identifier";
+
+function variableId(req: Request): string {
+  const account = accountOf(req);
+  if (req.params.kind !== "variable") throw errors.routeNotFound(req.method, req.path);
+  return fullId(account, "variable", identifierOf(req));
+}
+
+/** Ruby's `split(',')`: trailing empty items are dropped; any other empty item is an error. */
+function batchIds(req: Request): string[] {
+  const raw = queryString(req, "variable_ids") ?? queryString(req, "variable_id") ?? "";
+  const ids = raw.split(",");
+  while (ids.length && ids[ids.length - 1] === "") ids.pop();
+  if (ids.length === 0 || ids.some((id) => id === "")) throw errors.argument("variable_ids");
+  return ids;
+}
+
+export function secretsRouter(services: Services): Router {
+  const router = Router();
+  const auth = requireToken(services);
+  const deps = { pool: services.pool, db: services.pool, aead: services.aead, keep: services.config.secretVersionsKept };
+
+  router.post(VARIABLE_PATH, auth, async (req: Request, res: Response) => {
+    const id = variableId(req);
+    const caller = callerOf(res);
+    if (hasQuery(req, "expirations")) {
+      await clearExpirations(deps, caller.roleId, id);
+      res.status(201).end();
+      return;
+    }
+    try {
+      const result = await addVersion(deps, caller.roleId, id, rawBody(req));
+      if (result.created) services.metrics.secretsWritten.inc();
+      services.audit.record({ action: "write-secret", role: caller.roleId, resource: id, outcome: "success", requestId: res.locals.requestId });
+    } catch (err) {
+      services.audit.record({ action: "write-secret", role: caller.roleId, resource: id, outcome: "failure", reason: (err as Error).message, requestId: res.locals.requestId });
+      throw err;
+    }
+    res.status(201).end();
+  });
+
+  router.get(VARIABLE_PATH, auth, async (req: Request, res: Response) => {
+    const id = variableId(req);
+    const caller = callerOf(res);
+    const versionParam = queryString(req, "version");
+    if (hasQuery(req, "version") && !/^[1-9]\d{0,8}$/.test(versionParam ?? "")) throw errors.argument("invalid type for parameter 'version'");
+    try {
+      const secret = await fetchSecret(deps, caller.roleId, id, versionParam ? Number(versionParam) : null);
+      services.metrics.secretsRead.inc();
+      services.audit.record({ action: "read-secret", role: caller.roleId, resource: id, outcome: "success", requestId: res.locals.requestId });
+      res.status(200).type(secret.mimeType).send(secret.value);
+    } catch (err) {
+      services.audit.record({ action: "read-secret", role: caller.roleId, resource: id, outcome: "failure", reason: (err as Error).message, requestId: res.locals.requestId });
+      throw err;
+    }
+  });
+
+  router.get("/secrets", auth, async (req: Request, res: Response) => {
+    const caller = callerOf(res);
+    const ids = batchIds(req);
+    let values: Map<string, Buffer>;
+    try {
+      values = await fetchBatch(deps, caller.roleId, ids);
+      services.audit.record({ action: "read-secret", role: caller.roleId, resource: [...values.keys()], outcome: "success", requestId: res.locals.requestId });
+    } catch (err) {
+      services.audit.record({ action: "read-secret", role: caller.roleId, resource: ids, outcome: "failure", reason: (err as Error).message, requestId: res.locals.requestId });
+      throw err;
+    }
+    const base64 = acceptsBase64Exactly(req);
+    const body: Record<string, string> = {};
+    for (const [id, value] of values) {
+      if (!base64 && !isUtf8(value)) throw errors.notAcceptable();
+      body[id] = base64 ? value.toString("base64") : value.toString("utf8");
+    }
+    services.metrics.secretsRead.inc(values.size);
+    if (base64) res.setHeader("Content-Encoding", "base64");
+    res.status(200).json(body);
+  });
+
+  return router;
+}

@@ -1,0 +1,18 @@
+/** What the HTTP layer needs, built once by the composition root (cli/server.ts). */
+import type pg from "pg";
+import type { Logger } from "pino";
+import type { Audit } from "../audit/audit.js";
+import type { TokenService } from "../authn/tokens.js";
+import type { Config } from "../config.js";
+import type { Aead } from "../crypto/aead.js";
+import type { Metrics } from "../telemetry/metrics.js";
+
+export interface Services {
+  config: Config;
+  pool: pg.Pool;
+  aead: Aead;
+  tokens: TokenService;
+  audit: Audit;
+  metrics: Metrics;
+  log: Logger;
+}

@@ -1,0 +1,119 @@
+/**
+ * Loads a policy document into a policy, in one transaction, all or nothing.
+ * POST appends (no deletion statements), PATCH updates, PUT replaces: rows this policy
+ * (or a policy beneath it) defined that the new text omits are deleted.
+ */
+import { createHash } from "node:crypto";
+import type pg from "pg";
+import { rotateApiKey } from "../authn/credentials.js";
+import { accessTo, accessToOne } from "../authz/permissions.js";
+import { fullId, parseFullId } from "../authz/ids.js";
+import type { Aead } from "../crypto/aead.js";
+import { errors } from "../errors.js";
+import { inTransaction } from "../storage/database.js";
+import { parsePolicy } from "./parse.js";
+import { resolvePolicy, type Plan } from "./resolve.js";
+import { applyPlan, deleteOmitted } from "./apply-plan.js";
+
+export type LoadMode = "POST" | "PATCH" | "PUT";
+
+export interface LoadRequest {
+  account: string;
+  policy: string; // identifier of the target policy, e.g. "root" or "prod/db"
+  mode: LoadMode;
+  roleId: string; // the caller
+  text: string;
+  clientIp?: string | undefined;
+}
+
+export interface LoadResult {
+  created_roles: Record<string, { id: string; api_key: string }>;
+  version: number;
+}
+
+const VERSIONS_KEPT = 20;
+const capitalize = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
+
+async function checkPrivileges(db: pg.PoolClient, req: LoadRequest, policyId: string): Promise<void> {
+  const privilege = req.mode === "POST" ? "create" : "update";
+  const access = await accessToOne(db, req.roleId, policyId, privilege);
+  if (!access.visible) throw errors.recordNotFound(req.account, "policy", req.policy);
+  if (!access.allowed) throw errors.forbidden();
+  if (req.mode !== "PUT") return;
+  // Replacing a policy may delete what its descendants defined: update on all of them.
+  const descendants = await db.query<{ resource_id: string }>("SELECT resource_id FROM resources WHERE resource_id LIKE $1", [descendantPattern(req)]);
+  const ids = descendants.rows.map((r) => r.resource_id).filter((id) => id !== policyId);
+  const all = await accessTo(db, req.roleId, ids, "update");
+  if ([...all.values()].some((a) => !a.allowed)) throw errors.forbidden();
+}
+
+const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+function descendantPattern(req: LoadRequest): string {
+  return req.policy === "root" ? `${escapeLike(req.account)}:policy:%` : `${escapeLike(fullId(req.account, "policy", req.policy))}/%`;
+}
+
+/** Every role and resource the plan relies on must exist already or be created by it. */
+async function checkReferences(db: pg.PoolClient, plan: Plan, deleted: Set<string>): Promise<void> {
+  const defined = new Set(plan.records.map((r) => r.id));
+  const needed = new Set<string>();
+  for (const r of plan.records) needed.add(r.owner);
+  for (const g of plan.grants) needed.add(g.role).add(g.member);
+  for (const p of plan.permits) needed.add(p.role).add(p.resource);
+  const unknown = [...needed].filter((id) => !defined.has(id));
+  const { rows } = await db.query<{ id: string }>(
+    "SELECT resource_id AS id FROM resources WHERE resource_id = ANY($1) UNION SELECT role_id FROM roles WHERE role_id = ANY($1)",
+    [unknown],
+  );
+  const existing = new Set(rows.map((r) => r.id));
+  for (const id of needed) {
+    if ((defined.has(id) || existing.has(id)) && !deleted.has(id)) continue;
+    const parsed = parseFullId(id)!;
+    const ref = plan.references.get(id);
+    throw errors.policyInvalid(`${capitalize(parsed.kind)} '${parsed.identifier}' not found in account '${parsed.account}'`, ref?.at);
+  }
+}
+
+async function recordVersion(db: pg.PoolClient, req: LoadRequest, policyId: string): Promise<number> {
+  const { rows } = await db.query<{ version: number }>(
+    `INSERT INTO policy_versions (resource_id, version, role_id, policy_text, policy_sha256, client_ip)
+     SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5 FROM policy_versions WHERE resource_id = $1
+     RETURNING version`,
+    [policyId, req.roleId, req.text, createHash("sha256").update(req.text).digest("hex"), req.clientIp ?? null],
+  );
+  const version = rows[0]!.version;
+  await db.query("DELETE FROM policy_versions WHERE resource_id = $1 AND version <= $2", [policyId, version - VERSIONS_KEPT]);
+  return version;
+}
+
+export async function loadPolicy(pool: pg.Pool, aead: Aead, req: LoadRequest): Promise<LoadResult> {
+  if (req.text.trim() === "") throw errors.validationFailed("policy_text", "is not present");
+  const statements = parsePolicy(req.text);
+  return inTransaction(pool, async (db) => {
+    // One policy load at a time per account: loads read-then-write the role graph.
+    await db.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`policy:${req.account}`]);
+    const policyId = fullId(req.account, "policy", req.policy);
+    await checkPrivileges(db, req, policyId);
+    const owner = await db.query<{ owner_id: string }>("SELECT owner_id FROM resources WHERE resource_id = $1", [policyId]);
+    const isRoot = req.policy === "root";
+    const plan = resolvePolicy(statements, {
+      account: req.account,
+      namespace: isRoot ? "" : req.policy,
+      owner: isRoot ? owner.rows[0]!.owner_id : policyId,
+      policy: policyId,
+    });
+    if (req.mode === "POST" && (plan.revokes.length || plan.denies.length || plan.deletes.length)) {
+      throw errors.validationFailed("policy_text", "may not contain deletion statements");
+    }
+    const deleted = new Set(plan.deletes);
+    await checkReferences(db, plan, deleted);
+    if (req.mode === "PUT") await deleteOmitted(db, plan, policyId, descendantPattern(req));
+    const created = await applyPlan(db, plan, req.mode === "POST");
+    const createdRoles: LoadResult["created_roles"] = {};
+    for (const id of created) {
+      if (deleted.has(id)) continue;
+      const kind = parseFullId(id)!.kind;
+      if (kind === "user" || kind === "host") createdRoles[id] = { id, api_key: await rotateApiKey(db, aead, id) };
+    }
+    return { created_roles: createdRoles, version: await recordVersion(db, req, policyId) };
+  });
+}

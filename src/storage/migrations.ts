@@ -1,0 +1,124 @@
+/**
+ * Versioned schema migrations, applied at start. A transaction-scoped advisory lock makes
+ * two replicas starting at once safe: the second waits, then finds nothing left to do.
+ * Ids are Conjur's fully qualified `account:kind:identifier` strings throughout.
+ */
+import type { Pool } from "pg";
+
+export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: "rbac, credentials, secrets, policies",
+    sql: `
+CREATE TABLE accounts (
+  name text PRIMARY KEY,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+-- Token-signing keys, AES-GCM encrypted with AAD 'authn:<account>'.
+CREATE TABLE signing_keys (
+  account text PRIMARY KEY REFERENCES accounts(name) ON DELETE CASCADE,
+  key bytea NOT NULL,
+  fingerprint text NOT NULL
+);
+CREATE TABLE roles (
+  role_id text PRIMARY KEY,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  policy_id text
+);
+CREATE TABLE resources (
+  resource_id text PRIMARY KEY,
+  owner_id text NOT NULL REFERENCES roles(role_id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  policy_id text REFERENCES resources(resource_id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED
+);
+ALTER TABLE roles ADD FOREIGN KEY (policy_id) REFERENCES resources(resource_id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED;
+CREATE INDEX resources_owner ON resources(owner_id);
+CREATE INDEX resources_policy ON resources(policy_id);
+CREATE TABLE role_memberships (
+  role_id text NOT NULL REFERENCES roles(role_id) ON DELETE CASCADE,
+  member_id text NOT NULL REFERENCES roles(role_id) ON DELETE CASCADE,
+  admin_option boolean NOT NULL DEFAULT false,
+  ownership boolean NOT NULL DEFAULT false,
+  policy_id text REFERENCES resources(resource_id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+  PRIMARY KEY (role_id, member_id)
+);
+CREATE INDEX role_memberships_member ON role_memberships(member_id);
+CREATE TABLE permissions (
+  privilege text NOT NULL,
+  resource_id text NOT NULL REFERENCES resources(resource_id) ON DELETE CASCADE,
+  role_id text NOT NULL REFERENCES roles(role_id) ON DELETE CASCADE,
+  policy_id text REFERENCES resources(resource_id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+  PRIMARY KEY (resource_id, role_id, privilege)
+);
+CREATE INDEX permissions_role ON permissions(role_id);
+CREATE TABLE annotations (
+  resource_id text NOT NULL REFERENCES resources(resource_id) ON DELETE CASCADE,
+  name text NOT NULL,
+  value text NOT NULL,
+  policy_id text REFERENCES resources(resource_id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+  PRIMARY KEY (resource_id, name)
+);
+-- API key and password hash, AES-GCM encrypted with AAD = role id.
+CREATE TABLE credentials (
+  role_id text PRIMARY KEY REFERENCES roles(role_id) ON DELETE CASCADE,
+  api_key bytea NOT NULL,
+  password_hash bytea,
+  rotated_at timestamptz NOT NULL DEFAULT now()
+);
+-- Secret values, AES-GCM encrypted with AAD = resource id.
+CREATE TABLE secrets (
+  resource_id text NOT NULL REFERENCES resources(resource_id) ON DELETE CASCADE,
+  version integer NOT NULL,
+  value bytea NOT NULL,
+  expires_at timestamptz,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (resource_id, version)
+);
+CREATE TABLE policy_versions (
+  resource_id text NOT NULL REFERENCES resources(resource_id) ON DELETE CASCADE,
+  version integer NOT NULL,
+  role_id text NOT NULL,
+  policy_text text NOT NULL,
+  policy_sha256 text NOT NULL,
+  client_ip text,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (resource_id, version)
+);
+-- Rows loaded by a policy point at it (policy_id); deleting a policy deletes them.
+-- FKs are deferred so one policy load may insert records in document order.
+-- One row proving which data key this database was written with.
+CREATE TABLE key_check (
+  id integer PRIMARY KEY CHECK (id = 1),
+  blob bytea NOT NULL
+);
+`,
+  },
+];
+
+const LOCK_KEY = 7_310_241; // arbitrary, constant: "strongroom migrations"
+
+export async function migrate(pool: Pool): Promise<number[]> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY]);
+    await client.query(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+    );
+    const done = new Set((await client.query<{ version: number }>("SELECT version FROM schema_migrations")).rows.map((r) => r.version));
+    const applied: number[] = [];
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      await client.query(m.sql);
+      await client.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
+      applied.push(m.version);
+    }
+    await client.query("COMMIT");
+    return applied;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

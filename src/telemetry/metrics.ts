@@ -1,0 +1,77 @@
+/**
+ * The one prom-client registry. Every name starts with `strongroom_`; labels are route
+ * templates, statuses and outcomes, never ids or values.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpRequests = new Counter({
+    name: "strongroom_http_requests_total",
+    help: "HTTP requests by method, route template and status",
+    labelNames: ["method", "route", "status"],
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: "strongroom_http_request_duration_seconds",
+    help: "HTTP request latency by method, route template and status",
+    labelNames: ["method", "route", "status"],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly secretsRead = new Counter({
+    name: "strongroom_secrets_read_total",
+    help: "Secret values returned (a batch of n counts n)",
+    registers: [this.registry],
+  });
+  readonly secretsWritten = new Counter({
+    name: "strongroom_secrets_written_total",
+    help: "Secret versions written",
+    registers: [this.registry],
+  });
+  readonly authn = new Counter({
+    name: "strongroom_authn_total",
+    help: "Authentication attempts by outcome",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
+  readonly reconciles = new Counter({
+    name: "strongroom_reconcile_total",
+    help: "Controller reconciles by kind and outcome",
+    labelNames: ["kind", "outcome"],
+    registers: [this.registry],
+  });
+  readonly reconcileDuration = new Histogram({
+    name: "strongroom_reconcile_duration_seconds",
+    help: "Controller reconcile latency",
+    labelNames: ["kind"],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: "strongroom_queue_depth",
+    help: "Keys waiting in the controller work queue",
+    registers: [this.registry],
+  });
+  readonly injections = new Counter({
+    name: "strongroom_webhook_injections_total",
+    help: "Admission reviews by outcome (injected, skipped, rejected)",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
+  readonly denials = new Counter({
+    name: "strongroom_denials_total",
+    help: "Pods or bindings refused their secrets, by reason",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
+  readonly watchEventAge = new Gauge({
+    name: "strongroom_watch_last_event_age_seconds",
+    help: "Seconds since the controller's pod watch last delivered an event or re-listed",
+    registers: [this.registry],
+  });
+
+  constructor(defaults = true) {
+    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: "strongroom_" });
+  }
+}
