@@ -60,7 +60,7 @@ export function parseFlags(argv: string[], only: string[] = Object.keys(SETTINGS
   }
   try {
     const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-    return { flags: parsed.values as Flags, positionals: parsed.positionals };
+    return { flags: parsed.values, positionals: parsed.positionals };
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }

