@@ -33,7 +33,7 @@ function requirement(term: string): Requirement {
     return op === "!=" ? (l) => l[key!] !== value : (l) => l[key!] === value;
   }
   m = /^(!?)([\w./-]+)$/.exec(term);
-  if (m) return m[1] ? (l) => !(m![2]! in l) : (l) => m![2]! in l;
+  if (m) return m[1] ? (l) => !(m[2]! in l) : (l) => m[2]! in l;
   throw new StatusError(400, "BadRequest", `unable to parse requirement: ${term}`);
 }
 
@@ -46,7 +46,7 @@ export function labelMatcher(selector: string | null): (obj: KubeObject) => bool
 function fieldValue(obj: unknown, path: string): string {
   let cur: unknown = obj;
   for (const part of path.split(".")) cur = cur && typeof cur === "object" ? (cur as Record<string, unknown>)[part] : undefined;
-  return cur === undefined || cur === null ? "" : String(cur as string);
+  return typeof cur === "string" || typeof cur === "number" || typeof cur === "boolean" ? String(cur) : "";
 }
 
 export function fieldMatcher(selector: string | null): (obj: KubeObject) => boolean {

@@ -78,7 +78,7 @@ export class TestApiServer {
       const contentType = req.headers["content-type"] ?? "application/json";
       if (body.length && contentType.includes("protobuf")) throw new StatusError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
       const parsed = body.length ? parseJson(body) : undefined;
-      await this.#dispatch(req.method ?? "GET", target, url.searchParams, parsed, contentType, res);
+      this.#dispatch(req.method ?? "GET", target, url.searchParams, parsed, contentType, res);
     } catch (err) {
       const status = err instanceof StatusError ? err : new StatusError(500, "InternalError", (err as Error).message);
       if (!res.headersSent) this.#send(res, status.code, status.body());
@@ -115,7 +115,7 @@ export class TestApiServer {
     return { type, namespace, name: parts[1], subresource: parts[2] };
   }
 
-  async #dispatch(method: string, t: Target, query: URLSearchParams, body: unknown, contentType: string, res: http.ServerResponse): Promise<void> {
+  #dispatch(method: string, t: Target, query: URLSearchParams, body: unknown, contentType: string, res: http.ServerResponse): void {
     const { type } = t;
     if (!t.name) {
       if (method === "GET" && (query.get("watch") === "true" || query.get("watch") === "1")) return this.#watch(t, query, res);
