@@ -14,6 +14,8 @@ export interface Config {
   readonly tlsKey: string | undefined;
   readonly webhookPort: number | undefined;
   readonly controller: boolean;
+  /** Namespace of the controller's leader-election Lease. */
+  readonly namespace: string;
   /** base64 of 32 bytes; undefined means "generate one in the data dir" (embedded only). */
   readonly dataKey: string | undefined;
   readonly tokenTtlSeconds: number;
@@ -44,6 +46,7 @@ export const SETTINGS: Record<string, Setting> = {
   tlsKey: { flag: "tls-key", env: "STRONGROOM_TLS_KEY", type: "string", help: "PEM private key matching --tls-cert" },
   webhookPort: { flag: "webhook-port", env: "STRONGROOM_WEBHOOK_PORT", type: "string", help: "serve the admission webhook (HTTPS) on this port" },
   controller: { flag: "controller", env: "STRONGROOM_CONTROLLER", type: "boolean", help: "run the Kubernetes controller (KUBECONFIG or in-cluster)" },
+  namespace: { flag: "namespace", env: "STRONGROOM_NAMESPACE", type: "string", default: "default", help: "namespace of the controller's leader-election Lease" },
   tokenTtl: { flag: "token-ttl", env: "STRONGROOM_TOKEN_TTL", type: "string", default: "480", help: "access token lifetime in seconds (max 18000)" },
   bodyLimit: { flag: "body-limit", env: "STRONGROOM_BODY_LIMIT", type: "string", default: "1048576", help: "largest request body in bytes" },
   logLevel: { flag: "log-level", env: "STRONGROOM_LOG_LEVEL", type: "string", default: "info", help: "pino log level" },
@@ -111,7 +114,7 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
   const tlsCert = str("tlsCert", flags, env);
   const tlsKey = str("tlsKey", flags, env);
   if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new ConfigError("--tls-cert and --tls-key must be given together");
-  const webhookPort = int("webhookPort", flags, env, 1, 65535);
+  const webhookPort = int("webhookPort", flags, env, 0, 65535);
   if (webhookPort !== undefined && !tlsCert) throw new ConfigError("--webhook-port needs --tls-cert and --tls-key (admission webhooks are HTTPS only)");
   const databaseUrl = str("databaseUrl", flags, env);
   const dataKey = env.STRONGROOM_DATA_KEY?.trim() || undefined;
@@ -127,6 +130,7 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     tlsKey,
     webhookPort,
     controller: raw("controller", flags, env) === true,
+    namespace: str("namespace", flags, env)!,
     dataKey,
     tokenTtlSeconds: int("tokenTtl", flags, env, 1, 18000)!,
     bodyLimitBytes: int("bodyLimit", flags, env, 1, 1024 * 1024 * 1024)!,

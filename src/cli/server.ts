@@ -15,6 +15,10 @@ import type { Config } from "../config.js";
 import { createApp } from "../http/app.js";
 import type { Services } from "../http/services.js";
 import { Metrics } from "../telemetry/metrics.js";
+import { Controller } from "../kubernetes/controller.js";
+import { kubeClients } from "../kubernetes/kube-client.js";
+import { startWebhookServer, type WebhookServer } from "../kubernetes/webhook-server.js";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { openStorage } from "./storage.js";
 
 export interface RunningServer {
@@ -23,7 +27,15 @@ export interface RunningServer {
   services: Services;
   /** Set when this start created the account. */
   adminApiKey: string | undefined;
+  webhookPort: number | undefined;
+  controller: Controller | undefined;
   close(): Promise<void>;
+}
+
+export interface StartOptions {
+  metrics?: Metrics;
+  /** Kubernetes client configuration; default KUBECONFIG, ~/.kube/config or in-cluster. */
+  kubeConfig?: KubeConfig;
 }
 
 function listen(server: http.Server, port: number, host: string): Promise<number> {
@@ -40,7 +52,8 @@ function closeServer(server: http.Server): Promise<void> {
   });
 }
 
-export async function startServer(config: Config, log: Logger, metrics = new Metrics()): Promise<RunningServer> {
+export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  const metrics = options.metrics ?? new Metrics();
   const { db, aead } = await openStorage(config, log);
   let adminApiKey: string | undefined;
   if (!(await accountExists(db.pool, config.account))) {
@@ -60,16 +73,23 @@ export async function startServer(config: Config, log: Logger, metrics = new Met
     metrics,
     log,
   };
-  const app = createApp(services);
+  const controller = config.controller
+    ? new Controller({ db: db.pool, databaseUrl: db.url, aead, account: config.account, kube: kubeClients(options.kubeConfig), log, metrics, leaseNamespace: config.namespace })
+    : undefined;
+  const app = createApp(services, () => controller?.health());
   const tls = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
   const server = tls ? https.createServer(tls, app) : http.createServer(app);
   let port: number;
+  let webhook: WebhookServer | undefined;
   try {
     port = await listen(server, config.port, config.host);
+    if (config.webhookPort !== undefined && tls) webhook = await startWebhookServer({ port: config.webhookPort, host: config.host, ...tls, metrics, log });
   } catch (err) {
+    await closeServer(server);
     await db.close();
     throw err;
   }
+  controller?.start();
   const host = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
   log.info({ port, tls: Boolean(tls), embeddedPostgres: db.embedded }, "strongroom server listening");
   return {
@@ -77,8 +97,11 @@ export async function startServer(config: Config, log: Logger, metrics = new Met
     url: `${tls ? "https" : "http"}://${host}:${port}`,
     services,
     adminApiKey,
+    webhookPort: webhook?.port,
+    controller,
     async close() {
-      await closeServer(server);
+      await Promise.all([closeServer(server), webhook?.close()]);
+      await controller?.stop();
       await db.close();
     },
   };

@@ -1,4 +1,5 @@
 /** Starts the real server in-process on port 0 against a fresh real database. */
+import type { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { startServer, type RunningServer } from "../../src/cli/server.js";
 import { loadConfig } from "../../src/config.js";
@@ -13,14 +14,14 @@ export interface TestServer extends RunningServer {
   dataKey: string;
 }
 
-export async function startTestServer(opts: { account?: string; tokenTtl?: number; env?: Record<string, string> } = {}): Promise<TestServer> {
-  const databaseUrl = await freshDatabase();
-  const dataKey = generateDataKey();
+export async function startTestServer(opts: { account?: string; tokenTtl?: number; env?: Record<string, string>; flags?: Record<string, string | boolean>; kubeConfig?: KubeConfig; databaseUrl?: string; dataKey?: string } = {}): Promise<TestServer> {
+  const databaseUrl = opts.databaseUrl ?? (await freshDatabase());
+  const dataKey = opts.dataKey ?? generateDataKey();
   const account = opts.account ?? "test";
   const config = loadConfig(
-    { port: "0", host: "127.0.0.1", account, "database-url": databaseUrl, ...(opts.tokenTtl ? { "token-ttl": String(opts.tokenTtl) } : {}) },
+    { port: "0", host: "127.0.0.1", account, "database-url": databaseUrl, ...(opts.tokenTtl ? { "token-ttl": String(opts.tokenTtl) } : {}), ...opts.flags },
     { STRONGROOM_DATA_KEY: dataKey, ...opts.env },
   );
-  const running = await startServer(config, pino({ level: "silent" }), new Metrics(false));
+  const running = await startServer(config, pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }), { metrics: new Metrics(false), ...(opts.kubeConfig ? { kubeConfig: opts.kubeConfig } : {}) });
   return { ...running, account, adminKey: running.adminApiKey!, databaseUrl, dataKey };
 }

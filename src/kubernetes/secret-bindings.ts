@@ -1,0 +1,103 @@
+/**
+ * Reconciles a SecretBinding (key `<namespace>/<name>`): resolve its items as its identity,
+ * keep its own Secret (owned by the binding) in sync, and report status: a Ready condition
+ * with a reason, observedGeneration and lastSyncTime.
+ */
+import type { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { Aead } from "../crypto/aead.js";
+import type { Queryable } from "../storage/database.js";
+import type { Metrics } from "../telemetry/metrics.js";
+import { DEFAULT_REFRESH_MS, parseDuration } from "./annotations.js";
+import { recordEvent } from "./events.js";
+import { SECRET_BINDING } from "./kube-client.js";
+import { resolveFiles } from "./resolve-files.js";
+import { deleteSecret, writeSecret } from "./secret-writer.js";
+import type { ReconcileResult } from "./pod-secrets.js";
+
+export interface SecretBinding {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace: string; uid?: string; generation?: number; resourceVersion?: string };
+  spec: { serviceAccountName?: string; host?: string; secretName?: string; refreshInterval?: string; items?: { path?: string; variable?: string }[] };
+  status?: { conditions?: Condition[]; observedGeneration?: number; lastSyncTime?: string };
+}
+
+interface Condition {
+  type: string;
+  status: "True" | "False" | "Unknown";
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export interface SecretBindingsDeps {
+  db: Queryable;
+  aead: Aead;
+  account: string;
+  core: CoreV1Api;
+  custom: CustomObjectsApi;
+  log: Logger;
+  metrics: Metrics;
+  get: (namespace: string, name: string) => SecretBinding | undefined;
+}
+
+const FILE = /^[A-Za-z0-9._-]+$/;
+
+function filesOf(binding: SecretBinding): Record<string, string> | string {
+  const items = binding.spec?.items ?? [];
+  if (!items.length) return "spec.items is empty";
+  const files: Record<string, string> = {};
+  for (const item of items) {
+    if (!item.path || !FILE.test(item.path) || item.path === "." || item.path === "..") return `invalid path '${item.path ?? ""}'`;
+    if (!item.variable) return `item '${item.path}' names no variable`;
+    if (files[item.path]) return `path '${item.path}' appears twice`;
+    files[item.path] = item.variable;
+  }
+  return files;
+}
+
+export class SecretBindings {
+  constructor(private readonly deps: SecretBindingsDeps) {}
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const [namespace, name] = key.split("/") as [string, string];
+    const binding = this.deps.get(namespace, name);
+    if (!binding) return { variables: [], refreshMs: undefined }; // its Secret is garbage-collected with it
+    const refreshMs = (binding.spec.refreshInterval && parseDuration(binding.spec.refreshInterval)) || DEFAULT_REFRESH_MS;
+    const secretName = binding.spec.secretName || name;
+    const files = filesOf(binding);
+    if (typeof files === "string") {
+      await this.#status(binding, "False", "InvalidSpec", files);
+      return { variables: [], refreshMs: undefined };
+    }
+    const resolution = await resolveFiles(this.deps, { namespace, serviceAccount: binding.spec.serviceAccountName || "default", host: binding.spec.host }, files);
+    if (!resolution.ok) {
+      this.deps.metrics.denials.inc({ reason: resolution.reason });
+      if (resolution.reason !== "VariableNotFound") await deleteSecret(this.deps.core, namespace, secretName);
+      await this.#status(binding, "False", resolution.reason, resolution.message);
+      return { variables: resolution.variables, refreshMs: Math.min(refreshMs, 15_000) };
+    }
+    const owner = { apiVersion: `${SECRET_BINDING.group}/${SECRET_BINDING.version}`, kind: "SecretBinding", name, uid: binding.metadata.uid!, controller: true, blockOwnerDeletion: true };
+    await writeSecret(this.deps.core, { namespace, name: secretName, data: resolution.data, owners: [owner], annotations: { "strongroom.io/identity": resolution.roleId } });
+    await this.#status(binding, "True", "Synced", `Secret ${secretName} holds ${Object.keys(files).length} item(s) resolved as ${resolution.roleId}`);
+    return { variables: resolution.variables, refreshMs };
+  }
+
+  async #status(binding: SecretBinding, status: Condition["status"], reason: string, message: string): Promise<void> {
+    const now = new Date().toISOString();
+    const previous = binding.status?.conditions?.find((c) => c.type === "Ready");
+    const changed = previous?.status !== status || previous.reason !== reason;
+    const ready: Condition = { type: "Ready", status, reason, message, lastTransitionTime: changed ? now : previous.lastTransitionTime, observedGeneration: binding.metadata.generation ?? 1 };
+    const body = {
+      ...binding,
+      status: { ...binding.status, conditions: [ready], observedGeneration: binding.metadata.generation ?? 1, ...(status === "True" ? { lastSyncTime: now } : {}) },
+    };
+    await this.deps.custom.replaceNamespacedCustomObjectStatus({ ...SECRET_BINDING, namespace: binding.metadata.namespace, name: binding.metadata.name, body });
+    if (changed) {
+      const target = { kind: "SecretBinding" as const, apiVersion: `${SECRET_BINDING.group}/${SECRET_BINDING.version}`, namespace: binding.metadata.namespace, name: binding.metadata.name, uid: binding.metadata.uid };
+      await recordEvent(this.deps.core, this.deps.log, target, status === "True" ? "Normal" : "Warning", reason, message);
+    }
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Listens on Postgres for `strongroom_secret_changed` (sent by every secret write, on any
+ * replica) and reports the changed variable ids. Reconnects with backoff.
+ */
+import pg from "pg";
+import type { Logger } from "pino";
+import { SECRET_CHANGED_CHANNEL } from "../secrets/add-version.js";
+
+export class SecretChangeListener {
+  #client: pg.Client | undefined;
+  #stopped = false;
+  #delayMs = 500;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly databaseUrl: string,
+    private readonly onChange: (variableId: string) => void,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.databaseUrl });
+    client.on("notification", (n) => {
+      if (n.channel === SECRET_CHANGED_CHANNEL && n.payload) this.onChange(n.payload);
+    });
+    client.on("error", (err) => {
+      this.log.warn({ err: err.message }, "secret change listener lost its connection");
+      this.#reconnect(client);
+    });
+    client.on("end", () => this.#reconnect(client));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${SECRET_CHANGED_CHANNEL}`);
+      this.#client = client;
+      this.#delayMs = 500;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "secret change listener could not connect");
+      this.#reconnect(client);
+    }
+  }
+
+  #reconnect(client: pg.Client): void {
+    if (this.#stopped || this.#timer || (this.#client && this.#client !== client)) return;
+    this.#client = undefined;
+    client.removeAllListeners();
+    client.on("error", () => undefined);
+    void client.end().catch(() => undefined);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.start();
+    }, this.#delayMs);
+    this.#delayMs = Math.min(this.#delayMs * 2, 30_000);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    const client = this.#client;
+    this.#client = undefined;
+    if (client) {
+      client.removeAllListeners();
+      client.on("error", () => undefined);
+      await client.end().catch(() => undefined);
+    }
+  }
+}
