@@ -83,7 +83,11 @@ export function managedSecretName(namespace: string, identity: string, files: Re
   return `strongroom-${createHash("sha256").update(canonical).digest("hex").slice(0, 20)}`;
 }
 
-/** How the webhook names the identity before the controller checks it. */
+/**
+ * The identity part of the Secret's name: the service account always (two service accounts
+ * claiming one host must never share a Secret), plus the claimed host if any.
+ */
 export function identityKey(spec: Pick<InjectionSpec, "host">, serviceAccountName: string | undefined): string {
-  return spec.host ? `host:${spec.host}` : `sa:${serviceAccountName || "default"}`;
+  const sa = `sa:${serviceAccountName || "default"}`;
+  return spec.host ? `${sa}|host:${spec.host}` : sa;
 }

@@ -13,7 +13,7 @@ import type { Logger } from "pino";
 import type { Aead } from "../crypto/aead.js";
 import type { Queryable } from "../storage/database.js";
 import type { Metrics } from "../telemetry/metrics.js";
-import { parseInjection, SECRET_NAME_ANNOTATION, SECRET_VERSION_ANNOTATION } from "./annotations.js";
+import { identityKey, managedSecretName, parseInjection, SECRET_NAME_ANNOTATION, SECRET_VERSION_ANNOTATION, type InjectionSpec } from "./annotations.js";
 import { recordEvent } from "./events.js";
 import { mergePatch, statusOf } from "./kube-client.js";
 import { resolveFiles } from "./resolve-files.js";
@@ -51,18 +51,19 @@ export class PodSecrets {
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const [namespace, name] = key.split("/") as [string, string];
-    const pods = this.deps
+    const candidates = this.deps
       .pods()
       .filter((p) => p.metadata?.namespace === namespace && p.metadata.annotations?.[SECRET_NAME_ANNOTATION] === name && !p.metadata.deletionTimestamp)
       .sort((a, b) => String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp)));
-    if (!pods.length) {
+    if (!candidates.length) {
       await deleteSecret(this.deps.core, namespace, name);
       this.#reported.delete(key);
       return { variables: [], refreshMs: undefined };
     }
-    const spec = parseInjection(pods[0]!.metadata!.annotations ?? {});
-    if ("problems" in spec) {
-      await this.#deny(key, pods, "InvalidAnnotations", spec.problems.join("; "));
+    const { pods: consistent, spec } = await this.#consistentPods(namespace, name, candidates);
+    const pods = consistent;
+    if (!spec || !pods.length) {
+      await deleteSecret(this.deps.core, namespace, name);
       return { variables: [], refreshMs: undefined };
     }
     const resolution = await resolveFiles(
@@ -83,6 +84,28 @@ export class PodSecrets {
     }
     if (written.outcome === "updated") await this.#nudge(pods, written.resourceVersion);
     return { variables: resolution.variables, refreshMs: spec.refreshMs };
+  }
+
+  /**
+   * Pod annotations are mutable, so the Secret name a pod carries is checked against the
+   * name its own namespace, service account and files give. A pod that names another
+   * identity's Secret is ignored (and told so); it never becomes an owner or a source.
+   */
+  async #consistentPods(namespace: string, name: string, candidates: V1Pod[]): Promise<{ pods: V1Pod[]; spec: InjectionSpec | undefined }> {
+    const pods: V1Pod[] = [];
+    let spec: InjectionSpec | undefined;
+    for (const pod of candidates) {
+      const parsed = parseInjection(pod.metadata?.annotations ?? {});
+      const expected = "problems" in parsed ? undefined : managedSecretName(namespace, identityKey(parsed, pod.spec?.serviceAccountName), parsed.files);
+      if (expected === name) {
+        pods.push(pod);
+        spec ??= parsed as InjectionSpec;
+      } else {
+        this.deps.metrics.denials.inc({ reason: "SecretNameMismatch" });
+        await recordEvent(this.deps.core, this.deps.log, podTarget(pod), "Warning", "SecretNameMismatch", `annotation ${SECRET_NAME_ANNOTATION} does not match this pod's identity and files; ignored`);
+      }
+    }
+    return { pods, spec };
   }
 
   async #deny(key: string, pods: V1Pod[], reason: string, message: string): Promise<void> {

@@ -47,7 +47,7 @@ describe("the admission webhook (POST /mutate-pods)", () => {
   after(() => server.close());
 
   it("lets a pod that did not opt in pass untouched", async () => {
-    for (const annotations of [{}, { "strongroom.io/inject": "false", "strongroom.io/bogus": "x" }]) {
+    for (const annotations of [{}, { "strongroom.io/inject": "false", "strongroom.io/bogus": "x" }] as Record<string, string>[]) {
       const response = await admit(replicaSetPod(annotations));
       expect(response.allowed).to.equal(true);
       expect(response.patch).to.equal(undefined);
