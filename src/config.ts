@@ -138,3 +138,29 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     secretVersionsKept: 20,
   });
 }
+
+/** Settings of the client commands (`policy`, `secret`) that talk to a running server. */
+export interface ClientConfig {
+  readonly url: string;
+  readonly account: string;
+  readonly login: string;
+  readonly apiKey: string;
+}
+
+export const CLIENT_HELP = `  --url URL                 server URL (default http://localhost:8080); env STRONGROOM_URL
+  --account NAME            account (default default); env STRONGROOM_ACCOUNT
+  --login LOGIN             login to authenticate as (default admin; hosts as host/<id>); env STRONGROOM_LOGIN
+  STRONGROOM_API_KEY        the login's API key (required)
+  For HTTPS with a private CA, set NODE_EXTRA_CA_CERTS to the CA file.`;
+
+export function loadClientConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): ClientConfig {
+  const pick = (flag: string, name: string, fallback: string): string => {
+    const v = flags[flag];
+    return typeof v === "string" && v !== "" ? v : env[name] || fallback;
+  };
+  const apiKey = env.STRONGROOM_API_KEY?.trim();
+  if (!apiKey) throw new ConfigError("STRONGROOM_API_KEY is required (the API key of --login)");
+  const url = pick("url", "STRONGROOM_URL", "http://localhost:8080").replace(/\/+$/, "");
+  if (!/^https?:\/\//.test(url)) throw new ConfigError(`--url must start with http:// or https://, got '${url}'`);
+  return Object.freeze({ url, account: validateAccountName(pick("account", "STRONGROOM_ACCOUNT", "default")), login: pick("login", "STRONGROOM_LOGIN", "admin"), apiKey });
+}

@@ -8,6 +8,7 @@ import { ConfigError, helpFor, loadConfig, parseFlags, validateAccountName } fro
 import { generateDataKey } from "../crypto/aead.js";
 import { createLogger } from "../telemetry/logger.js";
 import { startServer } from "./server.js";
+import { policyCommand, secretCommand } from "./remote.js";
 import { openStorage } from "./storage.js";
 
 const STORAGE_FLAGS = ["dataDir", "databaseUrl", "logLevel"];
@@ -17,6 +18,9 @@ Commands:
   server                 run the secrets server (REST API, optional webhook and controller)
   account create NAME    create an account and print its admin API key
   data-key generate      print a new STRONGROOM_DATA_KEY
+  policy load|update|replace FILE   load a policy into a running server
+  secret set ID [VALUE]  set a variable's value on a running server (stdin if VALUE omitted)
+  secret get ID          print a variable's value from a running server
 
 Run 'strongroom <command> --help' for a command's flags.`;
 
@@ -86,6 +90,10 @@ async function main(argv: string[]): Promise<number> {
       return account(rest);
     case "data-key":
       return dataKey(rest);
+    case "policy":
+      return policyCommand(rest);
+    case "secret":
+      return secretCommand(rest);
     case undefined:
     case "help":
     case "--help":

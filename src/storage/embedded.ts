@@ -40,8 +40,9 @@ async function clusterPassword(dataDir: string): Promise<string> {
 export async function startEmbeddedPostgres(dataDir: string, onLog: (line: string) => void): Promise<EmbeddedDatabase> {
   const root = resolve(dataDir);
   await mkdir(root, { recursive: true });
-  // The postgres user must be able to reach its own folder inside ours.
-  await chmod(root, 0o711);
+  const asRoot = process.getuid?.() === 0;
+  // As root, the postgres user we run the server as must be able to reach its folder inside ours.
+  if (asRoot) await chmod(root, 0o711);
   const databaseDir = join(root, "pg");
   const password = await clusterPassword(root);
   const port = await freePort();
@@ -52,7 +53,7 @@ export async function startEmbeddedPostgres(dataDir: string, onLog: (line: strin
     password,
     authMethod: "scram-sha-256",
     persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200"],
     onLog,
     onError: (e: unknown) => onLog(String(e)),
