@@ -50,8 +50,8 @@ export async function policyCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   const { values, positionals } = parse(rest, { ...CLIENT_OPTIONS, branch: { type: "string" } });
   const method = METHODS[sub ?? ""];
-  if (values.help || !method) {
-    return usage(`Usage: strongroom policy load|update|replace [--branch ID] FILE\n\n  load = POST (append), update = PATCH, replace = PUT\n  --branch ID               policy to load into (default root)\n${CLIENT_HELP}`, Boolean(values.help));
+  if (values.help || sub === "--help" || !method) {
+    return usage(`Usage: strongroom policy load|update|replace [--branch ID] FILE\n\n  load = POST (append), update = PATCH, replace = PUT\n  --branch ID               policy to load into (default root)\n${CLIENT_HELP}`, Boolean(values.help) || sub === "--help");
   }
   if (positionals.length !== 1) throw new ConfigError("policy needs exactly one FILE");
   const config = loadClientConfig(values);
@@ -69,7 +69,7 @@ export async function secretCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   const { values, positionals } = parse(rest, { ...CLIENT_OPTIONS, version: { type: "string" } });
   if (values.help || (sub !== "set" && sub !== "get")) {
-    return usage(`Usage: strongroom secret set ID [VALUE]    (VALUE omitted: read from stdin)\n       strongroom secret get ID [--version N]\n\n${CLIENT_HELP}`, Boolean(values.help));
+    return usage(`Usage: strongroom secret set ID [VALUE]    (VALUE omitted: read from stdin)\n       strongroom secret get ID [--version N]\n\n${CLIENT_HELP}`, Boolean(values.help) || sub === "--help");
   }
   const id = positionals[0];
   if (!id) throw new ConfigError(`secret ${sub} needs a variable ID`);
