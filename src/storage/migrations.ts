@@ -4,6 +4,7 @@
  * Ids are Conjur's fully qualified `account:kind:identifier` strings throughout.
  */
 import type { Pool } from "pg";
+import { inTransaction } from "./transaction.js";
 
 export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
   {
@@ -98,9 +99,7 @@ CREATE TABLE key_check (
 const LOCK_KEY = 7_310_241; // arbitrary, constant: "strongroom migrations"
 
 export async function migrate(pool: Pool): Promise<number[]> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
+  return inTransaction(pool, async (client) => {
     await client.query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY]);
     await client.query(
       "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
@@ -113,12 +112,6 @@ export async function migrate(pool: Pool): Promise<number[]> {
       await client.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
       applied.push(m.version);
     }
-    await client.query("COMMIT");
     return applied;
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

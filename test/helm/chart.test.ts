@@ -68,7 +68,7 @@ describe("the Helm chart, with the real helm binary", function () {
         try {
           await validate(obj);
         } catch (err) {
-          throw new Error(`${obj.kind}/${obj.metadata?.name}: ${(err as Error).message}`);
+          throw new Error(`${obj.kind}/${obj.metadata?.name}: ${(err as Error).message}`, { cause: err });
         }
       }
     });

@@ -81,6 +81,15 @@ describe("the operator end to end: webhook → pod → controller → Secret", f
     await api.stop();
   });
 
+  const BINDINGS = { group: "strongroom.io", version: "v1alpha1", namespace: "apps", plural: "secretbindings" };
+  const createBinding = (name: string, spec: object) =>
+    kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({ ...BINDINGS, body: { apiVersion: "strongroom.io/v1alpha1", kind: "SecretBinding", metadata: { name }, spec } });
+  const bindingWhen = (name: string, status: string) =>
+    until(`${name} Ready=${status}`, async () => {
+      const b: any = await kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({ ...BINDINGS, name });
+      return b.status?.conditions?.[0]?.status === status ? b : undefined;
+    });
+
   const setSecret = (id: string, value: string) => httpsRequest(`${server.url}/secrets/k8s/variable/${encodeURIComponent(id)}`, tls.cert, { method: "POST", body: value, headers: { Authorization: `Token token="${admin.token}"` } });
 
   let web1: k8s.V1Pod;
@@ -180,21 +189,11 @@ describe("the operator end to end: webhook → pod → controller → Secret", f
   });
 
   it("syncs a SecretBinding into its own Secret and reports Ready", async () => {
-    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    await custom.createNamespacedCustomObject({
-      group: "strongroom.io",
-      version: "v1alpha1",
-      namespace: "apps",
-      plural: "secretbindings",
-      body: { apiVersion: "strongroom.io/v1alpha1", kind: "SecretBinding", metadata: { name: "db-creds" }, spec: { serviceAccountName: "web", items: [{ path: "password", variable: "db/password" }, { path: "username", variable: "db/user" }] } },
-    });
+    await createBinding("db-creds", { serviceAccountName: "web", items: [{ path: "password", variable: "db/password" }, { path: "username", variable: "db/user" }] });
     const secret = await until("the binding's Secret", secretNamed("db-creds"));
     expect(decode(secret)).to.deep.equal({ password: "while-down", username: "app" });
     expect(secret.metadata!.ownerReferences![0]).to.include({ kind: "SecretBinding", name: "db-creds", controller: true });
-    const binding = await until("Ready status", async () => {
-      const b = (await custom.getNamespacedCustomObject({ group: "strongroom.io", version: "v1alpha1", namespace: "apps", plural: "secretbindings", name: "db-creds" }));
-      return b.status?.conditions?.[0]?.status === "True" ? b : undefined;
-    });
+    const binding = await bindingWhen("db-creds", "True");
     expect(binding.status.conditions[0]).to.include({ type: "Ready", reason: "Synced" });
     expect(binding.status.observedGeneration).to.equal(1);
     expect(binding.status.lastSyncTime).to.match(/^\d{4}-/);
@@ -203,18 +202,8 @@ describe("the operator end to end: webhook → pod → controller → Secret", f
   });
 
   it("reports a SecretBinding it may not resolve as Ready=False with the reason", async () => {
-    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    await custom.createNamespacedCustomObject({
-      group: "strongroom.io",
-      version: "v1alpha1",
-      namespace: "apps",
-      plural: "secretbindings",
-      body: { apiVersion: "strongroom.io/v1alpha1", kind: "SecretBinding", metadata: { name: "greedy" }, spec: { serviceAccountName: "other", items: [{ path: "password", variable: "db/password" }] } },
-    });
-    const binding = await until("Ready=False", async () => {
-      const b = (await custom.getNamespacedCustomObject({ group: "strongroom.io", version: "v1alpha1", namespace: "apps", plural: "secretbindings", name: "greedy" }));
-      return b.status?.conditions?.[0]?.status === "False" ? b : undefined;
-    });
+    await createBinding("greedy", { serviceAccountName: "other", items: [{ path: "password", variable: "db/password" }] });
+    const binding = await bindingWhen("greedy", "False");
     expect(binding.status.conditions[0].reason).to.equal("Forbidden");
     expect(await secretNamed("greedy")().catch(() => "absent")).to.equal("absent");
   });

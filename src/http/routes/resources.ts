@@ -21,6 +21,14 @@ function pagination(req: Request): { limit: number | undefined; offset: number }
   return { limit: offset !== undefined ? 10 : LIST_LIMIT_MAX, offset: parsedOffset };
 }
 
+/** The `{account}/{kind}/{identifier}` a request names, and its full id. */
+function targetOf(req: Request): { account: string; kind: string; identifier: string; id: string } {
+  const account = accountOf(req);
+  const kind = req.params.kind as string;
+  const identifier = identifierOf(req);
+  return { account, kind, identifier, id: fullId(account, kind, identifier) };
+}
+
 export function resourcesRouter(services: Services): Router {
   const router = Router();
   const db = services.pool;
@@ -42,10 +50,7 @@ export function resourcesRouter(services: Services): Router {
 
   router.get("/resources/:account/:kind/*identifier", auth, async (req: Request, res: Response) => {
     const caller = callerOf(res);
-    const account = accountOf(req);
-    const kind = req.params.kind as string;
-    const identifier = identifierOf(req);
-    const id = fullId(account, kind, identifier);
+    const { account, kind, identifier, id } = targetOf(req);
     if (isTrue(req, "check")) {
       const privilege = queryString(req, "privilege");
       if (!privilege) throw errors.argument("privilege");
@@ -72,10 +77,7 @@ export function resourcesRouter(services: Services): Router {
 
   router.get("/roles/:account/:kind/*identifier", auth, async (req: Request, res: Response) => {
     const caller = callerOf(res);
-    const account = accountOf(req);
-    const kind = req.params.kind as string;
-    const identifier = identifierOf(req);
-    const id = fullId(account, kind, identifier);
+    const { account, kind, identifier, id } = targetOf(req);
     const role = (ROLE_KINDS as readonly string[]).includes(kind) ? await roleRow(db, id) : undefined;
     if (!role || !(await isVisible(db, caller.roleId, id))) throw errors.recordNotFound(account, kind, identifier);
     const counted = <T>(items: T[]): T[] | { count: number } => (isTrue(req, "count") ? { count: items.length } : items);
