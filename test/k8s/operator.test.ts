@@ -208,6 +208,17 @@ describe("the operator end to end: webhook → pod → controller → Secret", f
     expect(await secretNamed("greedy")().catch(() => "absent")).to.equal("absent");
   });
 
+  it("re-lists after its watch is dropped and its resourceVersion expired (410 Gone), and keeps working", async () => {
+    api.store.compact();
+    api.dropWatches();
+    const relists = () => api.requests.filter((r) => r.method === "GET" && r.path.startsWith("/api/v1/pods?") && !r.path.includes("watch=")).length;
+    const before = relists();
+    const pod = await createThroughWebhook("web", { "strongroom.io/secret.only-user": "db/user" });
+    const secret = await until("a Secret after the re-list", secretNamed(pod.metadata!.annotations!["strongroom.io/secret-name"]!), 15_000);
+    expect(decode(secret)).to.deep.equal({ "only-user": "app-2" });
+    expect(relists()).to.be.greaterThan(before);
+  });
+
   it("elects one leader among replicas through a Lease", async () => {
     const second = await startStrongroom(server.databaseUrl, server.dataKey);
     try {

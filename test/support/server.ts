@@ -14,7 +14,7 @@ export interface TestServer extends RunningServer {
   dataKey: string;
 }
 
-export async function startTestServer(opts: { account?: string; tokenTtl?: number; env?: Record<string, string>; flags?: Record<string, string | boolean>; kubeConfig?: KubeConfig; databaseUrl?: string; dataKey?: string } = {}): Promise<TestServer> {
+export async function startTestServer(opts: { account?: string; tokenTtl?: number; env?: Record<string, string>; flags?: Record<string, string | boolean>; kubeConfig?: KubeConfig; databaseUrl?: string; dataKey?: string; logLines?: string[] } = {}): Promise<TestServer> {
   const databaseUrl = opts.databaseUrl ?? (await freshDatabase());
   const dataKey = opts.dataKey ?? generateDataKey();
   const account = opts.account ?? "test";
@@ -22,6 +22,9 @@ export async function startTestServer(opts: { account?: string; tokenTtl?: numbe
     { port: "0", host: "127.0.0.1", account, "database-url": databaseUrl, ...(opts.tokenTtl ? { "token-ttl": String(opts.tokenTtl) } : {}), ...opts.flags },
     { STRONGROOM_DATA_KEY: dataKey, ...opts.env },
   );
-  const running = await startServer(config, pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }), { metrics: new Metrics(false), ...(opts.kubeConfig ? { kubeConfig: opts.kubeConfig } : {}) });
+  const log = opts.logLines
+    ? pino({ level: "debug" }, { write: (line: string) => void opts.logLines!.push(line) })
+    : pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+  const running = await startServer(config, log, { metrics: new Metrics(false), ...(opts.kubeConfig ? { kubeConfig: opts.kubeConfig } : {}) });
   return { ...running, account, adminKey: running.adminApiKey!, databaseUrl, dataKey };
 }

@@ -30,6 +30,7 @@ export class TestApiServer {
   readonly store = new Store();
   readonly types: ResourceType[] = [...BUILTIN_TYPES];
   readonly requests: RequestLog[] = [];
+  readonly #watches = new Set<http.ServerResponse>();
   readonly #server = http.createServer((req, res) => void this.#handle(req, res));
   url = "";
 
@@ -54,6 +55,11 @@ export class TestApiServer {
       contexts: [{ name: "test", context: { cluster: "test", user: "test", namespace: "default" } }],
       "current-context": "test",
     });
+  }
+
+  /** End every open watch, as an API server restart or a load balancer timeout would. */
+  dropWatches(): void {
+    for (const res of this.#watches) res.end();
   }
 
   typeFor(group: string, plural: string): ResourceType | undefined {
@@ -210,7 +216,9 @@ export class TestApiServer {
     });
     const timeout = Number(query.get("timeoutSeconds") ?? 0);
     const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;
+    this.#watches.add(res);
     res.on("close", () => {
+      this.#watches.delete(res);
       unsubscribe();
       clearTimeout(timer);
     });
