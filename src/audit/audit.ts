@@ -21,4 +21,16 @@ export class Audit {
   record(event: AuditEvent): void {
     this.#log.info(event, `audit ${event.action} ${event.outcome}`);
   }
+
+  /** Runs `work` and records its outcome: success, or failure with the error's message. */
+  async around<T>(event: Omit<AuditEvent, "outcome" | "reason">, work: () => Promise<T>): Promise<T> {
+    try {
+      const result = await work();
+      this.record({ ...event, outcome: "success" });
+      return result;
+    } catch (err) {
+      this.record({ ...event, outcome: "failure", reason: (err as Error).message });
+      throw err;
+    }
+  }
 }

@@ -102,4 +102,3 @@ function usage(text: string, asked: boolean): number {
   return asked ? 0 : 2;
 }
 
-export { RemoteError };

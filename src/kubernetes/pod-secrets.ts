@@ -55,15 +55,11 @@ export class PodSecrets {
       .pods()
       .filter((p) => p.metadata?.namespace === namespace && p.metadata.annotations?.[SECRET_NAME_ANNOTATION] === name && !p.metadata.deletionTimestamp)
       .sort((a, b) => String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp)));
-    if (!candidates.length) {
+    const { pods, spec } = await this.#consistentPods(namespace, name, candidates);
+    if (!spec) {
+      // No pod (that may) use it any more.
       await deleteSecret(this.deps.core, namespace, name);
       this.#reported.delete(key);
-      return { variables: [], refreshMs: undefined };
-    }
-    const { pods: consistent, spec } = await this.#consistentPods(namespace, name, candidates);
-    const pods = consistent;
-    if (!spec || !pods.length) {
-      await deleteSecret(this.deps.core, namespace, name);
       return { variables: [], refreshMs: undefined };
     }
     const resolution = await resolveFiles(

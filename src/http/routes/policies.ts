@@ -15,14 +15,9 @@ export function policiesRouter(services: Services): Router {
     const text = body.toString("utf8");
     if (!Buffer.from(text, "utf8").equals(body)) throw errors.validationFailed("policy_text", "is not valid UTF-8");
     const policy = identifierOf(req);
-    try {
-      const result = await loadPolicy(services.pool, services.aead, { account, policy, mode, roleId: caller.roleId, text, clientIp: req.ip });
-      services.audit.record({ action: "load-policy", role: caller.roleId, resource: `${account}:policy:${policy}`, outcome: "success", requestId: res.locals.requestId });
-      res.status(201).json(result);
-    } catch (err) {
-      services.audit.record({ action: "load-policy", role: caller.roleId, resource: `${account}:policy:${policy}`, outcome: "failure", reason: (err as Error).message, requestId: res.locals.requestId });
-      throw err;
-    }
+    const event = { action: "load-policy" as const, role: caller.roleId, resource: `${account}:policy:${policy}`, requestId: res.locals.requestId as string };
+    const result = await services.audit.around(event, () => loadPolicy(services.pool, services.aead, { account, policy, mode, roleId: caller.roleId, text, clientIp: req.ip }));
+    res.status(201).json(result);
   };
   const path = "/policies/:account/policy/*identifier";
   const auth = requireToken(services);

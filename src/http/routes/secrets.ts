@@ -40,14 +40,9 @@ export function secretsRouter(services: Services): Router {
       res.status(201).end();
       return;
     }
-    try {
-      const result = await addVersion(deps, caller.roleId, id, rawBody(req));
-      if (result.created) services.metrics.secretsWritten.inc();
-      services.audit.record({ action: "write-secret", role: caller.roleId, resource: id, outcome: "success", requestId: res.locals.requestId });
-    } catch (err) {
-      services.audit.record({ action: "write-secret", role: caller.roleId, resource: id, outcome: "failure", reason: (err as Error).message, requestId: res.locals.requestId });
-      throw err;
-    }
+    const event = { action: "write-secret" as const, role: caller.roleId, resource: id, requestId: res.locals.requestId as string };
+    const result = await services.audit.around(event, () => addVersion(deps, caller.roleId, id, rawBody(req)));
+    if (result.created) services.metrics.secretsWritten.inc();
     res.status(201).end();
   });
 
@@ -56,28 +51,17 @@ export function secretsRouter(services: Services): Router {
     const caller = callerOf(res);
     const versionParam = queryString(req, "version");
     if (hasQuery(req, "version") && !/^[1-9]\d{0,8}$/.test(versionParam ?? "")) throw errors.argument("invalid type for parameter 'version'");
-    try {
-      const secret = await fetchSecret(deps, caller.roleId, id, versionParam ? Number(versionParam) : null);
-      services.metrics.secretsRead.inc();
-      services.audit.record({ action: "read-secret", role: caller.roleId, resource: id, outcome: "success", requestId: res.locals.requestId });
-      res.status(200).type(secret.mimeType).send(secret.value);
-    } catch (err) {
-      services.audit.record({ action: "read-secret", role: caller.roleId, resource: id, outcome: "failure", reason: (err as Error).message, requestId: res.locals.requestId });
-      throw err;
-    }
+    const event = { action: "read-secret" as const, role: caller.roleId, resource: id, requestId: res.locals.requestId as string };
+    const secret = await services.audit.around(event, () => fetchSecret(deps, caller.roleId, id, versionParam ? Number(versionParam) : null));
+    services.metrics.secretsRead.inc();
+    res.status(200).type(secret.mimeType).send(secret.value);
   });
 
   router.get("/secrets", auth, async (req: Request, res: Response) => {
     const caller = callerOf(res);
     const ids = batchIds(req);
-    let values: Map<string, Buffer>;
-    try {
-      values = await fetchBatch(deps, caller.roleId, ids);
-      services.audit.record({ action: "read-secret", role: caller.roleId, resource: [...values.keys()], outcome: "success", requestId: res.locals.requestId });
-    } catch (err) {
-      services.audit.record({ action: "read-secret", role: caller.roleId, resource: ids, outcome: "failure", reason: (err as Error).message, requestId: res.locals.requestId });
-      throw err;
-    }
+    const event = { action: "read-secret" as const, role: caller.roleId, resource: [...new Set(ids)], requestId: res.locals.requestId as string };
+    const values = await services.audit.around(event, () => fetchBatch(deps, caller.roleId, ids));
     const base64 = acceptsBase64Exactly(req);
     const body: Record<string, string> = {};
     for (const [id, value] of values) {
