@@ -76,7 +76,9 @@ export const errors = {
   payloadTooLarge: (limit: number): ApiError =>
     new ApiError(413, body("payload_too_large", `request body exceeds the limit of ${limit} bytes`)),
   badRequest: (message: string): ApiError => new ApiError(400, body("bad_request", message)),
-  unavailable: (message: string): ApiError => new ApiError(503, body("service_unavailable", message)),
+  unavailable: (message: string): ApiError => new ApiError(503, body("service_unavailable", message), { "Retry-After": "1" }),
+  /** The database refused a value the request carried (a safety net behind src/input/limits.ts). */
+  unstorableInput: (): ApiError => new ApiError(422, body("argument_error", "the request contains a value that cannot be stored (too long, or a NUL byte)")),
   internal: (): ApiError => new ApiError(500, body("internal_error", "An internal error occurred; see the server log")),
 };
 

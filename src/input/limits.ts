@@ -1,0 +1,52 @@
+/**
+ * The bounds on everything a client can send, in one place (documented in the README's
+ * Security section). Every string that can reach SQL passes `checkStorable` first:
+ * PostgreSQL cannot store a NUL in `text`, and a btree entry must fit a page (~2.7 kB),
+ * so an unchecked id would turn a client's bytes into a 500.
+ */
+import { ApiError, errors } from "../errors.js";
+
+export const LIMITS = Object.freeze({
+  /** An account name. */
+  accountBytes: 128,
+  /** The identifier part of a role or resource id (`kind:identifier`); full ids stay well under a btree page. */
+  identifierBytes: 1024,
+  /** Kinds and privileges (`variable`, `execute`, …). */
+  wordBytes: 64,
+  annotationNameBytes: 256,
+  annotationValueBytes: 64 * 1024,
+  /** One decoded path segment or query value (the whole request line is bounded by Node at 16 KiB). */
+  urlValueBytes: 16 * 1024,
+  /** Query parameters in one request. */
+  queryParameters: 64,
+  /** `offset`, `limit`, `version` and other query numbers. */
+  queryNumber: 1_000_000_000,
+  /** Ids in one batch request. */
+  batchIds: 1000,
+  /** Policy documents: records and statements, YAML nodes visited (aliases count each time), nesting. */
+  policyStatements: 10_000,
+  policyNodes: 200_000,
+  policyDepth: 32,
+});
+
+/** Why `value` cannot be stored, or undefined when it can. */
+export function storableProblem(value: string, maxBytes: number): string | undefined {
+  if (value.includes("\0")) return "may not contain NUL bytes";
+  // Byte length only matters near the bound; a cheap character test first (a char is ≤ 3 bytes in UTF-8).
+  if (value.length * 3 > maxBytes && Buffer.byteLength(value, "utf8") > maxBytes) return `is longer than ${maxBytes} bytes`;
+  return undefined;
+}
+
+/** Throws a 422 naming the field when `value` cannot be stored. */
+export function checkStorable(field: string, value: string, maxBytes: number, toError: (message: string) => ApiError = (m) => errors.argument(`${field} ${m}`)): string {
+  const problem = storableProblem(value, maxBytes);
+  if (problem) throw toError(problem);
+  return value;
+}
+
+/** A query number: digits only, within 0..max; 422 otherwise (never a bigint overflow in SQL). */
+export function boundedInteger(field: string, raw: string, min: number, max = LIMITS.queryNumber): number | undefined {
+  if (!/^\d{1,10}$/.test(raw)) return undefined;
+  const n = Number(raw);
+  return n >= min && n <= max ? n : undefined;
+}
