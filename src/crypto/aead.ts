@@ -16,15 +16,29 @@ export class Aead {
   readonly #keys = new Map<number, KeyObject>();
   readonly #currentVersion: number;
 
-  /** keys: version → 32 raw bytes. The highest version encrypts; all decrypt. */
-  constructor(keys: Map<number, Buffer>) {
+  /**
+   * keys: version → 32 raw bytes. `currentVersion` encrypts (default: the highest); all
+   * decrypt. Versions are assigned by the database's `data_keys` table (see keyring.ts).
+   */
+  constructor(keys: Map<number, Buffer>, currentVersion?: number) {
     for (const [version, raw] of keys) {
       if (raw.length !== 32) throw new Error(`data key version ${version} is not 32 bytes`);
       if (version < 1 || version > 255) throw new Error("data key version must be 1..255");
       this.#keys.set(version, createSecretKey(raw));
     }
     if (this.#keys.size === 0) throw new Error("no data key");
-    this.#currentVersion = Math.max(...this.#keys.keys());
+    this.#currentVersion = currentVersion ?? Math.max(...this.#keys.keys());
+    if (!this.#keys.has(this.#currentVersion)) throw new Error(`no data key with version ${this.#currentVersion}`);
+  }
+
+  /** The key version new ciphertexts carry. */
+  get currentVersion(): number {
+    return this.#currentVersion;
+  }
+
+  /** True when this instance can decrypt blobs of that key version. */
+  holds(version: number): boolean {
+    return this.#keys.has(version);
   }
 
   static fromBase64(dataKey: string): Aead {
@@ -56,4 +70,9 @@ export class Aead {
 
 export function generateDataKey(): string {
   return randomBytes(32).toString("base64");
+}
+
+/** The key version a blob was written under (its first byte); undefined for an empty blob. */
+export function keyVersionOf(blob: Buffer): number | undefined {
+  return blob[0];
 }

@@ -94,6 +94,19 @@ CREATE TABLE key_check (
 );
 `,
   },
+  {
+    version: 2,
+    name: "data key versions",
+    sql: `
+-- Which data key a ciphertext's leading version byte names, so that every process agrees.
+-- fingerprint = HMAC-SHA256(key, label): identifies a key without revealing it.
+CREATE TABLE data_keys (
+  version smallint PRIMARY KEY CHECK (version BETWEEN 1 AND 255),
+  fingerprint text NOT NULL UNIQUE,
+  added_at timestamptz NOT NULL DEFAULT now()
+);
+`,
+  },
 ];
 
 const LOCK_KEY = 7_310_241; // arbitrary, constant: "strongroom migrations"
