@@ -22,6 +22,10 @@ export interface Config {
   readonly bodyLimitBytes: number;
   readonly logLevel: string;
   readonly secretVersionsKept: number;
+  /** Longest wait for a database connection, new or from the pool (then 503). */
+  readonly dbConnectTimeoutMs: number;
+  /** Longest a database statement may run: server statement_timeout and client-side wait (then 503). */
+  readonly dbQueryTimeoutMs: number;
 }
 
 /** A problem with flags or environment: the CLI prints its message on one line and exits 2. */
@@ -50,6 +54,8 @@ export const SETTINGS: Record<string, Setting> = {
   tokenTtl: { flag: "token-ttl", env: "STRONGROOM_TOKEN_TTL", type: "string", default: "480", help: "access token lifetime in seconds (max 18000)" },
   bodyLimit: { flag: "body-limit", env: "STRONGROOM_BODY_LIMIT", type: "string", default: "1048576", help: "largest request body in bytes" },
   logLevel: { flag: "log-level", env: "STRONGROOM_LOG_LEVEL", type: "string", default: "info", help: "pino log level" },
+  dbConnectTimeout: { flag: "db-connect-timeout", env: "STRONGROOM_DB_CONNECT_TIMEOUT", type: "string", default: "5000", help: "ms to wait for a database connection (new or pooled) before answering 503" },
+  dbQueryTimeout: { flag: "db-query-timeout", env: "STRONGROOM_DB_QUERY_TIMEOUT", type: "string", default: "15000", help: "ms a database statement may take (server and client side) before answering 503" },
 };
 
 export type Flags = Record<string, string | boolean | undefined>;
@@ -136,6 +142,8 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     bodyLimitBytes: int("bodyLimit", flags, env, 1, 1024 * 1024 * 1024)!,
     logLevel: str("logLevel", flags, env)!,
     secretVersionsKept: 20,
+    dbConnectTimeoutMs: int("dbConnectTimeout", flags, env, 100, 600_000)!,
+    dbQueryTimeoutMs: int("dbQueryTimeout", flags, env, 100, 3_600_000)!,
   });
 }
 
