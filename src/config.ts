@@ -22,6 +22,12 @@ export interface Config {
   readonly bodyLimitBytes: number;
   readonly logLevel: string;
   readonly secretVersionsKept: number;
+  /** Append audit records (JSON lines) here as well as to the log; undefined = log only. */
+  readonly auditFile: string | undefined;
+  /** Failed authentications per role, and per client address, before answering 429; 0 = off. */
+  readonly authnMaxFailures: number;
+  readonly authnMaxFailuresPerAddress: number;
+  readonly authnFailureWindowSeconds: number;
   /** Longest wait for a database connection, new or from the pool (then 503). */
   readonly dbConnectTimeoutMs: number;
   /** Longest a database statement may run: server statement_timeout and client-side wait (then 503). */
@@ -54,6 +60,10 @@ export const SETTINGS: Record<string, Setting> = {
   tokenTtl: { flag: "token-ttl", env: "STRONGROOM_TOKEN_TTL", type: "string", default: "480", help: "access token lifetime in seconds (max 18000)" },
   bodyLimit: { flag: "body-limit", env: "STRONGROOM_BODY_LIMIT", type: "string", default: "1048576", help: "largest request body in bytes" },
   logLevel: { flag: "log-level", env: "STRONGROOM_LOG_LEVEL", type: "string", default: "info", help: "pino log level" },
+  auditFile: { flag: "audit-file", env: "STRONGROOM_AUDIT_FILE", type: "string", help: "also append audit records (JSON lines, mode 0600) to this file; requests fail if it cannot be written" },
+  authnMaxFailures: { flag: "authn-max-failures", env: "STRONGROOM_AUTHN_MAX_FAILURES", type: "string", default: "10", help: "failed authentications per role per window before 429 (0 = off)" },
+  authnMaxFailuresPerAddress: { flag: "authn-max-failures-per-address", env: "STRONGROOM_AUTHN_MAX_FAILURES_PER_ADDRESS", type: "string", default: "100", help: "failed authentications per client address per window before 429 (0 = off)" },
+  authnFailureWindow: { flag: "authn-failure-window", env: "STRONGROOM_AUTHN_FAILURE_WINDOW", type: "string", default: "300", help: "seconds failures are counted and a throttled role or address waits" },
   dbConnectTimeout: { flag: "db-connect-timeout", env: "STRONGROOM_DB_CONNECT_TIMEOUT", type: "string", default: "5000", help: "ms to wait for a database connection (new or pooled) before answering 503" },
   dbQueryTimeout: { flag: "db-query-timeout", env: "STRONGROOM_DB_QUERY_TIMEOUT", type: "string", default: "15000", help: "ms a database statement may take (server and client side) before answering 503" },
 };
@@ -142,6 +152,10 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     bodyLimitBytes: int("bodyLimit", flags, env, 1, 1024 * 1024 * 1024)!,
     logLevel: str("logLevel", flags, env)!,
     secretVersionsKept: 20,
+    auditFile: str("auditFile", flags, env),
+    authnMaxFailures: int("authnMaxFailures", flags, env, 0, 1_000_000)!,
+    authnMaxFailuresPerAddress: int("authnMaxFailuresPerAddress", flags, env, 0, 1_000_000)!,
+    authnFailureWindowSeconds: int("authnFailureWindow", flags, env, 1, 86_400)!,
     dbConnectTimeoutMs: int("dbConnectTimeout", flags, env, 100, 600_000)!,
     dbQueryTimeoutMs: int("dbQueryTimeout", flags, env, 100, 3_600_000)!,
   });

@@ -75,6 +75,8 @@ export const errors = {
     new ApiError(409, body("policy_conflict", "Concurrent policy load in progress, please retry"), { "Retry-After": "1" }),
   payloadTooLarge: (limit: number): ApiError =>
     new ApiError(413, body("payload_too_large", `request body exceeds the limit of ${limit} bytes`)),
+  tooManyAuthnFailures: (retryAfterSeconds: number): ApiError =>
+    new ApiError(429, body("too_many_requests", `Too many failed authentication attempts; retry after ${retryAfterSeconds} seconds`), { "Retry-After": String(retryAfterSeconds) }),
   badRequest: (message: string): ApiError => new ApiError(400, body("bad_request", message)),
   unavailable: (message: string): ApiError => new ApiError(503, body("service_unavailable", message), { "Retry-After": "1" }),
   /** The database refused a value the request carried (a safety net behind src/input/limits.ts). */

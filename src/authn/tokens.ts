@@ -25,7 +25,41 @@ interface SigningKey {
 const ALG = "strongroom.io/hs256/v1";
 const RECOGNISED_CLAIMS = new Set(["iat", "sub", "exp", "cidr", "iss", "aud", "jti"]);
 const CACHE_LIMIT = 50_000;
-const b64url = (s: string | Buffer): string => Buffer.from(s).toString("base64url");
+/** Conjur pads its base64url (Ruby's urlsafe_encode64); the Ruby SDK decodes strictly, so we pad too. */
+const b64url = (s: string | Buffer): string => {
+  const unpadded = Buffer.from(s).toString("base64url");
+  return unpadded + "=".repeat((4 - (unpadded.length % 4)) % 4);
+};
+/** A signing key's fingerprint, as stored: 64 hex digits. Anything else never reaches SQL. */
+const KID = /^[0-9a-f]{64}$/;
+/** Tokens larger than this are not ours (ours are ~300 bytes); refuse before decoding. */
+const MAX_TOKEN_CHARS = 8192;
+
+interface ParsedToken {
+  protectedPart: string;
+  payload: string;
+  signature: Buffer;
+  header: Record<string, unknown>;
+  claims: Record<string, unknown>;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Decodes the token's JSON serialisation; undefined for any malformation, never a throw. */
+function parseToken(encoded: string): ParsedToken | undefined {
+  try {
+    const token: unknown = JSON.parse(Buffer.from(encoded, "base64").toString("utf8"));
+    if (!isObject(token)) return undefined;
+    const { protected: protectedPart, payload, signature } = token;
+    if (typeof protectedPart !== "string" || typeof payload !== "string" || typeof signature !== "string") return undefined;
+    const header: unknown = JSON.parse(Buffer.from(protectedPart, "base64url").toString("utf8"));
+    const claims: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+    if (!isObject(header) || !isObject(claims)) return undefined;
+    return { protectedPart, payload, signature: Buffer.from(signature, "base64url"), header, claims };
+  } catch {
+    return undefined;
+  }
+}
 
 export class TokenService {
   readonly #byAccount = new Map<string, SigningKey>();
@@ -59,8 +93,8 @@ export class TokenService {
     return key;
   }
 
-  #sign(key: SigningKey, input: string): string {
-    return createHmac("sha256", key.key).update(input).digest("base64url");
+  #sign(key: SigningKey, input: string): Buffer {
+    return createHmac("sha256", key.key).update(input).digest();
   }
 
   /** Issue a token for `login` in `account`; returns the token JSON text. */
@@ -70,7 +104,7 @@ export class TokenService {
     const iat = this.now();
     const protectedPart = b64url(JSON.stringify({ alg: ALG, kid: key.kid }));
     const payload = b64url(JSON.stringify({ iat, sub: login, exp: iat + this.ttlSeconds }));
-    const signature = this.#sign(key, `${protectedPart}.${payload}`);
+    const signature = b64url(this.#sign(key, `${protectedPart}.${payload}`));
     return JSON.stringify({ protected: protectedPart, payload, signature });
   }
 
@@ -92,24 +126,16 @@ export class TokenService {
   }
 
   async #verify(encoded: string): Promise<TokenClaims> {
-    let token: { protected?: unknown; payload?: unknown; signature?: unknown };
-    let header: { alg?: unknown; kid?: unknown };
-    let claims: Record<string, unknown>;
-    try {
-      token = JSON.parse(Buffer.from(encoded, "base64").toString("utf8"));
-      header = JSON.parse(Buffer.from(String(token.protected), "base64url").toString("utf8"));
-      claims = JSON.parse(Buffer.from(String(token.payload), "base64url").toString("utf8"));
-      if (typeof token.signature !== "string" || typeof claims !== "object" || claims === null) throw new Error("shape");
-    } catch {
-      throw errors.unauthorized("Malformed authorization token");
-    }
+    const token = encoded.length <= MAX_TOKEN_CHARS ? parseToken(encoded) : undefined;
+    if (!token) throw errors.unauthorized("Malformed authorization token");
+    const { header, claims } = token;
     const invalid = errors.unauthorized("Unauthorized: Invalid token");
-    if (header.alg !== ALG || typeof header.kid !== "string") throw invalid;
+    if (header.alg !== ALG || typeof header.kid !== "string" || !KID.test(header.kid)) throw invalid;
     const key = this.#byKid.get(header.kid) ?? (await this.#load("fingerprint", header.kid));
     if (!key) throw invalid;
-    const expected = Buffer.from(this.#sign(key, `${String(token.protected)}.${String(token.payload)}`));
-    const given = Buffer.from(token.signature);
-    if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw invalid;
+    // Signed over the parts exactly as given, so padded and unpadded tokens both verify.
+    const expected = this.#sign(key, `${token.protectedPart}.${token.payload}`);
+    if (expected.length !== token.signature.length || !timingSafeEqual(expected, token.signature)) throw invalid;
     if (Object.keys(claims).some((c) => !RECOGNISED_CLAIMS.has(c))) throw errors.unauthorized("token contains unrecognized claims");
     const { iat, exp, sub } = claims;
     if (typeof iat !== "number" || typeof sub !== "string" || sub === "") throw invalid;

@@ -2,6 +2,8 @@
  * Conjur ids: `account:kind:identifier`, split on the first two colons only, so the
  * identifier may hold ':' and '/'. Logins map to roles: `alice` → user, `host/app` → host.
  */
+import { checkStorable, LIMITS } from "../input/limits.js";
+
 export const ROLE_KINDS = ["user", "host", "group", "layer", "policy"] as const;
 export const RESOURCE_KINDS = [...ROLE_KINDS, "variable", "webservice"] as const;
 
@@ -11,7 +13,16 @@ export interface ParsedId {
   identifier: string;
 }
 
-export const fullId = (account: string, kind: string, identifier: string): string => `${account}:${kind}:${identifier}`;
+/**
+ * Every id that reaches SQL is built here, so this is where the storable bounds hold
+ * (no NUL, lengths within LIMITS): a bad one is the client's 422, never a database 500.
+ */
+export function fullId(account: string, kind: string, identifier: string): string {
+  checkStorable("account", account, LIMITS.accountBytes);
+  checkStorable("kind", kind, LIMITS.wordBytes);
+  checkStorable("identifier", identifier, LIMITS.identifierBytes);
+  return `${account}:${kind}:${identifier}`;
+}
 
 export function parseFullId(id: string): ParsedId | undefined {
   const first = id.indexOf(":");

@@ -9,7 +9,8 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { accountExists, createAccount } from "../accounts/accounts.js";
-import { Audit } from "../audit/audit.js";
+import { openAudit } from "../audit/open-audit.js";
+import { AuthnThrottle } from "../authn/throttle.js";
 import { TokenService } from "../authn/tokens.js";
 import type { Config } from "../config.js";
 import { createApp } from "../http/app.js";
@@ -54,7 +55,12 @@ function closeServer(server: http.Server): Promise<void> {
 
 export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const metrics = options.metrics ?? new Metrics();
-  const { db, aead } = await openStorage(config, log);
+  // Audit first: a server that cannot write its audit file must not start.
+  const audit = await openAudit({ auditFile: config.auditFile, log, metrics });
+  const { db, aead } = await openStorage(config, log).catch(async (err: unknown) => {
+    await audit.close();
+    throw err;
+  });
   let adminApiKey: string | undefined;
   if (!(await accountExists(db.pool, config.account))) {
     adminApiKey = await createAccount(db.pool, aead, config.account).catch(async (err: Error) => {
@@ -69,7 +75,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     pool: db.pool,
     aead,
     tokens: new TokenService(db.pool, aead, config.tokenTtlSeconds),
-    audit: new Audit(log),
+    audit,
+    authnThrottle: new AuthnThrottle({ maxFailuresPerRole: config.authnMaxFailures, maxFailuresPerAddress: config.authnMaxFailuresPerAddress, windowSeconds: config.authnFailureWindowSeconds }),
     metrics,
     log,
   };
@@ -87,6 +94,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   } catch (err) {
     await closeServer(server);
     await db.close();
+    await audit.close();
     throw err;
   }
   controller?.start();
@@ -103,6 +111,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       await Promise.all([closeServer(server), webhook?.close()]);
       await controller?.stop();
       await db.close();
+      await audit.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 /** Builds the Express app from injected services. Express types stay inside http/. */
 import express, { type Express } from "express";
 import { errorHandler, notFound } from "./middleware/errors.js";
+import { inputGuard } from "./middleware/input-guard.js";
 import { requestContext } from "./middleware/request-context.js";
 import { authnRouter } from "./routes/authn.js";
 import { operationsRouter } from "./routes/operations.js";
@@ -14,6 +15,7 @@ export function createApp(services: Services, extraReadiness?: () => string | un
   app.disable("x-powered-by");
   app.set("etag", false);
   app.use(requestContext(services));
+  app.use(inputGuard);
   // Conjur reads raw bodies whatever the Content-Type (secrets are bytes; policies are YAML).
   app.use(express.raw({ type: () => true, limit: services.config.bodyLimitBytes }));
   app.use(operationsRouter(services, extraReadiness));

@@ -2,6 +2,7 @@
 import type pg from "pg";
 import type { Logger } from "pino";
 import type { Audit } from "../audit/audit.js";
+import type { AuthnThrottle } from "../authn/throttle.js";
 import type { TokenService } from "../authn/tokens.js";
 import type { Config } from "../config.js";
 import type { Aead } from "../crypto/aead.js";
@@ -13,6 +14,7 @@ export interface Services {
   aead: Aead;
   tokens: TokenService;
   audit: Audit;
+  authnThrottle: AuthnThrottle;
   metrics: Metrics;
   log: Logger;
 }

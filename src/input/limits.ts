@@ -21,8 +21,6 @@ export const LIMITS = Object.freeze({
   queryParameters: 64,
   /** `offset`, `limit`, `version` and other query numbers. */
   queryNumber: 1_000_000_000,
-  /** Ids in one batch request. */
-  batchIds: 1000,
   /** Policy documents: records and statements, YAML nodes visited (aliases count each time), nesting. */
   policyStatements: 10_000,
   policyNodes: 200_000,
@@ -45,7 +43,7 @@ export function checkStorable(field: string, value: string, maxBytes: number, to
 }
 
 /** A query number: digits only, within 0..max; 422 otherwise (never a bigint overflow in SQL). */
-export function boundedInteger(field: string, raw: string, min: number, max = LIMITS.queryNumber): number | undefined {
+export function boundedInteger(raw: string, min: number, max = LIMITS.queryNumber): number | undefined {
   if (!/^\d{1,10}$/.test(raw)) return undefined;
   const n = Number(raw);
   return n >= min && n <= max ? n : undefined;

@@ -10,8 +10,8 @@ import { accessTo, accessToOne } from "../authz/permissions.js";
 import { fullId, parseFullId } from "../authz/ids.js";
 import type { Aead } from "../crypto/aead.js";
 import { errors } from "../errors.js";
-import { inTransaction } from "../storage/database.js";
-import { parsePolicy } from "./parse.js";
+import { inTransaction, type Queryable } from "../storage/database.js";
+import { parsePolicyOffThread } from "./parse-off-thread.js";
 import { resolvePolicy, type Plan } from "./resolve.js";
 import { applyPlan, deleteOmitted } from "./apply-plan.js";
 
@@ -34,7 +34,7 @@ export interface LoadResult {
 const VERSIONS_KEPT = 20;
 const capitalize = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
-async function checkPrivileges(db: pg.PoolClient, req: LoadRequest, policyId: string): Promise<void> {
+async function checkPrivileges(db: Queryable, req: LoadRequest, policyId: string): Promise<void> {
   const privilege = req.mode === "POST" ? "create" : "update";
   const access = await accessToOne(db, req.roleId, policyId, privilege);
   if (!access.visible) throw errors.recordNotFound(req.account, "policy", req.policy);
@@ -86,12 +86,15 @@ async function recordVersion(db: pg.PoolClient, req: LoadRequest, policyId: stri
 }
 
 export async function loadPolicy(pool: pg.Pool, aead: Aead, req: LoadRequest): Promise<LoadResult> {
+  const policyId = fullId(req.account, "policy", req.policy);
+  // Privileges before parsing: parsing is the expensive part, and its input is the caller's.
+  await checkPrivileges(pool, req, policyId);
   if (req.text.trim() === "") throw errors.validationFailed("policy_text", "is not present");
-  const statements = parsePolicy(req.text);
+  const statements = await parsePolicyOffThread(req.text);
   return inTransaction(pool, async (db) => {
     // One policy load at a time per account: loads read-then-write the role graph.
     await db.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`policy:${req.account}`]);
-    const policyId = fullId(req.account, "policy", req.policy);
+    // Again under the lock: the role graph may have changed while we parsed.
     await checkPrivileges(db, req, policyId);
     const owner = await db.query<{ owner_id: string }>("SELECT owner_id FROM resources WHERE resource_id = $1", [policyId]);
     const isRoot = req.policy === "root";

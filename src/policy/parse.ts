@@ -3,9 +3,16 @@
  * rather than resolving tags to plain values so that every error can name its line and
  * column; tags are checked here against the policy language (unknown tag → error).
  * Anchors and aliases are followed; nested sequences in a body are flattened, as Conjur does.
+ *
+ * Hostile documents are bounded here: every node visited counts against LIMITS.policyNodes
+ * (an alias counts each time it is followed, so an alias bomb stops early), nesting against
+ * LIMITS.policyDepth, and every stored string against its byte limit. Aliases are resolved
+ * through a map built in one pass (the `yaml` package's own `resolve` scans the whole
+ * document per alias). Run it through parse-off-thread.ts: big documents take seconds.
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLMap } from "yaml";
+import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node, type YAMLMap } from "yaml";
 import { errors } from "../errors.js";
+import { LIMITS, storableProblem } from "../input/limits.js";
 import { RECORD_TAGS, type Position, type Ref, type Statement } from "./statements.js";
 
 const RECORD_FIELDS: Record<string, string[]> = {
@@ -19,11 +26,31 @@ const RECORD_FIELDS: Record<string, string[]> = {
 };
 const ANNOTATED_ATTRIBUTES: Record<string, string> = { kind: "conjur/kind", mime_type: "conjur/mime_type" };
 
+/** For each alias, the last node before it carrying its anchor (YAML's rule). */
+function aliasTargets(doc: Document): Map<Alias, Node | undefined> {
+  const anchors = new Map<string, Node>();
+  const targets = new Map<Alias, Node | undefined>();
+  visit(doc, {
+    Node: (_key, node) => {
+      if (isAlias(node)) targets.set(node, anchors.get(node.source));
+      else if (isNode(node) && node.anchor) anchors.set(node.anchor, node);
+    },
+  });
+  return targets;
+}
+
 class Parser {
+  #visited = 0;
+  #depth = 0;
+  #statements = 0;
+  readonly #targets: Map<Alias, Node | undefined>;
+
   constructor(
-    private readonly doc: Document,
+    doc: Document,
     private readonly lines: LineCounter,
-  ) {}
+  ) {
+    this.#targets = aliasTargets(doc);
+  }
 
   at(node: unknown): Position {
     const range = (node as Node | undefined)?.range;
@@ -36,7 +63,29 @@ class Parser {
   }
 
   deref(node: unknown): unknown {
-    return isAlias(node) ? node.resolve(this.doc) : node;
+    if (++this.#visited > LIMITS.policyNodes) this.fail(node, `the policy is too large or its aliases expand too far (more than ${LIMITS.policyNodes} nodes)`);
+    if (!isAlias(node)) return node;
+    const target = this.#targets.get(node);
+    if (!target) this.fail(node, `unknown alias *${node.source}`);
+    return target;
+  }
+
+  /** Recursion through nested lists and bodies, bounded (a self-referencing alias would never end). */
+  nested<T>(node: unknown, work: () => T): T {
+    if (++this.#depth > LIMITS.policyDepth) this.fail(node, `the policy is nested more than ${LIMITS.policyDepth} levels deep`);
+    try {
+      return work();
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  /** A string that will be stored: no NUL, within its byte limit. */
+  stored(node: unknown, what: string, maxBytes: number): string {
+    const value = this.scalarString(node, what);
+    const problem = storableProblem(value, maxBytes);
+    if (problem) this.fail(node, `${what} ${problem}`);
+    return value;
   }
 
   scalarString(node: unknown, what: string): string {
@@ -53,8 +102,8 @@ class Parser {
     const n = this.deref(node) as Node | undefined;
     const kind = n?.tag ? RECORD_TAGS[n.tag] : undefined;
     if (!n || !kind) this.fail(n ?? node, `'${field}' must be a tagged reference such as !group name`);
-    if (isScalar(n)) return { kind, id: this.scalarString(n, field), at: this.at(n) };
-    if (isMap(n)) return { kind, id: n.has("id") ? this.scalarString(n.get("id", true), "id") : "", at: this.at(n) };
+    if (isScalar(n)) return { kind, id: this.stored(n, field, LIMITS.identifierBytes), at: this.at(n) };
+    if (isMap(n)) return { kind, id: n.has("id") ? this.stored(n.get("id", true), "id", LIMITS.identifierBytes) : "", at: this.at(n) };
     return this.fail(n, `'${field}' must be a reference`);
   }
 
@@ -62,7 +111,7 @@ class Parser {
   refs(node: unknown, field: string): Ref[] {
     const n = this.deref(node);
     if (isSeq(n) && n.items.length === 0) this.fail(n, `'${field}' may not be empty`);
-    if (isSeq(n)) return n.items.flatMap((item) => this.refs(item, field));
+    if (isSeq(n)) return this.nested(n, () => n.items.flatMap((item) => this.refs(item, field)));
     return [this.ref(n, field)];
   }
 
@@ -70,9 +119,9 @@ class Parser {
     const n = this.deref(node);
     if (isSeq(n)) {
       if (n.items.length === 0) this.fail(n, `'${field}' may not be empty`);
-      return n.items.flatMap((item) => this.strings(item, field));
+      return this.nested(n, () => n.items.flatMap((item) => this.strings(item, field)));
     }
-    return [this.scalarString(n, field)];
+    return [this.stored(n, field, LIMITS.wordBytes)];
   }
 
   /** Singular or plural key (`member`/`members`), exactly one of them. */
@@ -93,10 +142,14 @@ class Parser {
     const n = this.deref(node);
     if (n === null || n === undefined || (isScalar(n) && n.value === null)) return [];
     if (!isSeq(n)) this.fail(n, "a policy must be a list of records and statements");
-    return n.items.flatMap((item) => {
-      const d = this.deref(item);
-      return isSeq(d) ? this.statements(d) : [this.statement(d)];
-    });
+    return this.nested(n, () =>
+      n.items.flatMap((item) => {
+        const d = this.deref(item);
+        if (isSeq(d)) return this.statements(d);
+        if (++this.#statements > LIMITS.policyStatements) this.fail(d, `a policy may hold at most ${LIMITS.policyStatements} records and statements`);
+        return [this.statement(d)];
+      }),
+    );
   }
 
   statement(node: unknown): Statement {
@@ -133,7 +186,7 @@ class Parser {
 
   members(node: unknown): { ref: Ref; admin: boolean }[] {
     const n = this.deref(node) as Node;
-    if (isSeq(n)) return n.items.flatMap((item) => this.members(item));
+    if (isSeq(n)) return this.nested(n, () => n.items.flatMap((item) => this.members(item)));
     if (n?.tag === "!member") {
       if (!isMap(n)) this.fail(n, "!member needs 'role' and optional 'admin'");
       this.checkFields(n, ["role", "admin"], "!member");
@@ -144,26 +197,28 @@ class Parser {
 
   record(node: Node, kind: string, tag: string): Statement {
     const at = this.at(node);
-    if (isScalar(node)) return { type: "record", kind, id: this.scalarString(node, "id"), annotations: {}, at };
+    if (isScalar(node)) return { type: "record", kind, id: this.stored(node, "id", LIMITS.identifierBytes), annotations: {}, at };
     if (!isMap(node)) return this.fail(node, `${tag} must be a scalar id or a map of attributes`);
     this.checkFields(node, RECORD_FIELDS[kind]!, tag);
     const annotations: Record<string, string> = {};
     const raw = this.deref(node.get("annotations", true));
     if (raw !== undefined) {
       if (!isMap(raw)) this.fail(raw, "annotations must be a map");
-      for (const pair of raw.items) annotations[this.scalarString(pair.key, "annotation name")] = this.scalarString(pair.value, "annotation value");
+      for (const pair of raw.items) {
+        annotations[this.stored(pair.key, "annotation name", LIMITS.annotationNameBytes)] = this.stored(pair.value, "annotation value", LIMITS.annotationValueBytes);
+      }
     }
     for (const [attribute, annotation] of Object.entries(ANNOTATED_ATTRIBUTES)) {
-      if (node.has(attribute)) annotations[annotation] = this.scalarString(node.get(attribute, true), attribute);
+      if (node.has(attribute)) annotations[annotation] = this.stored(node.get(attribute, true), attribute, LIMITS.annotationValueBytes);
     }
     const owner = node.get("owner", true);
     return {
       type: "record",
       kind,
-      id: node.has("id") ? this.scalarString(node.get("id", true), "id") : "",
+      id: node.has("id") ? this.stored(node.get("id", true), "id", LIMITS.identifierBytes) : "",
       ...(owner !== undefined ? { owner: this.ref(owner, "owner") } : {}),
       annotations,
-      ...(kind === "policy" ? { body: this.statements(node.get("body", true)) } : {}),
+      ...(kind === "policy" ? { body: this.nested(node, () => this.statements(node.get("body", true))) } : {}),
       at,
     };
   }

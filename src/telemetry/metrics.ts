@@ -35,6 +35,17 @@ export class Metrics {
     labelNames: ["outcome"],
     registers: [this.registry],
   });
+  readonly authnThrottled = new Counter({
+    name: "strongroom_authn_throttled_total",
+    help: "Authentication attempts refused unchecked (429) after too many failures, by which counter refused: role or address",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
+  readonly auditWriteFailures = new Counter({
+    name: "strongroom_audit_write_failures_total",
+    help: "Audit writes that failed (each fails its request closed)",
+    registers: [this.registry],
+  });
   readonly reconciles = new Counter({
     name: "strongroom_reconcile_total",
     help: "Controller reconciles by kind and outcome",

@@ -4,6 +4,7 @@ import { countVisible, describeResources, isVisible, listVisible, memberships, r
 import { accessToOne, allRoles, hasRole, permittedRoles } from "../../authz/permissions.js";
 import { fullId, parseFullId, RESOURCE_KINDS, ROLE_KINDS } from "../../authz/ids.js";
 import { errors } from "../../errors.js";
+import { boundedInteger, LIMITS } from "../../input/limits.js";
 import { callerOf, requireToken } from "../middleware/authenticate.js";
 import { accountOf, hasQuery, identifierOf, isTrue, queryString } from "../params.js";
 import type { Services } from "../services.js";
@@ -14,9 +15,9 @@ function pagination(req: Request): { limit: number | undefined; offset: number }
   const limit = queryString(req, "limit");
   const offset = queryString(req, "offset");
   if (limit !== undefined && !/^[1-9]\d*$/.test(limit)) throw errors.argument("'limit' contains an invalid value. 'limit' must be a positive integer.");
-  if (offset !== undefined && !/^\d+$/.test(offset)) throw errors.argument("'offset' contains an invalid value. 'offset' must be an integer greater than or equal to 0.");
-  if (limit !== undefined && Number(limit) > LIST_LIMIT_MAX) throw errors.argument(`'Limit' parameter must not exceed ${LIST_LIMIT_MAX}`);
-  const parsedOffset = offset === undefined ? 0 : Number(offset);
+  const parsedOffset = offset === undefined ? 0 : boundedInteger(offset, 0);
+  if (parsedOffset === undefined) throw errors.argument(`'offset' contains an invalid value. 'offset' must be an integer from 0 to ${LIMITS.queryNumber}.`);
+  if (limit !== undefined && (limit.length > 10 || Number(limit) > LIST_LIMIT_MAX)) throw errors.argument(`'Limit' parameter must not exceed ${LIST_LIMIT_MAX}`);
   if (limit !== undefined) return { limit: Number(limit), offset: parsedOffset };
   return { limit: offset !== undefined ? 10 : LIST_LIMIT_MAX, offset: parsedOffset };
 }
