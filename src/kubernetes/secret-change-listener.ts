@@ -5,6 +5,7 @@
 import pg from "pg";
 import type { Logger } from "pino";
 import { SECRET_CHANGED_CHANNEL } from "../secrets/add-version.js";
+import { connectionOptions, DEFAULT_TIMEOUTS, type DatabaseTimeouts } from "../storage/connection-options.js";
 
 export class SecretChangeListener {
   #client: pg.Client | undefined;
@@ -16,10 +17,12 @@ export class SecretChangeListener {
     private readonly databaseUrl: string,
     private readonly onChange: (variableId: string) => void,
     private readonly log: Logger,
+    /** Bounded connect and queries, TCP keep-alive: an idle LISTEN connection must notice a partition. */
+    private readonly timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS,
   ) {}
 
   async start(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.databaseUrl });
+    const client = new pg.Client(connectionOptions(this.databaseUrl, this.timeouts));
     client.on("notification", (n) => {
       if (n.channel === SECRET_CHANGED_CHANNEL && n.payload) this.onChange(n.payload);
     });

@@ -5,6 +5,7 @@
  */
 import pg from "pg";
 import type { Logger } from "pino";
+import { connectionOptions, DEFAULT_TIMEOUTS, type DatabaseTimeouts } from "./connection-options.js";
 import { startEmbeddedPostgres } from "./embedded.js";
 import { migrate } from "./migrations.js";
 
@@ -12,20 +13,24 @@ export interface Database {
   pool: pg.Pool;
   url: string;
   embedded: boolean;
+  timeouts: DatabaseTimeouts;
   close(): Promise<void>;
 }
 
-export async function openDatabase(opts: { databaseUrl?: string | undefined; dataDir: string; log: Logger }): Promise<Database> {
+export async function openDatabase(opts: { databaseUrl?: string | undefined; dataDir: string; log: Logger; timeouts?: DatabaseTimeouts }): Promise<Database> {
+  const timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS;
   const embedded = opts.databaseUrl ? undefined : await startEmbeddedPostgres(opts.dataDir, (line) => opts.log.debug({ postgres: line.trim() }));
   const url = opts.databaseUrl ?? embedded!.url;
-  const pool = new pg.Pool({ connectionString: url, max: 20 });
+  const pool = new pg.Pool({ ...connectionOptions(url, timeouts), max: 20 });
   // An idle client's network error must not crash the process; the next query reports it.
   pool.on("error", (err) => opts.log.warn({ err: err.message }, "idle database connection failed"));
+  // Ending the pool waits for every client to say goodbye; over a partition none can.
+  const endPool = (): Promise<void> => boundedWait(pool.end(), timeouts.connectTimeoutMs);
   try {
     const applied = await migrate(pool);
     if (applied.length) opts.log.info({ migrations: applied }, "database migrated");
   } catch (err) {
-    await pool.end();
+    await endPool();
     await embedded?.stop();
     throw err;
   }
@@ -33,11 +38,23 @@ export async function openDatabase(opts: { databaseUrl?: string | undefined; dat
     pool,
     url,
     embedded: Boolean(embedded),
+    timeouts,
     async close() {
-      await pool.end();
+      await endPool();
       await embedded?.stop();
     },
   };
+}
+
+function boundedWait(work: Promise<void>, ms: number): Promise<void> {
+  return new Promise((ok) => {
+    const timer = setTimeout(ok, ms);
+    timer.unref();
+    work.then(
+      () => ok(),
+      () => ok(),
+    ).finally(() => clearTimeout(timer));
+  });
 }
 
 export { inTransaction } from "./transaction.js";

@@ -1,19 +1,26 @@
 /** Transactions: one client, BEGIN … COMMIT, ROLLBACK on any error. */
 import type pg from "pg";
+import { classifyDatabaseError } from "./pg-errors.js";
 
-/** Run `work` in one transaction on one client. */
+/**
+ * Run `work` in one transaction on one client. A client whose connection failed or timed
+ * out is discarded rather than returned to the pool: its socket may still owe the answer to
+ * a query, and a ROLLBACK would only queue behind it. Postgres rolls back a transaction
+ * whose session ends.
+ */
 export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let broken: Error | undefined;
   try {
     await client.query("BEGIN");
     const result = await work(client);
     await client.query("COMMIT");
     return result;
   } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
+    if (classifyDatabaseError(err) === "unavailable") broken = err as Error;
+    else await client.query("ROLLBACK").catch((rollbackErr: Error) => (broken = rollbackErr));
     throw err;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
-

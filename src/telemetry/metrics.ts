@@ -82,6 +82,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly databaseUp = new Gauge({
+    name: "strongroom_database_up",
+    help: "1 when the last readiness probe reached the database within its budget, else 0",
+    registers: [this.registry],
+  });
+
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: "strongroom_" });
   }
