@@ -18,6 +18,10 @@ export interface Config {
   readonly namespace: string;
   /** base64 of 32 bytes; undefined means "generate one in the data dir" (embedded only). */
   readonly dataKey: string | undefined;
+  /** Decrypt-only data keys (base64), for a key rotation; see docs/adr/0012-data-key-rotation.md. */
+  readonly previousDataKeys: readonly string[];
+  /** Rows `data-key rotate` re-encrypts per transaction. */
+  readonly rotateBatchSize: number;
   readonly tokenTtlSeconds: number;
   readonly bodyLimitBytes: number;
   readonly logLevel: string;
@@ -32,6 +36,12 @@ export interface Config {
   readonly dbConnectTimeoutMs: number;
   /** Longest a database statement may run: server statement_timeout and client-side wait (then 503). */
   readonly dbQueryTimeoutMs: number;
+  /** Kubernetes Secrets the server makes itself when absent (docs/adr/0009-server-made-keys.md). */
+  readonly dataKeySecret: string | undefined;
+  readonly webhookTlsSecret: string | undefined;
+  readonly webhookConfig: string | undefined;
+  readonly webhookCertDays: number;
+  readonly adminKeySecret: string | undefined;
 }
 
 /** A problem with flags or environment: the CLI prints its message on one line and exits 2. */
@@ -56,16 +66,23 @@ export const SETTINGS: Record<string, Setting> = {
   tlsKey: { flag: "tls-key", env: "STRONGROOM_TLS_KEY", type: "string", help: "PEM private key matching --tls-cert" },
   webhookPort: { flag: "webhook-port", env: "STRONGROOM_WEBHOOK_PORT", type: "string", help: "serve the admission webhook (HTTPS) on this port" },
   controller: { flag: "controller", env: "STRONGROOM_CONTROLLER", type: "boolean", help: "run the Kubernetes controller (KUBECONFIG or in-cluster)" },
-  namespace: { flag: "namespace", env: "STRONGROOM_NAMESPACE", type: "string", default: "default", help: "namespace of the controller's leader-election Lease" },
+  namespace: { flag: "namespace", env: "STRONGROOM_NAMESPACE", type: "string", default: "default", help: "namespace of the controller's leader-election Lease and of the server's own Secrets" },
   tokenTtl: { flag: "token-ttl", env: "STRONGROOM_TOKEN_TTL", type: "string", default: "480", help: "access token lifetime in seconds (max 18000)" },
   bodyLimit: { flag: "body-limit", env: "STRONGROOM_BODY_LIMIT", type: "string", default: "1048576", help: "largest request body in bytes" },
   logLevel: { flag: "log-level", env: "STRONGROOM_LOG_LEVEL", type: "string", default: "info", help: "pino log level" },
+  previousDataKeys: { flag: "previous-data-keys", env: "STRONGROOM_PREVIOUS_DATA_KEYS", type: "string", help: "comma-separated base64 data keys that only decrypt, during a key rotation (prefer the env: flags show in ps)" },
+  rotateBatchSize: { flag: "batch-size", env: "STRONGROOM_ROTATE_BATCH_SIZE", type: "string", default: "500", help: "data-key rotate: rows re-encrypted per transaction" },
   auditFile: { flag: "audit-file", env: "STRONGROOM_AUDIT_FILE", type: "string", help: "also append audit records (JSON lines, mode 0600) to this file; requests fail if it cannot be written" },
   authnMaxFailures: { flag: "authn-max-failures", env: "STRONGROOM_AUTHN_MAX_FAILURES", type: "string", default: "10", help: "failed authentications per role per window before 429 (0 = off)" },
   authnMaxFailuresPerAddress: { flag: "authn-max-failures-per-address", env: "STRONGROOM_AUTHN_MAX_FAILURES_PER_ADDRESS", type: "string", default: "100", help: "failed authentications per client address per window before 429 (0 = off)" },
   authnFailureWindow: { flag: "authn-failure-window", env: "STRONGROOM_AUTHN_FAILURE_WINDOW", type: "string", default: "300", help: "seconds failures are counted and a throttled role or address waits" },
   dbConnectTimeout: { flag: "db-connect-timeout", env: "STRONGROOM_DB_CONNECT_TIMEOUT", type: "string", default: "5000", help: "ms to wait for a database connection (new or pooled) before answering 503" },
   dbQueryTimeout: { flag: "db-query-timeout", env: "STRONGROOM_DB_QUERY_TIMEOUT", type: "string", default: "15000", help: "ms a database statement may take (server and client side) before answering 503" },
+  dataKeySecret: { flag: "data-key-secret", env: "STRONGROOM_DATA_KEY_SECRET", type: "string", help: "take the data key from this Kubernetes Secret in --namespace, creating it when absent (never overwritten)" },
+  webhookTlsSecret: { flag: "webhook-tls-secret", env: "STRONGROOM_WEBHOOK_TLS_SECRET", type: "string", help: "serve HTTPS with a CA and certificate kept in this Secret, made when absent (instead of --tls-cert)" },
+  webhookConfig: { flag: "webhook-config", env: "STRONGROOM_WEBHOOK_CONFIG", type: "string", help: "MutatingWebhookConfiguration whose caBundle the server keeps set (with --webhook-tls-secret)" },
+  webhookCertDays: { flag: "webhook-cert-days", env: "STRONGROOM_WEBHOOK_CERT_DAYS", type: "string", default: "3650", help: "validity of a certificate made for --webhook-tls-secret" },
+  adminKeySecret: { flag: "admin-key-secret", env: "STRONGROOM_ADMIN_KEY_SECRET", type: "string", help: "write a new account's admin API key to this Secret instead of printing it" },
 };
 
 export type Flags = Record<string, string | boolean | undefined>;
@@ -126,16 +143,48 @@ export function validateAccountName(name: string): string {
   return name;
 }
 
+const isDataKey = (b64: string): boolean => /^[A-Za-z0-9+/]+={0,2}$/.test(b64) && Buffer.from(b64, "base64").length === 32;
+
+/** The decrypt-only key list: each the base64 of 32 bytes, no repeats. Messages never echo a key. */
+export function parsePreviousDataKeys(list: string | undefined, current: string | undefined): readonly string[] {
+  const keys = (list ?? "").split(",").map((k) => k.trim()).filter((k) => k !== "");
+  if (keys.length > 254) throw new ConfigError("STRONGROOM_PREVIOUS_DATA_KEYS lists more than 254 keys");
+  const seen = new Set<string>(current ? [Buffer.from(current, "base64").toString("hex")] : []);
+  keys.forEach((key, i) => {
+    if (!isDataKey(key)) throw new ConfigError(`STRONGROOM_PREVIOUS_DATA_KEYS: entry ${i + 1} must be the base64 of exactly 32 bytes`);
+    const raw = Buffer.from(key, "base64").toString("hex");
+    if (seen.has(raw)) throw new ConfigError(`STRONGROOM_PREVIOUS_DATA_KEYS: entry ${i + 1} repeats STRONGROOM_DATA_KEY or an earlier entry`);
+    seen.add(raw);
+  });
+  return Object.freeze(keys);
+}
+
+/** A Kubernetes object name (DNS-1123 subdomain), or undefined when the setting is absent. */
+function secretName(key: string, flags: Flags, env: NodeJS.ProcessEnv): string | undefined {
+  const v = str(key, flags, env);
+  if (v !== undefined && !(v.length <= 253 && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v))) {
+    throw new ConfigError(`--${SETTINGS[key]!.flag} must be a Kubernetes object name (lower-case letters, digits, '-' and '.'), got '${v.slice(0, 80)}'`);
+  }
+  return v;
+}
+
 export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): Config {
   const tlsCert = str("tlsCert", flags, env);
   const tlsKey = str("tlsKey", flags, env);
   if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new ConfigError("--tls-cert and --tls-key must be given together");
   const webhookPort = int("webhookPort", flags, env, 0, 65535);
-  if (webhookPort !== undefined && !tlsCert) throw new ConfigError("--webhook-port needs --tls-cert and --tls-key (admission webhooks are HTTPS only)");
+  const webhookTlsSecret = secretName("webhookTlsSecret", flags, env);
+  if (webhookTlsSecret && tlsCert) throw new ConfigError("--webhook-tls-secret and --tls-cert are alternatives: give one");
+  const webhookConfig = secretName("webhookConfig", flags, env);
+  if (webhookTlsSecret && !webhookConfig) throw new ConfigError("--webhook-tls-secret needs --webhook-config (the MutatingWebhookConfiguration to put the CA in)");
+  if (webhookPort !== undefined && !tlsCert && !webhookTlsSecret) throw new ConfigError("--webhook-port needs --tls-cert and --tls-key, or --webhook-tls-secret (admission webhooks are HTTPS only)");
+  const dataKeySecret = secretName("dataKeySecret", flags, env);
   const databaseUrl = str("databaseUrl", flags, env);
   const dataKey = env.STRONGROOM_DATA_KEY?.trim() || undefined;
-  if (databaseUrl && !dataKey) throw new ConfigError("STRONGROOM_DATA_KEY is required with an external database (generate one: strongroom data-key generate)");
-  if (dataKey && Buffer.from(dataKey, "base64").length !== 32) throw new ConfigError("STRONGROOM_DATA_KEY must be the base64 of exactly 32 bytes");
+  if (dataKeySecret && env.STRONGROOM_DATA_KEY?.trim()) throw new ConfigError("STRONGROOM_DATA_KEY and --data-key-secret are alternatives: give one");
+  if (databaseUrl && !dataKey && !dataKeySecret) throw new ConfigError("STRONGROOM_DATA_KEY is required with an external database (generate one: strongroom data-key generate)");
+  if (dataKey && !isDataKey(dataKey)) throw new ConfigError("STRONGROOM_DATA_KEY must be the base64 of exactly 32 bytes");
+  const previousDataKeys = parsePreviousDataKeys(str("previousDataKeys", flags, env), dataKey);
   return Object.freeze({
     port: int("port", flags, env, 0, 65535)!,
     host: str("host", flags, env)!,
@@ -148,6 +197,8 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     controller: raw("controller", flags, env) === true,
     namespace: str("namespace", flags, env)!,
     dataKey,
+    previousDataKeys,
+    rotateBatchSize: int("rotateBatchSize", flags, env, 1, 10_000)!,
     tokenTtlSeconds: int("tokenTtl", flags, env, 1, 18000)!,
     bodyLimitBytes: int("bodyLimit", flags, env, 1, 1024 * 1024 * 1024)!,
     logLevel: str("logLevel", flags, env)!,
@@ -158,6 +209,11 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     authnFailureWindowSeconds: int("authnFailureWindow", flags, env, 1, 86_400)!,
     dbConnectTimeoutMs: int("dbConnectTimeout", flags, env, 100, 600_000)!,
     dbQueryTimeoutMs: int("dbQueryTimeout", flags, env, 100, 3_600_000)!,
+    dataKeySecret,
+    webhookTlsSecret,
+    webhookConfig,
+    webhookCertDays: int("webhookCertDays", flags, env, 1, 36_500)!,
+    adminKeySecret: secretName("adminKeySecret", flags, env),
   });
 }
 

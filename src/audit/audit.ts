@@ -82,6 +82,15 @@ export class Audit {
     }
   }
 
+  /** One record per resource (a batch of n variables is n lines, one write): success when its reason is undefined. */
+  async recordEach(context: AuditContext, outcomes: Iterable<readonly [string, string | undefined]>): Promise<void> {
+    const events: AuditEvent[] = [];
+    for (const [resource, reason] of outcomes) {
+      events.push(reason === undefined ? { ...context, resource, outcome: "success" } : { ...context, resource, outcome: "failure", reason });
+    }
+    await this.record(...events);
+  }
+
   /** Runs `work` and records its outcome; a success is answered only once its record is written. */
   async around<T>(context: AuditContext, work: () => Promise<T>): Promise<T> {
     return this.aroundCommit(context, () => work());
@@ -110,6 +119,6 @@ export class Audit {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.#sinks.map((sink) => sink.close?.()));
+    for (const sink of this.#sinks) await sink.close?.();
   }
 }

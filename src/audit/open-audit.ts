@@ -12,7 +12,7 @@ export async function openAudit(options: { auditFile: string | undefined; log: L
       sinks.push(await FileAuditSink.open(options.auditFile));
     } catch (err) {
       // One line for the operator, as for other startup problems; no stack trace.
-      throw new Error(`cannot open the audit file '${options.auditFile}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new Error(`cannot open the audit file '${options.auditFile}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
     }
   }
   let lastLogged = 0;

@@ -20,7 +20,7 @@ export interface AddVersionResult {
 }
 
 export async function addVersion(
-  deps: { pool: pg.Pool; aead: Aead; keep: number },
+  deps: { pool: pg.Pool; aead: Aead; keep: number; beforeCommit?: () => Promise<void> },
   roleId: string,
   resourceId: string,
   value: Buffer,
@@ -38,15 +38,18 @@ export async function addVersion(
     await db.query("INSERT INTO secrets (resource_id, version, value) VALUES ($1, $2, $3)", [resourceId, version, deps.aead.encrypt(value, secretAad(resourceId, version))]);
     await db.query("DELETE FROM secrets WHERE resource_id = $1 AND version <= $2", [resourceId, version - deps.keep]);
     await db.query("SELECT pg_notify($1, $2)", [SECRET_CHANGED_CHANNEL, resourceId]);
+    // The audit record is written before the commit: a change that cannot be audited rolls back.
+    await deps.beforeCommit?.();
     return { version, created: true };
   });
 }
 
 /** `?expirations`: clear expiry on every version (rotators call this). */
-export async function clearExpirations(deps: { pool: pg.Pool }, roleId: string, resourceId: string): Promise<void> {
+export async function clearExpirations(deps: { pool: pg.Pool; beforeCommit?: () => Promise<void> }, roleId: string, resourceId: string): Promise<void> {
   await inTransaction(deps.pool, async (db) => {
     await authorizeUpdate(db, roleId, resourceId);
     await db.query("UPDATE secrets SET expires_at = NULL WHERE resource_id = $1", [resourceId]);
+    await deps.beforeCommit?.();
   });
 }
 

@@ -7,6 +7,8 @@ import { parseFullId, parseRoleParam, roleIdForLogin, fullId } from "../../authz
 import { errors } from "../../errors.js";
 import { authenticateRequest, callerOf, requireToken } from "../middleware/authenticate.js";
 import { acceptsBase64Item, accountOf, queryString, rawBody } from "../params.js";
+import { inTransaction } from "../../storage/database.js";
+import { auditContext } from "../audit-context.js";
 import type { Services } from "../services.js";
 
 interface BasicCredentials {
@@ -25,10 +27,31 @@ function basicCredentials(req: Request): BasicCredentials | undefined {
 
 export function authnRouter(services: Services): Router {
   const router = Router();
-  const { pool, aead, audit, metrics } = services;
-  const record = (res: Response, action: "authenticate" | "login" | "rotate-api-key" | "set-password", role: string, ok: boolean, reason?: string): void => {
-    audit.record({ action, role, outcome: ok ? "success" : "failure", ...(reason ? { reason } : {}), requestId: res.locals.requestId });
+  const { pool, aead, audit, metrics, authnThrottle } = services;
+  type Action = "authenticate" | "login" | "rotate-api-key" | "set-password";
+  /** Awaited before answering: audit fails closed. */
+  const record = async (req: Request, res: Response, action: Action, role: string, ok: boolean, reason?: string): Promise<void> => {
     if (action === "authenticate" || action === "login") metrics.authn.inc({ outcome: ok ? "success" : "failure" });
+    await audit.record({ ...auditContext(req, res, action, { role }), outcome: ok ? "success" : "failure", ...(reason ? { reason } : {}) });
+  };
+
+  /**
+   * Every credential check: refused unchecked (429) while the role or the client address
+   * is throttled; a failure counts against both and answers 401; a success resets the role.
+   */
+  const checkCredential = async (req: Request, res: Response, action: Action, roleId: string, check: () => Promise<boolean>): Promise<void> => {
+    const refusal = authnThrottle.refusal(roleId, req.ip);
+    if (refusal) {
+      metrics.authnThrottled.inc({ reason: refusal.reason });
+      await record(req, res, action, roleId, false, `429 throttled by ${refusal.reason}`);
+      throw errors.tooManyAuthnFailures(refusal.retryAfterSeconds);
+    }
+    if (!(await check())) {
+      authnThrottle.failed(roleId, req.ip);
+      await record(req, res, action, roleId, false, "401 invalid credentials");
+      throw errors.unauthorized();
+    }
+    authnThrottle.succeeded(roleId);
   };
 
   /** Basic auth as `account`; 401 for anything wrong. Returns the caller's role id. */
@@ -37,11 +60,7 @@ export function authnRouter(services: Services): Router {
     const creds = basicCredentials(req);
     if (!creds) throw errors.unauthorized();
     const roleId = roleIdForLogin(account, creds.login);
-    const ok = await checkApiKeyOrPassword(pool, aead, roleId, creds.secret);
-    if (!ok) {
-      record(res, action, roleId, false, "invalid credentials");
-      throw errors.unauthorized();
-    }
+    await checkCredential(req, res, action, roleId, () => checkApiKeyOrPassword(pool, aead, roleId, creds.secret));
     return roleId;
   };
 
@@ -49,11 +68,8 @@ export function authnRouter(services: Services): Router {
     const account = accountOf(req);
     const login = req.params.login as string;
     const roleId = roleIdForLogin(account, login);
-    if (!(await checkApiKey(pool, aead, roleId, rawBody(req)))) {
-      record(res, "authenticate", roleId, false, "CONJ00002E Invalid credentials");
-      throw errors.unauthorized();
-    }
-    record(res, "authenticate", roleId, true);
+    await checkCredential(req, res, "authenticate", roleId, () => checkApiKey(pool, aead, roleId, rawBody(req)));
+    await record(req, res, "authenticate", roleId, true);
     const token = await services.tokens.issue(account, login.startsWith("user/") ? login.slice(5) : login);
     if (acceptsBase64Item(req)) {
       res.status(200).type("text/plain").set("Content-Encoding", "base64").send(Buffer.from(token).toString("base64"));
@@ -64,7 +80,7 @@ export function authnRouter(services: Services): Router {
 
   router.get("/authn/:account/login", async (req: Request, res: Response) => {
     const roleId = await basicLogin(req, res, "login");
-    record(res, "login", roleId, true);
+    await record(req, res, "login", roleId, true);
     const key = await apiKeyOf(pool, aead, roleId);
     res.status(200).type("text/plain").send(key);
   });
@@ -87,23 +103,32 @@ export function authnRouter(services: Services): Router {
       const self = await basicLogin(req, res, "rotate-api-key");
       const target = roleParam ? parseRoleParam(roleParam, account) : undefined;
       if (target && fullId(target.account, target.kind, target.identifier) !== self) throw errors.unauthorized("Operation attempted against foreign user");
-      const key = await rotateApiKey(pool, aead, self);
-      record(res, "rotate-api-key", self, true);
+      // Recorded inside the transaction: a rotation that cannot be audited rolls back.
+      const key = await inTransaction(pool, async (db) => {
+        const rotated = await rotateApiKey(db, aead, self);
+        await record(req, res, "rotate-api-key", self, true);
+        return rotated;
+      });
       res.status(200).type("text/plain").send(key);
       return;
     }
     const caller = await authenticateRequest(services, req, res);
     const target = roleParam ? parseRoleParam(roleParam, account) : undefined;
     const targetId = target ? fullId(target.account, target.kind, target.identifier) : caller.roleId;
-    if (targetId === caller.roleId) throw errors.unauthorized("Credential strength is insufficient");
-    const access = await accessToOne(pool, caller.roleId, targetId, "update");
-    if (!access.visible || !(await roleExists(pool, targetId))) {
-      throw errors.rotationTargetNotFound(targetId, caller.roleId);
-    }
-    if (target!.kind !== "user" && target!.kind !== "host") throw access.allowed ? errors.methodNotAllowed(`CONJ00124E Operation is not supported for role kind '${target!.kind}'`) : errors.forbidden();
-    if (!access.allowed) throw errors.forbidden();
-    const key = await rotateApiKey(pool, aead, targetId);
-    record(res, "rotate-api-key", targetId, true);
+    const key = await audit.aroundCommit(auditContext(req, res, "rotate-api-key", { resource: targetId }), async (beforeCommit) => {
+      if (targetId === caller.roleId) throw errors.unauthorized("Credential strength is insufficient");
+      const access = await accessToOne(pool, caller.roleId, targetId, "update");
+      if (!access.visible || !(await roleExists(pool, targetId))) {
+        throw errors.rotationTargetNotFound(targetId, caller.roleId);
+      }
+      if (target!.kind !== "user" && target!.kind !== "host") throw access.allowed ? errors.methodNotAllowed(`CONJ00124E Operation is not supported for role kind '${target!.kind}'`) : errors.forbidden();
+      if (!access.allowed) throw errors.forbidden();
+      return inTransaction(pool, async (db) => {
+        const rotated = await rotateApiKey(db, aead, targetId);
+        await beforeCommit();
+        return rotated;
+      });
+    });
     res.status(200).type("text/plain").send(key);
   });
 
@@ -113,8 +138,10 @@ export function authnRouter(services: Services): Router {
     if (parseFullId(roleId)!.kind !== "user") throw errors.forbidden();
     const password = rawBody(req).toString("utf8");
     assertPasswordComplexity(password);
-    await setPassword(pool, aead, roleId, password);
-    record(res, "set-password", roleId, true);
+    await inTransaction(pool, async (db) => {
+      await setPassword(db, aead, roleId, password);
+      await record(req, res, "set-password", roleId, true);
+    });
     res.status(204).end();
   });
 

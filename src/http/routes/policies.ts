@@ -4,6 +4,7 @@ import { errors } from "../../errors.js";
 import { loadPolicy, type LoadMode } from "../../policy/load-policy.js";
 import { callerOf, requireToken } from "../middleware/authenticate.js";
 import { accountOf, identifierOf, rawBody } from "../params.js";
+import { auditContext } from "../audit-context.js";
 import type { Services } from "../services.js";
 
 export function policiesRouter(services: Services): Router {
@@ -15,8 +16,8 @@ export function policiesRouter(services: Services): Router {
     const text = body.toString("utf8");
     if (!Buffer.from(text, "utf8").equals(body)) throw errors.validationFailed("policy_text", "is not valid UTF-8");
     const policy = identifierOf(req);
-    const event = { action: "load-policy" as const, role: caller.roleId, resource: `${account}:policy:${policy}`, requestId: res.locals.requestId as string };
-    const result = await services.audit.around(event, () => loadPolicy(services.pool, services.aead, { account, policy, mode, roleId: caller.roleId, text, clientIp: req.ip }));
+    const context = auditContext(req, res, "load-policy", { resource: `${account}:policy:${policy}` });
+    const result = await services.audit.around(context, () => loadPolicy(services.pool, services.aead, { account, policy, mode, roleId: caller.roleId, text, clientIp: req.ip }));
     res.status(201).json(result);
   };
   const path = "/policies/:account/policy/*identifier";

@@ -4,8 +4,10 @@ import { Router, type Request, type Response } from "express";
 import { fullId } from "../../authz/ids.js";
 import { errors } from "../../errors.js";
 import { addVersion, clearExpirations } from "../../secrets/add-version.js";
-import { fetchBatch } from "../../secrets/fetch-batch.js";
+import { reasonOf } from "../../audit/audit.js";
+import { fetchBatchAccounted } from "../../secrets/fetch-batch.js";
 import { fetchSecret } from "../../secrets/fetch-secret.js";
+import { auditContext } from "../audit-context.js";
 import { callerOf, requireToken } from "../middleware/authenticate.js";
 import { accountOf, acceptsBase64Exactly, hasQuery, identifierOf, queryString, rawBody } from "../params.js";
 import type { Services } from "../services.js";
@@ -36,12 +38,13 @@ export function secretsRouter(services: Services): Router {
     const id = variableId(req);
     const caller = callerOf(res);
     if (hasQuery(req, "expirations")) {
-      await clearExpirations(deps, caller.roleId, id);
+      const context = auditContext(req, res, "clear-expirations", { resource: id });
+      await services.audit.aroundCommit(context, (beforeCommit) => clearExpirations({ ...deps, beforeCommit }, caller.roleId, id));
       res.status(201).end();
       return;
     }
-    const event = { action: "write-secret" as const, role: caller.roleId, resource: id, requestId: res.locals.requestId as string };
-    const result = await services.audit.around(event, () => addVersion(deps, caller.roleId, id, rawBody(req)));
+    const context = auditContext(req, res, "write-secret", { resource: id });
+    const result = await services.audit.aroundCommit(context, (beforeCommit) => addVersion({ ...deps, beforeCommit }, caller.roleId, id, rawBody(req)));
     if (result.created) services.metrics.secretsWritten.inc();
     res.status(201).end();
   });
@@ -51,8 +54,8 @@ export function secretsRouter(services: Services): Router {
     const caller = callerOf(res);
     const versionParam = queryString(req, "version");
     if (hasQuery(req, "version") && !/^[1-9]\d{0,8}$/.test(versionParam ?? "")) throw errors.argument("invalid type for parameter 'version'");
-    const event = { action: "read-secret" as const, role: caller.roleId, resource: id, requestId: res.locals.requestId as string };
-    const secret = await services.audit.around(event, () => fetchSecret(deps, caller.roleId, id, versionParam ? Number(versionParam) : null));
+    const context = auditContext(req, res, "read-secret", { resource: id });
+    const secret = await services.audit.around(context, () => fetchSecret(deps, caller.roleId, id, versionParam ? Number(versionParam) : null));
     services.metrics.secretsRead.inc();
     res.status(200).type(secret.mimeType).send(secret.value);
   });
@@ -60,14 +63,23 @@ export function secretsRouter(services: Services): Router {
   router.get("/secrets", auth, async (req: Request, res: Response) => {
     const caller = callerOf(res);
     const ids = batchIds(req);
-    const event = { action: "read-secret" as const, role: caller.roleId, resource: [...new Set(ids)], requestId: res.locals.requestId as string };
-    const values = await services.audit.around(event, () => fetchBatch(deps, caller.roleId, ids));
-    const base64 = acceptsBase64Exactly(req);
-    const body: Record<string, string> = {};
-    for (const [id, value] of values) {
-      if (!base64 && !isUtf8(value)) throw errors.notAcceptable();
-      body[id] = base64 ? value.toString("base64") : value.toString("utf8");
+    // One audit record per variable, written (one write) before any value leaves.
+    const context = auditContext(req, res, "read-secret");
+    const result = await fetchBatchAccounted(deps, caller.roleId, ids).catch(async (err: unknown) => {
+      await services.audit.recordEach(context, [...new Set(ids)].map((id) => [id, reasonOf(err)] as const));
+      throw err;
+    });
+    if ("error" in result) {
+      await services.audit.recordEach(context, result.refusals);
+      throw result.error;
     }
+    const values = result.values;
+    const base64 = acceptsBase64Exactly(req);
+    const unencodable = !base64 && [...values.values()].some((value) => !isUtf8(value));
+    await services.audit.recordEach(context, [...values.keys()].map((id) => [id, unencodable ? "406 not_acceptable" : undefined] as const));
+    if (unencodable) throw errors.notAcceptable();
+    const body: Record<string, string> = {};
+    for (const [id, value] of values) body[id] = base64 ? value.toString("base64") : value.toString("utf8");
     services.metrics.secretsRead.inc(values.size);
     if (base64) res.setHeader("Content-Encoding", "base64");
     res.status(200).json(body);
