@@ -56,7 +56,7 @@ function describe(err: unknown): string {
   if (classifyDatabaseError(err) !== "unavailable") return "database query failed";
   if (code === "ECONNREFUSED") return "database refused the connection";
   if (typeof code === "string" && /^57P0[123]$/.test(code)) return "database is shutting down or starting up";
-  const message = String((err as { message?: unknown }).message ?? "");
-  if (/timeout/i.test(message)) return "database connection timed out";
+  const message = (err as { message?: unknown }).message;
+  if (typeof message === "string" && /timeout/i.test(message)) return "database connection timed out";
   return "database unreachable";
 }
