@@ -10,13 +10,18 @@ import type { Aead } from "../crypto/aead.js";
 import { inTransaction } from "../storage/database.js";
 
 export class AccountExistsError extends Error {}
+export class AccountMissingError extends Error {}
 
 export async function accountExists(pool: pg.Pool, name: string): Promise<boolean> {
   return ((await pool.query("SELECT 1 FROM accounts WHERE name = $1", [name])).rowCount ?? 0) > 0;
 }
 
-/** Returns the admin's API key; throws AccountExistsError when the name is taken. */
-export async function createAccount(pool: pg.Pool, aead: Aead, name: string): Promise<string> {
+/**
+ * Returns the admin's API key; throws AccountExistsError when the name is taken. `storeKey`,
+ * when given, runs before the commit: if it fails, the account is not created (so a key that
+ * could not be stored is never the only key).
+ */
+export async function createAccount(pool: pg.Pool, aead: Aead, name: string, storeKey?: (apiKey: string) => Promise<void>): Promise<string> {
   return inTransaction(pool, async (db) => {
     const inserted = await db.query("INSERT INTO accounts (name) VALUES ($1) ON CONFLICT DO NOTHING", [name]);
     if (inserted.rowCount === 0) throw new AccountExistsError(`account '${name}' already exists`);
@@ -29,6 +34,18 @@ export async function createAccount(pool: pg.Pool, aead: Aead, name: string): Pr
       "INSERT INTO role_memberships (role_id, member_id, admin_option, ownership) VALUES ($1, $2, true, true)",
       [root, admin],
     );
+    const apiKey = await rotateApiKey(db, aead, admin);
+    await storeKey?.(apiKey);
+    return apiKey;
+  });
+}
+
+/** Gives the account's admin user a new API key (the old one stops working); returns it. */
+export async function resetAdminKey(pool: pg.Pool, aead: Aead, name: string): Promise<string> {
+  return inTransaction(pool, async (db) => {
+    const admin = fullId(name, "user", "admin");
+    const found = await db.query("SELECT 1 FROM accounts a JOIN roles r ON r.role_id = $2 WHERE a.name = $1", [name, admin]);
+    if (found.rowCount === 0) throw new AccountMissingError(`account '${name}' does not exist`);
     return rotateApiKey(db, aead, admin);
   });
 }

@@ -1,23 +1,26 @@
 #!/usr/bin/env node
 /**
- * `strongroom` — subcommands: server, account create, data-key generate.
+ * `strongroom` — subcommands: server, account create, data-key generate|rotate, ….
  * Flag and configuration errors print one line and exit 2.
  */
 import { accountExists, createAccount, AccountExistsError } from "../accounts/accounts.js";
 import { ConfigError, helpFor, loadConfig, parseFlags, validateAccountName } from "../config.js";
-import { generateDataKey } from "../crypto/aead.js";
 import { createLogger } from "../telemetry/logger.js";
+import { dataKeyCommand } from "./data-key.js";
+import { resetAdmin } from "./reset-admin.js";
 import { startServer } from "./server.js";
 import { policyCommand, secretCommand } from "./remote.js";
 import { openStorage } from "./storage.js";
 
-const STORAGE_FLAGS = ["dataDir", "databaseUrl", "logLevel", "dbConnectTimeout", "dbQueryTimeout"];
+const STORAGE_FLAGS = ["dataDir", "databaseUrl", "logLevel", "dbConnectTimeout", "dbQueryTimeout", "dataKeySecret", "namespace"];
 const USAGE = `Usage: strongroom <command> [flags]
 
 Commands:
   server                 run the secrets server (REST API, optional webhook and controller)
   account create NAME    create an account and print its admin API key
+  account reset-admin NAME   give the account's admin a new API key and print it
   data-key generate      print a new STRONGROOM_DATA_KEY
+  data-key rotate        re-encrypt everything under a new data key, while serving
   policy load|update|replace FILE   load a policy into a running server
   secret set ID [VALUE]  set a variable's value on a running server (stdin if VALUE omitted)
   secret get ID          print a variable's value from a running server
@@ -31,7 +34,8 @@ async function server(argv: string[]): Promise<number> {
   const config = loadConfig(flags);
   const log = createLogger(config.logLevel);
   const running = await startServer(config, log);
-  if (running.adminApiKey) process.stdout.write(`API key for admin: ${running.adminApiKey}\n`);
+  // With --admin-key-secret (the chart) the key went to a Secret: never to the log.
+  if (running.adminApiKey && !config.adminKeySecret) process.stdout.write(`API key for admin: ${running.adminApiKey}\n`);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -52,6 +56,7 @@ async function server(argv: string[]): Promise<number> {
 
 async function account(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub === "reset-admin") return resetAdmin(rest, STORAGE_FLAGS);
   const { flags, positionals } = parseFlags(rest, STORAGE_FLAGS);
   if (flags.help || sub !== "create") return print(`Usage: strongroom account create NAME [flags]\n\n${helpFor(STORAGE_FLAGS)}\n  STRONGROOM_DATA_KEY        base64 of 32 bytes`, sub === "create" || flags.help ? 0 : 2);
   const name = positionals[0] ?? "default";
@@ -70,12 +75,6 @@ async function account(argv: string[]): Promise<number> {
   }
 }
 
-function dataKey(argv: string[]): number {
-  if (argv[0] !== "generate" || argv.includes("--help")) return print("Usage: strongroom data-key generate\n\nPrints the base64 of 32 random bytes, for STRONGROOM_DATA_KEY.", argv.includes("--help") ? 0 : 2);
-  process.stdout.write(generateDataKey() + "\n");
-  return 0;
-}
-
 function print(text: string, code = 0): number {
   (code === 0 ? process.stdout : process.stderr).write(text + "\n");
   return code;
@@ -89,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
     case "account":
       return account(rest);
     case "data-key":
-      return dataKey(rest);
+      return dataKeyCommand(rest, STORAGE_FLAGS);
     case "policy":
       return policyCommand(rest);
     case "secret":

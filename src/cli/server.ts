@@ -19,6 +19,7 @@ import { Metrics } from "../telemetry/metrics.js";
 import { Controller } from "../kubernetes/controller.js";
 import { kubeClients } from "../kubernetes/kube-client.js";
 import { startWebhookServer, type WebhookServer } from "../kubernetes/webhook-server.js";
+import { initialAdminKeySink, serverMadeTls } from "../kubernetes/bootstrap/server-hooks.js";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { openStorage } from "./storage.js";
 
@@ -55,15 +56,17 @@ function closeServer(server: http.Server): Promise<void> {
 
 export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const metrics = options.metrics ?? new Metrics();
+  // With --webhook-tls-secret (the chart), the server makes its certificate and the webhook's caBundle.
+  const madeTls = await serverMadeTls(config, log, options.kubeConfig);
   // Audit first: a server that cannot write its audit file must not start.
   const audit = await openAudit({ auditFile: config.auditFile, log, metrics });
-  const { db, aead } = await openStorage(config, log).catch(async (err: unknown) => {
+  const { db, aead } = await openStorage(config, log, { kubeConfig: options.kubeConfig }).catch(async (err: unknown) => {
     await audit.close();
     throw err;
   });
   let adminApiKey: string | undefined;
   if (!(await accountExists(db.pool, config.account))) {
-    adminApiKey = await createAccount(db.pool, aead, config.account).catch(async (err: Error) => {
+    adminApiKey = await createAccount(db.pool, aead, config.account, initialAdminKeySink(config, log, options.kubeConfig)).catch(async (err: Error) => {
       // Another replica may have created it at the same moment.
       if (await accountExists(db.pool, config.account)) return undefined;
       throw err;
@@ -84,7 +87,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     ? new Controller({ db: db.pool, databaseUrl: db.url, aead, account: config.account, kube: kubeClients(options.kubeConfig), log, metrics, leaseNamespace: config.namespace })
     : undefined;
   const app = createApp(services, () => controller?.health());
-  const tls = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
+  const tls = madeTls?.tls ?? (config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined);
   const server = tls ? https.createServer(tls, app) : http.createServer(app);
   let port: number;
   let webhook: WebhookServer | undefined;
@@ -108,6 +111,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     webhookPort: webhook?.port,
     controller,
     async close() {
+      madeTls?.stop();
       await Promise.all([closeServer(server), webhook?.close()]);
       await controller?.stop();
       await db.close();

@@ -1,24 +1,36 @@
 /** Storage plus its data key, as every storage-touching command needs them. */
+import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
-import { Aead } from "../crypto/aead.js";
-import { resolveDataKey, verifyDataKey } from "../crypto/data-key.js";
-import { openDatabase, type Database } from "../storage/database.js";
+import type { Aead } from "../crypto/aead.js";
+import { resolveDataKey } from "../crypto/data-key.js";
+import { openKeyring } from "../crypto/keyring.js";
+import { kubernetesBootstrap } from "../kubernetes/bootstrap/index.js";
+import { openDatabase, type Database, type Queryable } from "../storage/database.js";
 
 export interface Storage {
   db: Database;
   aead: Aead;
 }
 
-export async function openStorage(config: Config, log: Logger): Promise<Storage> {
-  const dataKey = await resolveDataKey({ dataKey: config.dataKey, dataDir: config.dataDir, log });
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
-  const aead = Aead.fromBase64(dataKey);
+/**
+ * Hook for --data-key-secret (the Helm chart): the key lives in a Kubernetes Secret the server
+ * creates when absent; read after the database opens, which tells whether a key is due.
+ */
+function dataKeyFromSecret(config: Config, db: Queryable, log: Logger, kubeConfig: KubeConfig | undefined): Promise<string> {
+  const isEmpty = async (): Promise<boolean> => ((await db.query("SELECT 1 FROM key_check")).rowCount ?? 0) === 0;
+  return kubernetesBootstrap({ namespace: config.namespace, log, ...(kubeConfig ? { kubeConfig } : {}) }).dataKey(config.dataKeySecret!, isEmpty);
+}
+
+export async function openStorage(config: Config, log: Logger, kube: { kubeConfig?: KubeConfig | undefined } = {}): Promise<Storage> {
+  const localKey = config.dataKeySecret ? undefined : await resolveDataKey({ dataKey: config.dataKey, dataDir: config.dataDir, log });
+  const timeouts = { connectTimeoutMs: config.dbConnectTimeoutMs, queryTimeoutMs: config.dbQueryTimeoutMs };
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log, timeouts });
   try {
-    await verifyDataKey(db.pool, aead);
+    const dataKey = localKey ?? (await dataKeyFromSecret(config, db.pool, log, kube.kubeConfig));
+    return { db, aead: await openKeyring(db.pool, dataKey, config.previousDataKeys) };
   } catch (err) {
     await db.close();
     throw err;
   }
-  return { db, aead };
 }
