@@ -1,0 +1,92 @@
+/**
+ * `strongroom data-key generate | rotate`.
+ * rotate: re-encrypt every stored value under STRONGROOM_DATA_KEY, decrypting the old ones
+ * with STRONGROOM_PREVIOUS_DATA_KEYS, while servers keep serving. Progress on stderr, the
+ * final count on stdout. Exit 0 when everything is under the new key, 1 when something is
+ * left (unreadable rows, or interrupted: run again), 2 for a flag or setting problem.
+ */
+import { ConfigError, helpFor, loadConfig, parseFlags } from "../config.js";
+import { generateDataKey } from "../crypto/aead.js";
+import { rotateDataKey, type RotationResult } from "../crypto/rotation.js";
+import { createLogger } from "../telemetry/logger.js";
+import { openStorage } from "./storage.js";
+
+const GENERATE_HELP = "Usage: strongroom data-key generate\n\nPrints the base64 of 32 random bytes, for STRONGROOM_DATA_KEY.";
+const ROTATE_HELP = `Usage: strongroom data-key rotate [flags]
+
+Re-encrypts every secret value, API key, password hash and token-signing key under
+STRONGROOM_DATA_KEY (the new key), reading old ones with STRONGROOM_PREVIOUS_DATA_KEYS.
+Servers keep serving; safe to interrupt and run again. See README "Data-key rotation".
+`;
+const PROGRESS_EVERY_MS = 1000;
+
+export async function dataKeyCommand(argv: string[], storageFlags: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === "generate") {
+    if (rest.includes("--help")) return print(GENERATE_HELP);
+    if (rest.length) throw new ConfigError(`unexpected argument '${rest[0]}'`);
+    process.stdout.write(generateDataKey() + "\n");
+    return 0;
+  }
+  if (sub === "rotate") return rotate(rest, [...storageFlags, "previousDataKeys", "rotateBatchSize"]);
+  return print(`Usage: strongroom data-key generate|rotate [--help]`, sub === "--help" ? 0 : 2);
+}
+
+async function rotate(argv: string[], flagNames: string[]): Promise<number> {
+  const { flags, positionals } = parseFlags(argv, flagNames);
+  if (flags.help) return print(`${ROTATE_HELP}\n${helpFor(flagNames)}\n  STRONGROOM_DATA_KEY        the new data key (base64 of 32 bytes)`);
+  if (positionals.length) throw new ConfigError(`unexpected argument '${positionals[0]}'`);
+  const config = loadConfig(flags);
+  const log = createLogger(config.logLevel, process.stderr);
+  const { db, aead } = await openStorage(config, log);
+  let stopping = false;
+  const stop = (): void => {
+    stopping = true;
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  try {
+    process.stderr.write(`Rotating to data key version ${aead.currentVersion} in batches of ${config.rotateBatchSize}\n`);
+    const lastPrinted = new Map<string, number>();
+    const result = await rotateDataKey({
+      db: db.pool,
+      aead,
+      batchSize: config.rotateBatchSize,
+      shouldStop: () => stopping,
+      onProgress: (label, count) => {
+        if (Date.now() - (lastPrinted.get(label) ?? 0) < PROGRESS_EVERY_MS) return;
+        lastPrinted.set(label, Date.now());
+        process.stderr.write(`  ${label}: ${count} re-encrypted\n`);
+      },
+    });
+    return report(result);
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+    await db.close();
+  }
+}
+
+function report(result: RotationResult): number {
+  const total = Object.values(result.reencrypted).reduce((a, b) => a + b, 0);
+  const parts = Object.entries(result.reencrypted).map(([label, n]) => `${label} ${n}`);
+  process.stdout.write(`Re-encrypted ${total} values under data key version ${result.version} (${parts.join(", ")}).\n`);
+  if (result.interrupted) {
+    process.stderr.write(`strongroom: interrupted with ${result.remaining} values still under older data keys; run 'strongroom data-key rotate' again to finish\n`);
+    return 1;
+  }
+  if (result.remaining > 0) {
+    for (const u of result.unreadable.slice(0, 10)) process.stderr.write(`  cannot re-encrypt ${u.label} ${u.id}: ${u.reason}\n`);
+    process.stderr.write(
+      `strongroom: ${result.remaining} values are still under older data keys; give their keys in STRONGROOM_PREVIOUS_DATA_KEYS, or stop processes still running with an old STRONGROOM_DATA_KEY, and run again\n`,
+    );
+    return 1;
+  }
+  process.stdout.write(`Every encrypted value is under data key version ${result.version}; servers can now run without STRONGROOM_PREVIOUS_DATA_KEYS.\n`);
+  return 0;
+}
+
+function print(text: string, code = 0): number {
+  (code === 0 ? process.stdout : process.stderr).write(text + "\n");
+  return code;
+}
