@@ -6,7 +6,8 @@ import { accessToOne, roleExists } from "../../authz/permissions.js";
 import { parseFullId, parseRoleParam, roleIdForLogin, fullId } from "../../authz/ids.js";
 import { errors } from "../../errors.js";
 import { authenticateRequest, callerOf, requireToken } from "../middleware/authenticate.js";
-import { acceptsBase64Item, accountOf, queryString, rawBody } from "../params.js";
+import { accountOf, queryString, rawBody } from "../params.js";
+import { sendAccessToken } from "../token-response.js";
 import { inTransaction } from "../../storage/database.js";
 import { auditContext } from "../audit-context.js";
 import type { Services } from "../services.js";
@@ -71,11 +72,7 @@ export function authnRouter(services: Services): Router {
     await checkCredential(req, res, "authenticate", roleId, () => checkApiKey(pool, aead, roleId, rawBody(req)));
     await record(req, res, "authenticate", roleId, true);
     const token = await services.tokens.issue(account, login.startsWith("user/") ? login.slice(5) : login);
-    if (acceptsBase64Item(req)) {
-      res.status(200).type("text/plain").set("Content-Encoding", "base64").send(Buffer.from(token).toString("base64"));
-    } else {
-      res.status(200).type("application/json").send(token);
-    }
+    sendAccessToken(req, res, token);
   });
 
   router.get("/authn/:account/login", async (req: Request, res: Response) => {
