@@ -54,6 +54,11 @@ describe("brute-force protection", () => {
       expect((await authenticate("alice", keys.alice!)).status).to.equal(200);
     });
 
+    it("throttles a role that does not exist exactly like one that does (a 429 reveals nothing)", async () => {
+      for (let i = 0; i < 3; i++) expect((await authenticate("ghost", "wrong")).status).to.equal(401);
+      expect((await authenticate("ghost", "wrong")).status).to.equal(429);
+    });
+
     it("lets a success reset the role's count", async () => {
       for (let i = 0; i < 2; i++) await authenticate("carol", "wrong");
       expect((await authenticate("carol", keys.carol!)).status).to.equal(200);
@@ -81,7 +86,7 @@ describe("brute-force protection", () => {
     });
 
     it("counts throttled attempts in strongroom_authn_throttled_total by counter, with no role label", async () => {
-      expect(await throttledCount(server, "role")).to.equal(3);
+      expect(await throttledCount(server, "role")).to.equal(4);
       const text = await (await fetch(`${server.url}/metrics`)).text();
       expect(text).to.not.match(/strongroom_authn_throttled_total\{[^}]*bf:user/);
     });
