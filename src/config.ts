@@ -26,6 +26,8 @@ export interface Config {
   readonly bodyLimitBytes: number;
   readonly logLevel: string;
   readonly secretVersionsKept: number;
+  /** Enabled authenticators (`authn`, `authn-jwt/<service_id>`), as Conjur's CONJUR_AUTHENTICATORS. */
+  readonly authenticators: readonly string[];
   /** Append audit records (JSON lines) here as well as to the log; undefined = log only. */
   readonly auditFile: string | undefined;
   /** Failed authentications per role, and per client address, before answering 429; 0 = off. */
@@ -70,6 +72,8 @@ export const SETTINGS: Record<string, Setting> = {
   tokenTtl: { flag: "token-ttl", env: "STRONGROOM_TOKEN_TTL", type: "string", default: "480", help: "access token lifetime in seconds (max 18000)" },
   bodyLimit: { flag: "body-limit", env: "STRONGROOM_BODY_LIMIT", type: "string", default: "1048576", help: "largest request body in bytes" },
   logLevel: { flag: "log-level", env: "STRONGROOM_LOG_LEVEL", type: "string", default: "info", help: "pino log level" },
+  // No table default: an unset value falls back to CONJUR_AUTHENTICATORS, then `authn`.
+  authenticators: { flag: "authenticators", env: "STRONGROOM_AUTHENTICATORS", type: "string", help: "comma-separated enabled authenticators, e.g. authn,authn-jwt/k8s (default authn; CONJUR_AUTHENTICATORS also read)" },
   previousDataKeys: { flag: "previous-data-keys", env: "STRONGROOM_PREVIOUS_DATA_KEYS", type: "string", help: "comma-separated base64 data keys that only decrypt, during a key rotation (prefer the env: flags show in ps)" },
   rotateBatchSize: { flag: "batch-size", env: "STRONGROOM_ROTATE_BATCH_SIZE", type: "string", default: "500", help: "data-key rotate: rows re-encrypted per transaction" },
   auditFile: { flag: "audit-file", env: "STRONGROOM_AUDIT_FILE", type: "string", help: "also append audit records (JSON lines, mode 0600) to this file; requests fail if it cannot be written" },
@@ -168,6 +172,14 @@ function secretName(key: string, flags: Flags, env: NodeJS.ProcessEnv): string |
   return v;
 }
 
+/** Conjur's CONJUR_AUTHENTICATORS: comma-separated, stripped, de-duplicated; empty means `authn`. */
+export function parseAuthenticators(value: string | undefined): string[] {
+  const names = [...new Set((value ?? "").split(",").map((name) => name.trim()).filter((name) => name !== ""))];
+  const bad = names.find((name) => !/^authn(-[a-z0-9]+)?(\/[^\s/.?#%]{1,200})?$/.test(name));
+  if (bad !== undefined) throw new ConfigError(`--authenticators: '${bad.slice(0, 80)}' is not an authenticator name such as authn or authn-jwt/<service-id>`);
+  return names.length > 0 ? names : ["authn"];
+}
+
 export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): Config {
   const tlsCert = str("tlsCert", flags, env);
   const tlsKey = str("tlsKey", flags, env);
@@ -203,6 +215,7 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     bodyLimitBytes: int("bodyLimit", flags, env, 1, 1024 * 1024 * 1024)!,
     logLevel: str("logLevel", flags, env)!,
     secretVersionsKept: 20,
+    authenticators: parseAuthenticators(str("authenticators", flags, env) ?? env.CONJUR_AUTHENTICATORS),
     auditFile: str("auditFile", flags, env),
     authnMaxFailures: int("authnMaxFailures", flags, env, 0, 1_000_000)!,
     authnMaxFailuresPerAddress: int("authnMaxFailuresPerAddress", flags, env, 0, 1_000_000)!,

@@ -78,6 +78,8 @@ export const errors = {
   tooManyAuthnFailures: (retryAfterSeconds: number): ApiError =>
     new ApiError(429, body("too_many_requests", `Too many failed authentication attempts; retry after ${retryAfterSeconds} seconds`), { "Retry-After": String(retryAfterSeconds) }),
   badRequest: (message: string): ApiError => new ApiError(400, body("bad_request", message)),
+  /** Conjur's authenticators answer a missing credential field with an empty 400. */
+  emptyBadRequest: (): ApiError => new ApiError(400, null),
   unavailable: (message: string): ApiError => new ApiError(503, body("service_unavailable", message), { "Retry-After": "1" }),
   /** The database refused a value the request carried (a safety net behind src/input/limits.ts). */
   unstorableInput: (): ApiError => new ApiError(422, body("argument_error", "the request contains a value that cannot be stored (too long, or a NUL byte)")),

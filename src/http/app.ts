@@ -2,8 +2,10 @@
 import express, { type Express } from "express";
 import { errorHandler, notFound } from "./middleware/errors.js";
 import { inputGuard } from "./middleware/input-guard.js";
+import { normalizePath } from "./middleware/normalize-path.js";
 import { requestContext } from "./middleware/request-context.js";
 import { authnRouter } from "./routes/authn.js";
+import { authnJwtRouter } from "./routes/authn-jwt.js";
 import { operationsRouter } from "./routes/operations.js";
 import { policiesRouter } from "./routes/policies.js";
 import { resourcesRouter } from "./routes/resources.js";
@@ -15,11 +17,13 @@ export function createApp(services: Services, extraReadiness?: () => string | un
   app.disable("x-powered-by");
   app.set("etag", false);
   app.use(requestContext(services));
+  app.use(normalizePath);
   app.use(inputGuard);
   // Conjur reads raw bodies whatever the Content-Type (secrets are bytes; policies are YAML).
   app.use(express.raw({ type: () => true, limit: services.config.bodyLimitBytes }));
   app.use(operationsRouter(services, extraReadiness));
   app.use(authnRouter(services));
+  app.use(authnJwtRouter(services));
   app.use(secretsRouter(services));
   app.use(policiesRouter(services));
   app.use(resourcesRouter(services));

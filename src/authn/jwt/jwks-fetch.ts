@@ -1,0 +1,61 @@
+/**
+ * Fetching a JWKS document from `jwks-uri` the way Conjur does (Net::HTTP GET, no
+ * redirects; `ca-cert`, when set, is the only trust store), with bounds: a size cap and
+ * jose's timeout signal. The result is handed to jose as a `Response`, so jose keeps the
+ * cache; we only decide what counts as a valid document.
+ */
+import http from "node:http";
+import https from "node:https";
+import { failures } from "./failures.js";
+import { conjurKeySet } from "./key-set.js";
+
+/** A JWKS is a few KiB; anything near this is not one. */
+export const MAX_JWKS_BYTES = 1024 * 1024;
+
+function get(uri: URL, caCert: string | undefined, headers: Headers, signal: AbortSignal): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const options = { method: "GET", headers: Object.fromEntries(headers), signal, ...(caCert ? { ca: caCert } : {}) };
+    const req = (uri.protocol === "https:" ? https : http).request(uri, options, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_JWKS_BYTES) {
+          req.destroy(new Error(`response exceeds ${MAX_JWKS_BYTES} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** A `fetch` for jose's `customFetch`: validates as Conjur does, answers 200 with the cleaned key set. */
+export function jwksFetcher(uriText: string, caCert: string | undefined) {
+  return async (url: string, options: { headers: Headers; signal: AbortSignal }): Promise<Response> => {
+    const uri = new URL(url);
+    if (uri.protocol !== "https:" && uri.protocol !== "http:") throw failures.fetchJwksFailed(uriText, `unsupported URI scheme '${uri.protocol}'`);
+    if (caCert && uri.protocol === "http:") throw failures.fetchJwksFailed(uriText, "TLS misconfiguration - ca-cert is provided but jwks-uri URI scheme is http");
+    let response: { status: number; body: Buffer };
+    try {
+      response = await get(uri, caCert, options.headers, options.signal);
+    } catch (err) {
+      const reason = options.signal.aborted ? "timed out" : (err as Error).message;
+      throw failures.fetchJwksFailed(uriText, reason);
+    }
+    if (response.status < 200 || response.status > 299) throw failures.jwksHttpError(uriText, `HTTP ${response.status}`);
+    let document: unknown;
+    try {
+      document = JSON.parse(response.body.toString("utf8"));
+    } catch (err) {
+      throw failures.jwksNotJson((err as Error).message);
+    }
+    const keys = (document as { keys?: unknown } | null)?.keys;
+    if (!Array.isArray(keys) || keys.length === 0) throw failures.jwksKeysMissing();
+    return new Response(JSON.stringify(conjurKeySet(keys)), { status: 200, headers: { "content-type": "application/json" } });
+  };
+}
