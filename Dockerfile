@@ -15,7 +15,9 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # A fixed non-root uid/gid that the chart's securityContext matches.
 RUN groupadd --gid 10001 strongroom && useradd --uid 10001 --gid 10001 --no-create-home strongroom \
- && mkdir /data && chown strongroom:strongroom /data
+ && mkdir /data && chown strongroom:strongroom /data \
+ && chmod +x dist/cli/main.js && ln -s /app/dist/cli/main.js /usr/local/bin/strongroom
+# `strongroom` on PATH: `kubectl exec … -- strongroom account reset-admin NAME` recovers a lost admin key.
 USER 10001:10001
 EXPOSE 8080 8443
 ENTRYPOINT ["node", "dist/cli/main.js"]

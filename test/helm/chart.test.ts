@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { run as celRun } from "@bufbuild/cel";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
@@ -42,8 +42,9 @@ async function validate(obj: any): Promise<void> {
 
 const VARIANTS: Record<string, Record<string, string>> = {
   "default values (embedded Postgres, one replica)": {},
-  "external database URL, replicas 3": { "database.mode": "external", "database.url": "postgres://strongroom@db:5432/strongroom", replicaCount: "3" },
-  "existing database Secret (CloudNativePG) and data key Secret": { "database.mode": "external", "database.existingSecret": "pg-app", replicaCount: "2", "dataKey.existingSecret": "my-key" },
+  "external database URL only, replicas 3": { "database.url": "postgres://strongroom@db:5432/strongroom", replicaCount: "3" },
+  "existing database Secret (CloudNativePG) and data key Secret": { "database.existingSecret": "pg-app", replicaCount: "2", "dataKey.existingSecret": "my-key" },
+  "database.mode=external spelled out": { "database.mode": "external", "database.url": "postgres://db/s" },
   "cert-manager": { "webhook.certManager.enabled": "true" },
   "cert-manager with a ClusterIssuer": { "webhook.certManager.enabled": "true", "webhook.certManager.issuerRef.name": "ca", "webhook.certManager.issuerRef.kind": "ClusterIssuer" },
   "ServiceMonitor on": { "metrics.serviceMonitor.enabled": "true" },
@@ -87,24 +88,76 @@ describe("the Helm chart, with the real helm binary", function () {
     expect(container.args).to.include.members(["server", "--controller", "--webhook-port=8443"]);
   });
 
+  it("gives the server's own Secrets and webhook configuration least privilege, by name where Kubernetes allows", async () => {
+    const objects = await render();
+    const role = objects.find((o) => o.kind === "Role" && o.metadata.name === "sr-strongroom-bootstrap");
+    expect(role.metadata.namespace).to.equal("strongroom");
+    expect(role.rules).to.deep.equal([
+      { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["sr-strongroom-initial-admin", "sr-strongroom-data-key", "sr-strongroom-webhook-tls"] },
+      { apiGroups: [""], resources: ["secrets"], verbs: ["update"], resourceNames: ["sr-strongroom-initial-admin"] },
+      { apiGroups: [""], resources: ["secrets"], verbs: ["create"] }, // create cannot be limited by name
+    ]);
+    const webhookCa = objects.find((o) => o.kind === "ClusterRole" && o.metadata.name === "sr-strongroom-webhook-ca");
+    expect(webhookCa.rules).to.deep.equal([{ apiGroups: ["admissionregistration.k8s.io"], resources: ["mutatingwebhookconfigurations"], verbs: ["get", "patch"], resourceNames: ["sr-strongroom"] }]);
+    const bindings = objects.filter((o) => o.kind.endsWith("Binding")).map((o) => o.roleRef.name);
+    expect(bindings).to.include.members(["sr-strongroom-bootstrap", "sr-strongroom-webhook-ca"]);
+    const certManager = await render({ "webhook.certManager.enabled": "true", "dataKey.existingSecret": "k" });
+    expect(certManager.find((o) => o.metadata.name === "sr-strongroom-webhook-ca")).to.equal(undefined);
+    expect(certManager.find((o) => o.metadata.name === "sr-strongroom-bootstrap").rules[0].resourceNames).to.deep.equal(["sr-strongroom-initial-admin"]);
+  });
+
   it("asks RBAC for secrets by name only (no list/watch) and leases only in its namespace", async () => {
     const objects = await render();
-    const clusterRole = objects.find((o) => o.kind === "ClusterRole");
+    const clusterRole = objects.find((o) => o.kind === "ClusterRole" && o.metadata.name === "sr-strongroom");
     const secrets = clusterRole.rules.find((r: any) => r.resources.includes("secrets"));
     expect(secrets.verbs).to.not.include.oneOf(["list", "watch", "*"]);
     expect(clusterRole.rules.flatMap((r: any) => r.resources)).to.not.include("leases");
-    const role = objects.find((o) => o.kind === "Role");
+    const role = objects.find((o) => o.kind === "Role" && o.metadata.name.endsWith("leader-election"));
     expect(role.metadata.namespace).to.equal("strongroom");
     expect(role.rules[0].resources).to.deep.equal(["leases"]);
   });
 
-  it("never renders the data key or database URL into a ConfigMap, and keeps the data key on uninstall", async () => {
-    const objects = await render({ "database.mode": "external", "database.url": "postgres://u:p@db/s" });
+  it("renders no key material: the server makes the data key and CA, named by environment variables", async () => {
+    const objects = await render({ "database.url": "postgres://u:p@db/s" });
     expect(objects.filter((o) => o.kind === "ConfigMap")).to.have.length(0);
-    const dataKey = objects.find((o) => o.kind === "Secret" && o.metadata.name === "sr-strongroom-data-key");
-    expect(Buffer.from(dataKey.data["data-key"], "base64").toString()).to.have.length(44);
-    expect(dataKey.metadata.annotations["helm.sh/resource-policy"]).to.equal("keep");
-    expect(objects.find((o) => o.kind === "Secret" && o.metadata.name === "sr-strongroom-database").stringData.url).to.equal("postgres://u:p@db/s");
+    expect(objects.filter((o) => o.kind === "Secret").map((o) => o.metadata.name)).to.deep.equal(["sr-strongroom-database"]);
+    expect(objects.find((o) => o.kind === "Secret").stringData.url).to.equal("postgres://u:p@db/s");
+    const env = Object.fromEntries(objects.find((o) => o.kind === "Deployment").spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+    expect(env).to.include({ STRONGROOM_DATA_KEY_SECRET: "sr-strongroom-data-key", STRONGROOM_WEBHOOK_TLS_SECRET: "sr-strongroom-webhook-tls", STRONGROOM_WEBHOOK_CONFIG: "sr-strongroom", STRONGROOM_ADMIN_KEY_SECRET: "sr-strongroom-initial-admin" });
+    expect(env).to.not.have.property("STRONGROOM_DATA_KEY");
+    const own = (await render({ "dataKey.existingSecret": "my-key" })).find((o) => o.kind === "Deployment").spec.template.spec.containers[0].env;
+    expect(own.find((e: any) => e.name === "STRONGROOM_DATA_KEY").valueFrom.secretKeyRef).to.deep.equal({ name: "my-key", key: "data-key" });
+    expect(own.map((e: any) => e.name)).to.not.include("STRONGROOM_DATA_KEY_SECRET");
+  });
+
+  it("renders byte-identical output on every render, for every variant (GitOps-safe)", async () => {
+    for (const [name, values] of Object.entries(VARIANTS)) {
+      const args = ["template", "sr", CHART, "--namespace", "strongroom", ...setArgs(values)];
+      const [a, b] = [await helm(...args), await helm(...args)];
+      expect(a.code, a.stderr).to.equal(0);
+      expect(a.stdout, name).to.equal(b.stdout);
+    }
+  });
+
+  it("uses no random or cluster-dependent template functions", () => {
+    for (const file of readdirSync(`${CHART}/templates`)) {
+      const text = readFileSync(`${CHART}/templates/${file}`, "utf8");
+      expect(text, file).to.not.match(/\b(randBytes|randAlpha|randAlphaNum|randNumeric|randAscii|uuidv4|genCA|genSelfSignedCert|genSignedCert|genPrivateKey|lookup|now)\b/);
+    }
+  });
+
+  it("selects external storage from database.url or database.existingSecret alone", async () => {
+    const storage = (objects: any[]) => {
+      const deployment = objects.find((o) => o.kind === "Deployment");
+      const names = deployment.spec.template.spec.containers[0].env.map((e: any) => e.name);
+      return { url: names.includes("DATABASE_URL"), dataDir: names.includes("STRONGROOM_DATA_DIR"), pvc: objects.some((o) => o.kind === "PersistentVolumeClaim"), recreate: deployment.spec.strategy?.type === "Recreate" };
+    };
+    expect(storage(await render())).to.deep.equal({ url: false, dataDir: true, pvc: true, recreate: true });
+    expect(storage(await render({ "database.url": "postgres://db/s" }))).to.deep.equal({ url: true, dataDir: false, pvc: false, recreate: false });
+    const fromSecret = await render({ "database.existingSecret": "pg-app", replicaCount: "3" });
+    expect(storage(fromSecret)).to.deep.equal({ url: true, dataDir: false, pvc: false, recreate: false });
+    expect(fromSecret.find((o) => o.kind === "Deployment").spec.template.spec.containers[0].env.find((e: any) => e.name === "DATABASE_URL").valueFrom.secretKeyRef).to.deep.equal({ name: "pg-app", key: "uri" });
+    expect(fromSecret.find((o) => o.kind === "Deployment").spec.replicas).to.equal(3);
   });
 
   it("registers the webhook safely: Fail only for opted-in pods, sideEffects None, timeout ≤ 5, our pods and kube-system excluded", async () => {
@@ -113,7 +166,7 @@ describe("the Helm chart, with the real helm binary", function () {
     expect(hook.timeoutSeconds).to.be.at.most(5);
     expect(hook.namespaceSelector.matchExpressions[0].values).to.include.members(["kube-system", "strongroom"]);
     expect(hook.objectSelector.matchExpressions[0]).to.deep.equal({ key: "app.kubernetes.io/name", operator: "NotIn", values: ["strongroom"] });
-    expect(hook.clientConfig.caBundle).to.be.a("string");
+    expect(hook.clientConfig.caBundle, "rendered empty: the server patches it").to.equal(undefined);
     expect(hook.clientConfig.service).to.include({ path: "/mutate-pods", port: 443 });
   });
 
@@ -139,7 +192,7 @@ describe("the Helm chart, with the real helm binary", function () {
   });
 
   it("adds a PodDisruptionBudget for several replicas and a ServiceMonitor when asked", async () => {
-    const objects = await render({ "database.mode": "external", "database.url": "postgres://db/s", replicaCount: "3", "metrics.serviceMonitor.enabled": "true" });
+    const objects = await render({ "database.url": "postgres://db/s", replicaCount: "3", "metrics.serviceMonitor.enabled": "true" });
     expect(objects.find((o) => o.kind === "PodDisruptionBudget").spec.minAvailable).to.equal(1);
     expect(objects.find((o) => o.kind === "ServiceMonitor").spec.endpoints[0]).to.include({ port: "api", path: "/metrics", scheme: "https" });
     expect(objects.find((o) => o.kind === "Deployment").spec.replicas).to.equal(3);
@@ -148,13 +201,15 @@ describe("the Helm chart, with the real helm binary", function () {
   it("rejects bad values with a clear message", async () => {
     const cases: [Record<string, string>, RegExp][] = [
       [{ replicaCount: "two" }, /replicaCount.*want integer/],
-      [{ replicaCount: "3" }, /replicaCount.*maximum/],
+      [{ replicaCount: "3" }, /replicaCount > 1 needs an external database.*database.url or database.existingSecret/],
+      [{ "database.mode": "embedded", replicaCount: "2" }, /replicaCount > 1 needs an external database/],
+      [{ "database.mode": "embedded", "database.url": "postgres://db/s" }, /database.mode=embedded would ignore it/],
       [{ "database.mode": "external" }, /needs database.url or database.existingSecret/],
       [{ "database.mode": "sqlite" }, /database\/mode/],
       [{ "webhook.timeoutSeconds": "10" }, /timeoutSeconds/],
       [{ "webhook.failurePolicy": "Maybe" }, /failurePolicy/],
       [{ colour: "red" }, /additional properties 'colour' not allowed|colour/],
-      [{ "database.mode": "external", "database.url": "mysql://x" }, /database\/url/],
+      [{ "database.url": "mysql://x" }, /database\/url/],
     ];
     for (const [values, message] of cases) {
       const res = await helm("template", "sr", CHART, ...setArgs(values));
@@ -172,7 +227,7 @@ describe("the Helm chart, with the real helm binary", function () {
     const dir = mkdtempSync(join(tmpdir(), "strongroom-helm-"));
     try {
       writeFileSync(join(dir, "config"), api.kubeconfig());
-      const rendered = await helm("template", "sr", CHART, "--namespace", "strongroom", "--include-crds", ...setArgs({ "database.mode": "external", "database.url": "postgres://db/s", replicaCount: "2" }));
+      const rendered = await helm("template", "sr", CHART, "--namespace", "strongroom", "--include-crds", ...setArgs({ "database.url": "postgres://db/s", replicaCount: "2" }));
       writeFileSync(join(dir, "all.yaml"), rendered.stdout);
       const applied = await exec(kubectlPath(), ["--kubeconfig", join(dir, "config"), "apply", "--validate=false", "-n", "strongroom", "-f", join(dir, "all.yaml")]);
       expect(applied.code, applied.stderr).to.equal(0);

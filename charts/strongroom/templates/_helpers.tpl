@@ -33,12 +33,27 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
+{{/* cert-manager writes <fullname>-tls; otherwise the server makes <fullname>-webhook-tls itself. */}}
 {{- define "strongroom.tlsSecretName" -}}
+{{- if .Values.webhook.certManager.enabled }}
 {{- printf "%s-tls" (include "strongroom.fullname" .) }}
+{{- else }}
+{{- printf "%s-webhook-tls" (include "strongroom.fullname" .) }}
+{{- end }}
 {{- end }}
 
+{{/* Made by the server on first start unless dataKey.existingSecret is given; never rendered. */}}
 {{- define "strongroom.dataKeySecretName" -}}
 {{- default (printf "%s-data-key" (include "strongroom.fullname" .)) .Values.dataKey.existingSecret }}
+{{- end }}
+
+{{- define "strongroom.initialAdminSecretName" -}}
+{{- printf "%s-initial-admin" (include "strongroom.fullname" .) }}
+{{- end }}
+
+{{/* "true" when storage is an external PostgreSQL: mode external, or mode auto with a URL or Secret. */}}
+{{- define "strongroom.externalDatabase" -}}
+{{- if or (eq .Values.database.mode "external") (and (eq .Values.database.mode "auto") (or .Values.database.url .Values.database.existingSecret)) }}true{{ end }}
 {{- end }}
 
 {{- define "strongroom.databaseSecretName" -}}
@@ -60,8 +75,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* Refuse combinations the schema cannot express clearly. */}}
 {{- define "strongroom.validate" -}}
-{{- if and (eq .Values.database.mode "embedded") (gt (int .Values.replicaCount) 1) }}
-{{- fail "database.mode=embedded keeps data on one PersistentVolumeClaim: set replicaCount to 1, or use an external database (database.url or database.existingSecret)" }}
+{{- if and (eq .Values.database.mode "embedded") (or .Values.database.url .Values.database.existingSecret) }}
+{{- fail "database.url or database.existingSecret is set but database.mode=embedded would ignore it: set database.mode=auto (the default) or external to use that database, or remove the URL" }}
+{{- end }}
+{{- if and (not (include "strongroom.externalDatabase" .)) (gt (int .Values.replicaCount) 1) }}
+{{- fail "replicaCount > 1 needs an external database: embedded storage keeps data on one PersistentVolumeClaim. Set database.url or database.existingSecret (this selects external storage), or replicaCount=1" }}
 {{- end }}
 {{- if and (eq .Values.database.mode "external") (not .Values.database.url) (not .Values.database.existingSecret) }}
 {{- fail "database.mode=external needs database.url or database.existingSecret (recommended: a CloudNativePG cluster's app Secret)" }}
