@@ -19,6 +19,7 @@ import { Metrics } from "../telemetry/metrics.js";
 import { Controller } from "../kubernetes/controller.js";
 import { kubeClients } from "../kubernetes/kube-client.js";
 import { startWebhookServer, type WebhookServer } from "../kubernetes/webhook-server.js";
+import { TlsReloader } from "../http/tls-reloader.js";
 import { initialAdminKeySink, serverMadeTls } from "../kubernetes/bootstrap/server-hooks.js";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { openStorage } from "./storage.js";
@@ -100,6 +101,14 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     await audit.close();
     throw err;
   }
+  // Certificates from files (cert-manager's Secret) are re-read when they change on disk.
+  const tlsReloader =
+    tls && !madeTls && config.tlsCert && config.tlsKey
+      ? new TlsReloader({ certFile: config.tlsCert, keyFile: config.tlsKey }, webhook ? [server as https.Server, webhook] : [server as https.Server], log, tls, {
+          onReload: (outcome) => metrics.tlsReloads.inc({ outcome }),
+        })
+      : undefined;
+  tlsReloader?.start();
   controller?.start();
   const host = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
   log.info({ port, tls: Boolean(tls), embeddedPostgres: db.embedded }, "strongroom server listening");
@@ -112,6 +121,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     controller,
     async close() {
       madeTls?.stop();
+      tlsReloader?.stop();
       await Promise.all([closeServer(server), webhook?.close()]);
       await controller?.stop();
       await db.close();

@@ -45,6 +45,8 @@ export function reviewPod(review: AdmissionReview, metrics: Metrics, log: Logger
 
 export interface WebhookServer {
   port: number;
+  /** Serve a renewed certificate to new connections (see src/http/tls-reloader.ts). */
+  setSecureContext(options: { cert: Buffer; key: Buffer }): void;
   close(): Promise<void>;
 }
 
@@ -71,6 +73,7 @@ export async function startWebhookServer(opts: { port: number; host: string; cer
   });
   return {
     port: (server.address() as AddressInfo).port,
+    setSecureContext: (options) => server.setSecureContext(options),
     close: () =>
       new Promise((ok) => {
         server.close(() => ok());

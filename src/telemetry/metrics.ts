@@ -88,6 +88,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly tlsReloads = new Counter({
+    name: "strongroom_tls_reloads_total",
+    help: "Certificate files re-read from disk: applied (new certificate served) or refused (kept the current one)",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
+
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: "strongroom_" });
   }
