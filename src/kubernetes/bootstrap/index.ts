@@ -12,7 +12,7 @@ import type { ServingCertificate } from "./certificates.js";
 import { ensureDataKeySecret } from "./data-key-secret.js";
 import { kubeSecretStore } from "./kube-secret-store.js";
 import { kubeWebhookConfigApi } from "./kube-webhook-config.js";
-import { BootstrapError, type SecretStore } from "./secret-store.js";
+import { BootstrapError, NotReadyError, type SecretStore } from "./secret-store.js";
 import { ensureCaBundle, ensureWebhookTls, type WebhookConfigApi } from "./webhook-tls.js";
 
 export { BootstrapError };
@@ -34,8 +34,9 @@ async function patiently<T>(what: string, step: () => Promise<T>, log: Logger, a
     try {
       return await step();
     } catch (err) {
-      if (attempt >= attempts || err instanceof BootstrapError === false) throw err;
-      log.warn({ attempt, err: (err).message }, `${what}: retrying`);
+      // Only a missing object is worth waiting for; a bad Secret or an API error is not.
+      if (attempt >= attempts || !(err instanceof NotReadyError)) throw err;
+      log.warn({ attempt, err: err.message }, `${what}: retrying`);
       await sleep(Math.min(500 * 2 ** (attempt - 1), 5_000));
     }
   }

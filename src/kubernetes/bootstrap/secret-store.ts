@@ -25,6 +25,8 @@ export interface SecretMeta {
 }
 
 export class BootstrapError extends Error {}
+/** Something the server needs is not there yet (another object of the release); worth a retry. */
+export class NotReadyError extends BootstrapError {}
 
 /**
  * Returns the Secret's data, creating it from `make()` when absent. `valid` checks a Secret we

@@ -6,7 +6,7 @@
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { issueServingCertificate, serviceDnsNames, type ServingCertificate } from "./certificates.js";
-import { BootstrapError, ensureSecret, type SecretData, type SecretStore } from "./secret-store.js";
+import { BootstrapError, ensureSecret, NotReadyError, type SecretData, type SecretStore } from "./secret-store.js";
 
 export interface WebhookEntry {
   name: string;
@@ -38,7 +38,7 @@ function problemWith(data: SecretData): string | undefined {
 /** The Service the API server calls, from the configuration's first webhook. */
 async function webhookService(api: WebhookConfigApi, configName: string): Promise<{ name: string; namespace: string }> {
   const entries = await api.read(configName);
-  if (!entries) throw new BootstrapError(`MutatingWebhookConfiguration ${configName} not found (it names the Service the certificate is for)`);
+  if (!entries) throw new NotReadyError(`MutatingWebhookConfiguration ${configName} not found (it names the Service the certificate is for)`);
   const service = entries.find((e) => e.service)?.service;
   if (!service) throw new BootstrapError(`MutatingWebhookConfiguration ${configName} has no webhook with clientConfig.service`);
   return service;
@@ -48,7 +48,7 @@ async function webhookService(api: WebhookConfigApi, configName: string): Promis
 export async function ensureCaBundle(api: WebhookConfigApi, configName: string, caPem: string): Promise<boolean> {
   const wanted = Buffer.from(caPem).toString("base64");
   const entries = await api.read(configName);
-  if (!entries) throw new BootstrapError(`MutatingWebhookConfiguration ${configName} not found`);
+  if (!entries) throw new NotReadyError(`MutatingWebhookConfiguration ${configName} not found`);
   const stale = entries.map((e, index) => ({ index, name: e.name, caBundle: e.caBundle })).filter((e) => e.caBundle !== wanted);
   if (stale.length === 0) return false;
   await api.setCaBundle(configName, stale, wanted);
