@@ -40,6 +40,14 @@ export function parseRoleParam(value: string, account: string): ParsedId | undef
   return { account, kind: value.slice(0, colon), identifier: value.slice(colon + 1) };
 }
 
+/** Conjur's `Role.make_full_id`: `kind:id` gets the account; fewer than two parts is an error. */
+export function makeFullRoleId(value: string, account: string): string | undefined {
+  const parsed = parseFullId(value);
+  if (parsed) return fullId(parsed.account, parsed.kind, parsed.identifier);
+  const colon = value.indexOf(":");
+  return colon < 0 ? undefined : fullId(account, value.slice(0, colon), value.slice(colon + 1));
+}
+
 /** Conjur's login → role id rule. Only `user/` and `host/` prefixes mean a kind. */
 export function roleIdForLogin(account: string, login: string): string {
   if (login.startsWith("host/")) return fullId(account, "host", login.slice(5));

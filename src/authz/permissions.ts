@@ -54,6 +54,10 @@ export async function roleExists(db: Queryable, roleId: string): Promise<boolean
   return ((await db.query("SELECT 1 FROM roles WHERE role_id = $1", [roleId])).rowCount ?? 0) > 0;
 }
 
+export async function resourceExists(db: Queryable, resourceId: string): Promise<boolean> {
+  return ((await db.query("SELECT 1 FROM resources WHERE resource_id = $1", [resourceId])).rowCount ?? 0) > 0;
+}
+
 /** Roles that hold `privilege` on the resource (directly or by ownership) and all their members. */
 export async function permittedRoles(db: Queryable, resourceId: string, privilege: string): Promise<string[]> {
   const { rows } = await db.query<{ role_id: string }>(

@@ -21,6 +21,12 @@ export function queryString(req: Request, name: string): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
+/** A parameter Rails reads as a value or a list: `name=a`, `name=a&name=b` or `name[]=a&name[]=b`. */
+export function queryList(req: Request, name: string): string[] | undefined {
+  const values = [req.query[name], req.query[`${name}[]`]].flat().filter((v): v is string => typeof v === "string");
+  return values.length || hasQuery(req, name) || hasQuery(req, `${name}[]`) ? values : undefined;
+}
+
 export const hasQuery = (req: Request, name: string): boolean => req.query[name] !== undefined;
 
 export const isTrue = (req: Request, name: string): boolean => hasQuery(req, name) && queryString(req, name) !== "false";

@@ -25,6 +25,8 @@ const RECORD_FIELDS: Record<string, string[]> = {
   webservice: ["id", "owner", "annotations"],
 };
 const ANNOTATED_ATTRIBUTES: Record<string, string> = { kind: "conjur/kind", mime_type: "conjur/mime_type" };
+/** Integer attributes Conjur keeps as annotations; an explicit annotation of the same name wins. */
+const NUMBER_ATTRIBUTES: Record<string, string> = { uidnumber: "conjur/uidnumber", gidnumber: "conjur/gidnumber" };
 
 /** For each alias, the last node before it carrying its anchor (YAML's rule). */
 function aliasTargets(doc: Document): Map<Alias, Node | undefined> {
@@ -210,6 +212,12 @@ class Parser {
     }
     for (const [attribute, annotation] of Object.entries(ANNOTATED_ATTRIBUTES)) {
       if (node.has(attribute)) annotations[annotation] = this.stored(node.get(attribute, true), attribute, LIMITS.annotationValueBytes);
+    }
+    for (const [attribute, annotation] of Object.entries(NUMBER_ATTRIBUTES)) {
+      if (!node.has(attribute)) continue;
+      const value = this.stored(node.get(attribute, true), attribute, LIMITS.wordBytes);
+      if (!/^-?\d{1,15}$/.test(value)) this.fail(node.get(attribute, true), `${attribute} must be an integer`);
+      annotations[annotation] ??= String(Number(value));
     }
     const owner = node.get("owner", true);
     return {

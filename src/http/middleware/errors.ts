@@ -7,6 +7,7 @@
 import type { NextFunction, Request, Response } from "express";
 import { ApiError, errors } from "../../errors.js";
 import { classifyDatabaseError } from "../../storage/pg-errors.js";
+import { forDeletedCaller } from "./deleted-caller.js";
 import type { Services } from "../services.js";
 
 function toApiError(err: unknown, services: Services, res: Response): ApiError {
@@ -27,13 +28,20 @@ function toApiError(err: unknown, services: Services, res: Response): ApiError {
   return errors.internal();
 }
 
+function send(res: Response, apiError: ApiError): void {
+  res.status(apiError.status).set(apiError.headers);
+  if (apiError.body) res.json(apiError.body);
+  else res.end();
+}
+
 export function errorHandler(services: Services) {
-  return (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
+  return (err: unknown, req: Request, res: Response, next: NextFunction): void => {
     if (res.headersSent) return next(err);
     const apiError = toApiError(err, services, res);
-    res.status(apiError.status).set(apiError.headers);
-    if (apiError.body) res.json(apiError.body);
-    else res.end();
+    forDeletedCaller(services, req, res, apiError).then(
+      (final) => send(res, final),
+      (lookupFailed: unknown) => send(res, toApiError(lookupFailed, services, res)),
+    );
   };
 }
 

@@ -1,15 +1,19 @@
 /** `/resources` (list, show, check, permitted_roles) and `/roles` (show, members, memberships, all). */
 import { Router, type Request, type Response } from "express";
 import { countVisible, describeResources, isVisible, listVisible, memberships, railsTime, roleRow } from "../../authz/introspection.js";
-import { accessToOne, allRoles, hasRole, permittedRoles } from "../../authz/permissions.js";
-import { fullId, parseFullId, RESOURCE_KINDS, ROLE_KINDS } from "../../authz/ids.js";
-import { errors } from "../../errors.js";
+import { accessToOne, allRoles, hasRole, permittedRoles, resourceExists, roleExists } from "../../authz/permissions.js";
+import { fullId, makeFullRoleId, parseFullId, RESOURCE_KINDS, ROLE_KINDS } from "../../authz/ids.js";
+import { ApiError, errors } from "../../errors.js";
 import { boundedInteger, LIMITS } from "../../input/limits.js";
-import { callerOf, requireToken } from "../middleware/authenticate.js";
-import { accountOf, hasQuery, identifierOf, isTrue, queryString } from "../params.js";
+import { callerOf, requireToken, type Caller } from "../middleware/authenticate.js";
+import { assertCallerExists } from "../middleware/deleted-caller.js";
+import { accountOf, hasQuery, identifierOf, isTrue, queryList, queryString } from "../params.js";
 import type { Services } from "../services.js";
 
 const LIST_LIMIT_MAX = 1000;
+const fail = (error: ApiError): never => {
+  throw error;
+};
 
 function pagination(req: Request): { limit: number | undefined; offset: number } {
   const limit = queryString(req, "limit");
@@ -34,6 +38,9 @@ export function resourcesRouter(services: Services): Router {
   const router = Router();
   const db = services.pool;
   const auth = requireToken(services);
+  /** Invisible is 404, unless the caller's role was deleted and the resource exists: then 403, as Conjur. */
+  const notVisible = async (id: string, caller: Caller, notFound: () => ApiError): Promise<ApiError> =>
+    (await roleExists(db, caller.roleId)) || !(await resourceExists(db, id)) ? notFound() : errors.forbidden();
 
   const list = async (req: Request, res: Response): Promise<void> => {
     const caller = callerOf(res);
@@ -41,10 +48,14 @@ export function resourcesRouter(services: Services): Router {
     if (kind !== undefined && !(RESOURCE_KINDS as readonly string[]).includes(kind)) throw errors.argument(`Invalid resource kind: ${kind}`);
     const query = { account: accountOf(req), kind, search: queryString(req, "search"), ...pagination(req) };
     if (isTrue(req, "count")) {
-      res.json({ count: await countVisible(db, caller.roleId, { ...query, limit: undefined, offset: 0 }) });
+      const count = await countVisible(db, caller.roleId, { ...query, limit: undefined, offset: 0 });
+      if (count === 0) await assertCallerExists(services, caller);
+      res.json({ count });
       return;
     }
-    res.json(await describeResources(db, await listVisible(db, caller.roleId, query)));
+    const ids = await listVisible(db, caller.roleId, query);
+    if (ids.length === 0) await assertCallerExists(services, caller);
+    res.json(await describeResources(db, ids));
   };
   router.get("/resources/:account", auth, list);
   router.get("/resources/:account/:kind", auth, list);
@@ -61,12 +72,12 @@ export function resourcesRouter(services: Services): Router {
         if (!parseFullId(roleParam) || !(await hasRole(db, caller.roleId, roleParam))) throw errors.forbidden();
         subject = roleParam;
       }
-      if (!(await isVisible(db, caller.roleId, id))) throw errors.recordNotFound(account, kind, identifier);
+      if (!(await isVisible(db, caller.roleId, id))) throw await notVisible(id, caller, () => errors.recordNotFound(account, kind, identifier));
       const access = await accessToOne(db, subject, id, privilege);
       res.status(access.allowed ? 204 : 404).end();
       return;
     }
-    if (!(await isVisible(db, caller.roleId, id))) throw errors.recordNotFound(account, kind, identifier);
+    if (!(await isVisible(db, caller.roleId, id))) throw await notVisible(id, caller, () => errors.recordNotFound(account, kind, identifier));
     if (hasQuery(req, "permitted_roles")) {
       const privilege = queryString(req, "privilege");
       if (!privilege) throw errors.argument("privilege");
@@ -83,7 +94,9 @@ export function resourcesRouter(services: Services): Router {
     if (!role || !(await isVisible(db, caller.roleId, id))) throw errors.recordNotFound(account, kind, identifier);
     const counted = <T>(items: T[]): T[] | { count: number } => (isTrue(req, "count") ? { count: items.length } : items);
     if (hasQuery(req, "all")) {
-      res.json(counted(await allRoles(db, id)));
+      const filter = queryList(req, "filter")?.map((f) => makeFullRoleId(f, account) ?? fail(errors.argument(`Expected at least 2 tokens in ${f}`)));
+      const all = await allRoles(db, id);
+      res.json(counted(filter ? all.filter((r) => filter.includes(r)) : all));
     } else if (hasQuery(req, "memberships")) {
       res.json(counted(await memberships(db, "member_id", id)));
     } else if (hasQuery(req, "members")) {
