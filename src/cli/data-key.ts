@@ -3,7 +3,8 @@
  * rotate: re-encrypt every stored value under STRONGROOM_DATA_KEY, decrypting the old ones
  * with STRONGROOM_PREVIOUS_DATA_KEYS, while servers keep serving. Progress on stderr, the
  * final count on stdout. Exit 0 when everything is under the new key, 1 when something is
- * left (unreadable rows, or interrupted: run again), 2 for a flag or setting problem.
+ * left (rows it cannot decrypt), 2 for a flag or setting problem. Any interruption (Ctrl-C,
+ * SIGTERM, kill -9) is safe: every batch is one statement; running again continues.
  */
 import { ConfigError, helpFor, loadConfig, parseFlags } from "../config.js";
 import { generateDataKey } from "../crypto/aead.js";
@@ -39,12 +40,6 @@ async function rotate(argv: string[], flagNames: string[]): Promise<number> {
   const config = loadConfig(flags);
   const log = createLogger(config.logLevel, process.stderr);
   const { db, aead } = await openStorage(config, log);
-  let stopping = false;
-  const stop = (): void => {
-    stopping = true;
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
   try {
     process.stderr.write(`Rotating to data key version ${aead.currentVersion} in batches of ${config.rotateBatchSize}\n`);
     const lastPrinted = new Map<string, number>();
@@ -52,7 +47,6 @@ async function rotate(argv: string[], flagNames: string[]): Promise<number> {
       db: db.pool,
       aead,
       batchSize: config.rotateBatchSize,
-      shouldStop: () => stopping,
       onProgress: (label, count) => {
         if (Date.now() - (lastPrinted.get(label) ?? 0) < PROGRESS_EVERY_MS) return;
         lastPrinted.set(label, Date.now());
@@ -61,8 +55,6 @@ async function rotate(argv: string[], flagNames: string[]): Promise<number> {
     });
     return report(result);
   } finally {
-    process.off("SIGINT", stop);
-    process.off("SIGTERM", stop);
     await db.close();
   }
 }
@@ -71,10 +63,6 @@ function report(result: RotationResult): number {
   const total = Object.values(result.reencrypted).reduce((a, b) => a + b, 0);
   const parts = Object.entries(result.reencrypted).map(([label, n]) => `${label} ${n}`);
   process.stdout.write(`Re-encrypted ${total} values under data key version ${result.version} (${parts.join(", ")}).\n`);
-  if (result.interrupted) {
-    process.stderr.write(`strongroom: interrupted with ${result.remaining} values still under older data keys; run 'strongroom data-key rotate' again to finish\n`);
-    return 1;
-  }
   if (result.remaining > 0) {
     for (const u of result.unreadable.slice(0, 10)) process.stderr.write(`  cannot re-encrypt ${u.label} ${u.id}: ${u.reason}\n`);
     process.stderr.write(

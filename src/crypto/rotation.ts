@@ -2,7 +2,8 @@
  * Re-encrypt every stored ciphertext under the Aead's current key, while servers keep
  * serving. Safe to interrupt and run again at any point:
  * - work is found by the blob's leading version byte (any byte but the current one), so a
- *   second run simply continues where the first stopped;
+ *   second run simply continues where the first stopped, however it stopped (kill -9 too:
+ *   a batch is one statement, so Postgres applies all of it or none);
  * - each batch is one UPDATE (one short transaction) that replaces a row only if it still
  *   holds the ciphertext that was read (compare-and-swap), so a concurrent write is never
  *   overwritten with stale data; a lost race is picked up by the next sweep;
@@ -33,8 +34,6 @@ export interface RotationResult {
   /** Rows still under another key at the end (unreadable ones included). */
   remaining: number;
   sweeps: number;
-  /** Stopped by shouldStop before finishing. */
-  interrupted: boolean;
 }
 
 export interface RotationDeps {
@@ -43,8 +42,6 @@ export interface RotationDeps {
   batchSize: number;
   columns?: readonly EncryptedColumn[];
   onProgress?: (label: string, reencrypted: number) => void;
-  /** Checked between batches: true stops cleanly (a later run continues). */
-  shouldStop?: () => boolean;
 }
 
 interface Row {
@@ -85,7 +82,6 @@ export async function rotateDataKey(deps: RotationDeps): Promise<RotationResult>
     let lostRaces = 0;
     unreadable = [];
     for (const column of columns) {
-      if (deps.shouldStop?.()) return { version: deps.aead.currentVersion, reencrypted, unreadable, remaining: await countNotUnder(deps.db, columns, current), sweeps: sweep, interrupted: true };
       const sweepResult = await sweepColumn(deps, column, current, (n) => {
         reencrypted[column.label]! += n;
         deps.onProgress?.(column.label, reencrypted[column.label]!);
@@ -95,10 +91,10 @@ export async function rotateDataKey(deps: RotationDeps): Promise<RotationResult>
       unreadable.push(...sweepResult.unreadable);
     }
     // A sweep that found nothing to do proves the rest are under the current key.
-    if (changed === 0 && lostRaces === 0) return { version: deps.aead.currentVersion, reencrypted, unreadable, remaining: unreadable.length, sweeps: sweep, interrupted: false };
+    if (changed === 0 && lostRaces === 0) return { version: deps.aead.currentVersion, reencrypted, unreadable, remaining: unreadable.length, sweeps: sweep };
   }
   const remaining = await countNotUnder(deps.db, columns, current);
-  return { version: deps.aead.currentVersion, reencrypted, unreadable, remaining, sweeps: MAX_SWEEPS, interrupted: false };
+  return { version: deps.aead.currentVersion, reencrypted, unreadable, remaining, sweeps: MAX_SWEEPS };
 }
 
 async function sweepColumn(deps: RotationDeps, column: EncryptedColumn, current: Buffer, progressed: (n: number) => void): Promise<{ changed: number; lostRaces: number; unreadable: Unreadable[] }> {
@@ -115,7 +111,7 @@ async function sweepColumn(deps: RotationDeps, column: EncryptedColumn, current:
   let changed = 0;
   let lostRaces = 0;
   const unreadable: Unreadable[] = [];
-  while (!deps.shouldStop?.()) {
+  for (;;) {
     const { rows } = await deps.db.query<Record<string, unknown>>(select(cursor), [current, deps.batchSize, ...(cursor ?? [])]);
     if (rows.length === 0) break;
     const batch = rows.map((r) => ({ key: column.keys.map((k) => r[k.name]), blob: r.blob as Buffer }));

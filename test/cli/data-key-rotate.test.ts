@@ -121,22 +121,30 @@ describe("strongroom data-key rotate", function () {
     expect(counts["secrets.value"]![1]).to.be.greaterThan(0);
   });
 
-  it("killed midway (kill -9), leaves everything readable; run again, it finishes and every blob carries the new version byte", async () => {
+  it("stopped (SIGTERM) or killed (kill -9) midway, leaves everything readable; run again, it finishes and every blob carries the new version byte", async () => {
     const client = await admin();
-    const killed = rotate(databaseUrl, key2, [key1], ["--batch-size", "1"]);
-    let exited = false;
-    void killed.done.then(() => (exited = true));
-    for (;;) {
-      const secrets = (await versionsInDatabase(databaseUrl))["secrets.value"]!;
-      if ((secrets[2] ?? 0) >= 60 && (secrets[1] ?? 0) >= 60) break;
-      expect(exited, "rotation finished before it could be interrupted").to.equal(false);
-      await new Promise((ok) => setTimeout(ok, 10));
-    }
-    killed.child.kill("SIGKILL");
-    await killed.done;
-    const midway = (await versionsInDatabase(databaseUrl))["secrets.value"]!;
-    expect(midway[1], "some rows still under key 1").to.be.greaterThan(0);
-    expect(midway[2], "some rows already under key 2").to.be.greaterThan(0);
+    /** Start a rotation one row per batch; once `enough` says so, send `signal`. */
+    const interrupt = async (signal: NodeJS.Signals, enough: (secrets: Record<number, number>) => boolean) => {
+      const run = rotate(databaseUrl, key2, [key1], ["--batch-size", "1"]);
+      let exited = false;
+      void run.done.then(() => (exited = true));
+      for (;;) {
+        if (enough((await versionsInDatabase(databaseUrl))["secrets.value"]!)) break;
+        expect(exited, "rotation finished before it could be interrupted").to.equal(false);
+        await new Promise((ok) => setTimeout(ok, 10));
+      }
+      run.child.kill(signal);
+      return run.done;
+    };
+    const stopped = await interrupt("SIGTERM", (s) => (s[2] ?? 0) >= 30);
+    expect(stopped.code).to.not.equal(0);
+    expect(stopped.stdout).to.not.contain("Every encrypted value");
+    const afterStop = (await versionsInDatabase(databaseUrl))["secrets.value"]![2]!;
+    await interrupt("SIGKILL", (s) => (s[2] ?? 0) >= afterStop + 30 && (s[1] ?? 0) >= 60);
+    const midway = await versionsInDatabase(databaseUrl);
+    expect(midway["secrets.value"]![1], "some rows still under key 1").to.be.greaterThan(0);
+    expect(midway["secrets.value"]![2], "some rows already under key 2").to.be.greaterThan(afterStop);
+    expect(midway["key_check.blob"], "the key check moved first").to.deep.equal({ 2: 1 });
     await expectAllValues(client);
 
     const resumed = await rotate(databaseUrl, key2, [key1]).done;
