@@ -11,7 +11,7 @@ import { startTestServer, type TestServer } from "../support/server.js";
 
 /** The real `strongroom` command, run from source as a user would run the built one. */
 const MAIN = join(import.meta.dirname, "../../src/cli/main.ts");
-const CLEAN_ENV = { STRONGROOM_DATA_KEY: "", DATABASE_URL: "", STRONGROOM_DATA_KEY_SECRET: "", STRONGROOM_ADMIN_KEY_SECRET: "", KUBECONFIG: "" };
+const CLEAN_ENV = { STRONGROOM_DATA_KEY: "", DATABASE_URL: "", STRONGROOM_DATA_DIR: "", STRONGROOM_DATA_KEY_SECRET: "", STRONGROOM_ADMIN_KEY_SECRET: "", KUBECONFIG: "" };
 const run = (args: string[], env: Record<string, string>) =>
   spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args], { encoding: "utf8", env: { ...process.env, ...CLEAN_ENV, ...env }, timeout: 60_000 });
 
@@ -40,6 +40,33 @@ describe("strongroom account reset-admin", function () {
       expect(await authenticates(server, newKey)).to.equal(200);
     } finally {
       await server.close();
+    }
+  });
+
+  it("works beside a running server on embedded Postgres (as kubectl exec into the pod does)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "strongroom-reset-embedded-"));
+    const child = spawn(process.execPath, ["--import", "tsx", MAIN, "server", "--port", "0", "--host", "127.0.0.1", "--data-dir", dir], { env: { ...process.env, ...CLEAN_ENV } });
+    let stdout = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    try {
+      const deadline = Date.now() + 90_000;
+      while (!/API key for admin: \S+\n/.test(stdout) || !/"port":\d+/.test(stdout)) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`server did not start: ${stdout}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const port = Number(/"port":(\d+)/.exec(stdout)![1]);
+      const oldKey = /API key for admin: (\S+)\n/.exec(stdout)![1]!;
+      const status = async (key: string) => (await fetch(`http://127.0.0.1:${port}/authn/default/admin/authenticate`, { method: "POST", body: key })).status;
+      expect(await status(oldKey)).to.equal(200);
+      const reset = run(["account", "reset-admin", "default"], { STRONGROOM_DATA_DIR: dir });
+      expect(reset.status, reset.stderr).to.equal(0);
+      const newKey = /^API key for admin: (\S+)\n$/.exec(reset.stdout)![1]!;
+      expect(await status(oldKey)).to.equal(401);
+      expect(await status(newKey)).to.equal(200);
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
