@@ -49,7 +49,7 @@ export async function ensureCaBundle(api: WebhookConfigApi, configName: string, 
   const wanted = Buffer.from(caPem).toString("base64");
   const entries = await api.read(configName);
   if (!entries) throw new NotReadyError(`MutatingWebhookConfiguration ${configName} not found`);
-  const stale = entries.map((e, index) => ({ index, name: e.name, caBundle: e.caBundle })).filter((e) => e.caBundle !== wanted);
+  const stale = entries.flatMap((e, index) => (e.caBundle === wanted ? [] : [{ index, name: e.name }]));
   if (stale.length === 0) return false;
   await api.setCaBundle(configName, stale, wanted);
   return true;
