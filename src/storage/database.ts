@@ -26,6 +26,9 @@ export async function openDatabase(opts: { databaseUrl?: string | undefined; dat
   const pool = new pg.Pool({ ...connectionOptions(url, timeouts), max: 20 });
   // An idle client's network error must not crash the process; the next query reports it.
   pool.on("error", (err) => opts.log.warn({ err: err.message }, "idle database connection failed"));
+  // Belt and braces: a socket error on a checked-out client must never be an unhandled
+  // 'error' event (a crash); the query in flight fails with it and is reported there.
+  pool.on("connect", (client) => client.on("error", () => undefined));
   // Ending the pool waits for every client to say goodbye; over a partition none can.
   const endPool = (): Promise<void> => boundedWait(pool.end(), timeouts.connectTimeoutMs);
   try {

@@ -11,6 +11,10 @@ import { classifyDatabaseError } from "./pg-errors.js";
 export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A checked-out client reports a dead socket as an 'error' event (the pool only listens
+  // while it is idle): unheard, that event would crash the process. Its query fails too.
+  const onError = (err: Error): void => void (broken = err);
+  client.on("error", onError);
   try {
     await client.query("BEGIN");
     const result = await work(client);
@@ -21,6 +25,7 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClie
     else await client.query("ROLLBACK").catch((rollbackErr: Error) => (broken = rollbackErr));
     throw err;
   } finally {
+    client.removeListener("error", onError);
     client.release(broken);
   }
 }
