@@ -6,7 +6,7 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { defaultKubeConfig } from "../kube-client.js";
+import { defaultKubeConfig } from "../api/kube-client.js";
 import { saveInitialAdminKey } from "./admin-key-secret.js";
 import type { ServingCertificate } from "./certificates.js";
 import { ensureDataKeySecret } from "./data-key-secret.js";

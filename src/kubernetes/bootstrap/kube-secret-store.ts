@@ -1,6 +1,6 @@
 /** SecretStore over the Kubernetes API, in one namespace. */
 import type * as k8s from "@kubernetes/client-node";
-import { statusOf } from "../kube-client.js";
+import { statusOf } from "../api/kube-client.js";
 import type { SecretData, SecretMeta, SecretStore } from "./secret-store.js";
 
 /**

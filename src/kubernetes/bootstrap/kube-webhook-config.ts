@@ -1,6 +1,6 @@
 /** WebhookConfigApi over the Kubernetes admissionregistration.k8s.io/v1 API. */
 import * as k8s from "@kubernetes/client-node";
-import { statusOf } from "../kube-client.js";
+import { statusOf } from "../api/kube-client.js";
 import type { WebhookConfigApi } from "./webhook-tls.js";
 
 const jsonPatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch);
