@@ -3,6 +3,7 @@
  * `STRONGROOM_*` environment twin; flags win. The result is validated and frozen.
  */
 import { parseArgs } from "node:util";
+import { normalizeCidr } from "./authn/cidr.js";
 
 export interface Config {
   readonly port: number;
@@ -44,6 +45,8 @@ export interface Config {
   readonly webhookConfig: string | undefined;
   readonly webhookCertDays: number;
   readonly adminKeySecret: string | undefined;
+  /** Proxies (normalised CIDRs) besides 127.0.0.1 and ::1 whose X-Forwarded-For is believed, as Conjur's TRUSTED_PROXIES. */
+  readonly trustedProxies: readonly string[];
 }
 
 /** A problem with flags or environment: the CLI prints its message on one line and exits 2. */
@@ -86,6 +89,7 @@ export const SETTINGS: Record<string, Setting> = {
   webhookTlsSecret: { flag: "webhook-tls-secret", env: "STRONGROOM_WEBHOOK_TLS_SECRET", type: "string", help: "serve HTTPS with a CA and certificate kept in this Secret, made when absent (instead of --tls-cert)" },
   webhookConfig: { flag: "webhook-config", env: "STRONGROOM_WEBHOOK_CONFIG", type: "string", help: "MutatingWebhookConfiguration whose caBundle the server keeps set (with --webhook-tls-secret)" },
   webhookCertDays: { flag: "webhook-cert-days", env: "STRONGROOM_WEBHOOK_CERT_DAYS", type: "string", default: "3650", help: "validity of a certificate made for --webhook-tls-secret" },
+  trustedProxies: { flag: "trusted-proxies", env: "STRONGROOM_TRUSTED_PROXIES", type: "string", help: "comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For names the client (127.0.0.1 and ::1 always; TRUSTED_PROXIES also read)" },
   adminKeySecret: { flag: "admin-key-secret", env: "STRONGROOM_ADMIN_KEY_SECRET", type: "string", help: "write a new account's admin API key to this Secret instead of printing it" },
 };
 
@@ -180,6 +184,19 @@ export function parseAuthenticators(value: string | undefined): string[] {
   return names.length > 0 ? names : ["authn"];
 }
 
+/** Conjur's TRUSTED_PROXIES: comma-separated IPs or CIDRs, each normalised (`10.0.0.1` → `10.0.0.1/32`). */
+export function parseTrustedProxies(value: string | undefined): readonly string[] {
+  const entries = (value ?? "").split(",").map((entry) => entry.trim()).filter((entry) => entry !== "");
+  if (entries.length > 256) throw new ConfigError("--trusted-proxies lists more than 256 entries");
+  return Object.freeze(
+    entries.map((entry) => {
+      const parsed = normalizeCidr(entry);
+      if ("error" in parsed) throw new ConfigError(`--trusted-proxies: ${parsed.error}`);
+      return parsed.cidr;
+    }),
+  );
+}
+
 export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): Config {
   const tlsCert = str("tlsCert", flags, env);
   const tlsKey = str("tlsKey", flags, env);
@@ -227,6 +244,7 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     webhookConfig,
     webhookCertDays: int("webhookCertDays", flags, env, 1, 36_500)!,
     adminKeySecret: secretName("adminKeySecret", flags, env),
+    trustedProxies: parseTrustedProxies(str("trustedProxies", flags, env) ?? env.TRUSTED_PROXIES ?? env.CONJUR_TRUSTED_PROXIES),
   });
 }
 

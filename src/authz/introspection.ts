@@ -10,7 +10,8 @@ import { parseFullId } from "./ids.js";
 export const railsTime = (d: Date): string => d.toISOString().replace("Z", "+00:00");
 
 export interface ListQuery {
-  account: string;
+  /** Undefined for `GET /resources`, which spans accounts. */
+  account?: string | undefined;
   kind?: string | undefined;
   search?: string | undefined;
   limit?: number | undefined;
@@ -20,7 +21,7 @@ export interface ListQuery {
 const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 function listWhere(q: ListQuery): { sql: string; params: unknown[] } {
-  const params: unknown[] = [`${escapeLike(q.account)}:${q.kind ? `${escapeLike(q.kind)}:` : ""}%`];
+  const params: unknown[] = [q.account === undefined ? "%" : `${escapeLike(q.account)}:${q.kind ? `${escapeLike(q.kind)}:` : ""}%`];
   let sql = `r.resource_id LIKE $2 AND ${VISIBLE}`;
   if (q.search) {
     params.push(`%${escapeLike(q.search)}%`);
@@ -53,7 +54,7 @@ export async function isVisible(db: Queryable, roleId: string, resourceId: strin
 
 /** Resource JSON for each id, in the order given. */
 export async function describeResources(db: Queryable, ids: string[]): Promise<Record<string, unknown>[]> {
-  const [resources, permissions, annotations, secrets, versions] = await Promise.all([
+  const [resources, permissions, annotations, secrets, versions, restrictions] = await Promise.all([
     db.query<{ resource_id: string; owner_id: string; policy_id: string | null; created_at: Date }>("SELECT resource_id, owner_id, policy_id, created_at FROM resources WHERE resource_id = ANY($1)", [ids]),
     db.query<{ resource_id: string; privilege: string; role_id: string; policy_id: string | null }>("SELECT resource_id, privilege, role_id, policy_id FROM permissions WHERE resource_id = ANY($1) ORDER BY role_id, privilege", [ids]),
     db.query<{ resource_id: string; name: string; value: string; policy_id: string | null }>("SELECT resource_id, name, value, policy_id FROM annotations WHERE resource_id = ANY($1) ORDER BY name", [ids]),
@@ -62,7 +63,9 @@ export async function describeResources(db: Queryable, ids: string[]): Promise<R
       "SELECT resource_id, version, created_at, policy_sha256, role_id, client_ip FROM policy_versions WHERE resource_id = ANY($1) ORDER BY version",
       [ids],
     ),
+    db.query<{ role_id: string; restricted_to: string[] }>("SELECT role_id, restricted_to FROM roles WHERE role_id = ANY($1) AND cardinality(restricted_to) > 0", [ids]),
   ]);
+  const restrictedTo = new Map(restrictions.rows.map((r) => [r.role_id, r.restricted_to]));
   const byId = new Map(resources.rows.map((r) => [r.resource_id, r]));
   return ids.flatMap((id) => {
     const r = byId.get(id);
@@ -77,7 +80,7 @@ export async function describeResources(db: Queryable, ids: string[]): Promise<R
       annotations: annotations.rows.filter((a) => a.resource_id === id).map((a) => ({ name: a.name, value: a.value, policy: a.policy_id })),
     };
     if (kind === "variable") json.secrets = secrets.rows.filter((s) => s.resource_id === id).map((s) => ({ version: s.version, expires_at: s.expires_at && railsTime(s.expires_at) }));
-    if (kind === "user" || kind === "host") json.restricted_to = [];
+    if (kind === "user" || kind === "host") json.restricted_to = restrictedTo.get(id) ?? [];
     if (kind === "policy") {
       json.policy_versions = versions.rows
         .filter((v) => v.resource_id === id)

@@ -1,6 +1,7 @@
 /** Builds the Express app from injected services. Express types stay inside http/. */
 import express, { type Express } from "express";
 import { errorHandler, notFound } from "./middleware/errors.js";
+import { clientAddress } from "./client-address.js";
 import { inputGuard } from "./middleware/input-guard.js";
 import { normalizePath } from "./middleware/normalize-path.js";
 import { requestContext } from "./middleware/request-context.js";
@@ -17,6 +18,7 @@ export function createApp(services: Services, extraReadiness?: () => string | un
   app.disable("x-powered-by");
   app.set("etag", false);
   app.use(requestContext(services));
+  app.use(clientAddress(services.config.trustedProxies));
   app.use(normalizePath);
   app.use(inputGuard);
   // Conjur reads raw bodies whatever the Content-Type (secrets are bytes; policies are YAML).

@@ -15,6 +15,13 @@ export async function applyPlan(db: pg.PoolClient, plan: Plan, appendOnly: boole
      RETURNING role_id, (xmax = 0) AS inserted`,
     [roleRecords.map((r) => r.id), roleRecords.map((r) => r.policy)],
   );
+  // restricted_to: POST adds CIDRs to those a role has; PATCH and PUT replace them (absent = none), as Conjur.
+  const restricted = roleRecords.filter((r) => (r.kind === "user" || r.kind === "host") && (appendOnly ? r.restrictedTo?.length : true));
+  await db.query(
+    `UPDATE roles r SET restricted_to = ${appendOnly ? "ARRAY(SELECT DISTINCT c FROM unnest(r.restricted_to || x.cidrs) AS c ORDER BY c)" : "x.cidrs"}
+     FROM json_to_recordset($1::json) AS x(role_id text, cidrs text[]) WHERE r.role_id = x.role_id`,
+    [JSON.stringify(restricted.map((r) => ({ role_id: r.id, cidrs: r.restrictedTo ?? [] })))],
+  );
   await db.query(
     `INSERT INTO resources (resource_id, owner_id, policy_id) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
      ON CONFLICT (resource_id) DO ${appendOnly ? "NOTHING" : "UPDATE SET owner_id = EXCLUDED.owner_id, policy_id = EXCLUDED.policy_id"}`,

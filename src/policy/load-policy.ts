@@ -14,6 +14,7 @@ import { inTransaction, type Queryable } from "../storage/database.js";
 import { parsePolicyOffThread } from "./parse-off-thread.js";
 import { resolvePolicy, type Plan } from "./resolve.js";
 import { applyPlan, deleteOmitted } from "./apply-plan.js";
+import { storePublicKeys } from "./public-keys.js";
 
 export type LoadMode = "POST" | "PATCH" | "PUT";
 
@@ -85,7 +86,17 @@ async function recordVersion(db: pg.PoolClient, req: LoadRequest, policyId: stri
   return version;
 }
 
-export async function loadPolicy(pool: pg.Pool, aead: Aead, req: LoadRequest): Promise<LoadResult> {
+/**
+ * A dry run (src/policy/dry-run.ts) watches the same load: `before` sees the database after
+ * the checks and before any write, `after` once everything is written; it then throws to roll
+ * the transaction back. So a dry run and a real load can never disagree.
+ */
+export interface Rehearsal {
+  before(db: pg.PoolClient, plan: Plan, policyId: string, scope: string): Promise<void>;
+  after(db: pg.PoolClient, plan: Plan): Promise<never>;
+}
+
+export async function loadPolicy(pool: pg.Pool, aead: Aead, req: LoadRequest, rehearsal?: Rehearsal): Promise<LoadResult> {
   const policyId = fullId(req.account, "policy", req.policy);
   // Privileges before parsing: parsing is the expensive part, and its input is the caller's.
   await checkPrivileges(pool, req, policyId);
@@ -109,8 +120,14 @@ export async function loadPolicy(pool: pg.Pool, aead: Aead, req: LoadRequest): P
     }
     const deleted = new Set(plan.deletes);
     await checkReferences(db, plan, deleted);
+    await rehearsal?.before(db, plan, policyId, descendantPattern(req));
     if (req.mode === "PUT") await deleteOmitted(db, plan, policyId, descendantPattern(req));
     const created = await applyPlan(db, plan, req.mode === "POST");
+    await storePublicKeys(db, aead, plan.publicKeys);
+    if (rehearsal) {
+      await recordVersion(db, req, policyId);
+      return rehearsal.after(db, plan);
+    }
     const createdRoles: LoadResult["created_roles"] = {};
     for (const id of created) {
       if (deleted.has(id)) continue;

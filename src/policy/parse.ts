@@ -13,20 +13,24 @@
 import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node, type YAMLMap } from "yaml";
 import { errors } from "../errors.js";
 import { LIMITS, storableProblem } from "../input/limits.js";
+import { normalizeCidr } from "../authn/cidr.js";
 import { RECORD_TAGS, type Position, type Ref, type Statement } from "./statements.js";
 
 const RECORD_FIELDS: Record<string, string[]> = {
   policy: ["id", "owner", "body", "annotations"],
-  user: ["id", "owner", "annotations", "restricted_to", "public_keys", "uidnumber"],
+  user: ["id", "owner", "annotations", "restricted_to", "public_keys", "public_key", "uidnumber"],
   host: ["id", "owner", "annotations", "restricted_to"],
   group: ["id", "owner", "annotations", "gidnumber"],
   layer: ["id", "owner", "annotations"],
   variable: ["id", "owner", "annotations", "kind", "mime_type"],
   webservice: ["id", "owner", "annotations"],
+  host_factory: ["id", "owner", "annotations", "layers", "role"],
 };
 const ANNOTATED_ATTRIBUTES: Record<string, string> = { kind: "conjur/kind", mime_type: "conjur/mime_type" };
 /** Integer attributes Conjur keeps as annotations; an explicit annotation of the same name wins. */
 const NUMBER_ATTRIBUTES: Record<string, string> = { uidnumber: "conjur/uidnumber", gidnumber: "conjur/gidnumber" };
+
+const PUBLIC_KEYS_PER_USER = 100;
 
 /** For each alias, the last node before it carrying its anchor (YAML's rule). */
 function aliasTargets(doc: Document): Map<Alias, Node | undefined> {
@@ -186,6 +190,28 @@ class Parser {
     }
   }
 
+  /** `restricted_to`: one IP/CIDR or a list, normalised (`10.0.0.1` → `10.0.0.1/32`). */
+  cidrs(node: unknown): string[] {
+    const n = this.deref(node);
+    if (isSeq(n) && n.items.length === 0) return [];
+    return [...new Set(this.strings(n, "restricted_to").map((text) => {
+      const parsed = normalizeCidr(text);
+      return "cidr" in parsed ? parsed.cidr : this.fail(n, parsed.error);
+    }))];
+  }
+
+  /** `public_keys`: each exactly `<algorithm> <base64> <name>`. */
+  publicKeys(node: unknown): string[] {
+    const n = this.deref(node);
+    if (isSeq(n) && n.items.length === 0) return [];
+    const items = isSeq(n) ? n.items : [n];
+    if (items.length > PUBLIC_KEYS_PER_USER) this.fail(n, `a user may have at most ${PUBLIC_KEYS_PER_USER} public keys`);
+    return items.map((item) => {
+      const key = this.stored(item, "public key", LIMITS.annotationValueBytes).trim();
+      return /^\S+ \S+ \S+$/.test(key) ? key : this.fail(item, "Invalid public key format");
+    });
+  }
+
   members(node: unknown): { ref: Ref; admin: boolean }[] {
     const n = this.deref(node) as Node;
     if (isSeq(n)) return this.nested(n, () => n.items.flatMap((item) => this.members(item)));
@@ -199,6 +225,7 @@ class Parser {
 
   record(node: Node, kind: string, tag: string): Statement {
     const at = this.at(node);
+    if (isScalar(node) && kind === "host_factory") this.fail(node, `Host factory '${this.scalarString(node, "id")}' does not include any layers`);
     if (isScalar(node)) return { type: "record", kind, id: this.stored(node, "id", LIMITS.identifierBytes), annotations: {}, at };
     if (!isMap(node)) return this.fail(node, `${tag} must be a scalar id or a map of attributes`);
     this.checkFields(node, RECORD_FIELDS[kind]!, tag);
@@ -220,12 +247,16 @@ class Parser {
       annotations[annotation] ??= String(Number(value));
     }
     const owner = node.get("owner", true);
+    if (node.has("role")) this.ref(node.get("role", true), "role");
     return {
       type: "record",
       kind,
       id: node.has("id") ? this.stored(node.get("id", true), "id", LIMITS.identifierBytes) : "",
       ...(owner !== undefined ? { owner: this.ref(owner, "owner") } : {}),
       annotations,
+      ...(node.has("restricted_to") ? { restrictedTo: this.cidrs(node.get("restricted_to", true)) } : {}),
+      ...(node.has("public_keys") || node.has("public_key") ? { publicKeys: this.publicKeys(node.get("public_keys", true) ?? node.get("public_key", true)) } : {}),
+      ...(kind === "host_factory" ? { layers: this.refs(node.get("layers", true) ?? this.fail(node, `Host factory '${this.scalarString(node.get("id", true), "id")}' does not include any layers`), "layers") } : {}),
       ...(kind === "policy" ? { body: this.nested(node, () => this.statements(node.get("body", true))) } : {}),
       at,
     };

@@ -13,6 +13,8 @@ export interface PlannedRecord {
   owner: string;
   policy: string;
   annotations: Record<string, string>;
+  /** Users and hosts: normalised CIDRs, undefined when the policy does not say. */
+  restrictedTo?: string[] | undefined;
 }
 
 export interface Grant {
@@ -37,6 +39,8 @@ export interface Plan {
   permits: Permission[];
   denies: Omit<Permission, "policy">[];
   deletes: string[];
+  /** Public keys of users (`public_key` resources) and the value each must hold. */
+  publicKeys: { resource: string; value: string }[];
   /** Every id the plan relies on, with where it was written (checked for existence). */
   references: Map<string, Ref>;
 }
@@ -67,7 +71,7 @@ function absolute(kind: string, raw: string, namespace: string, at: Position): s
 }
 
 export function resolvePolicy(statements: Statement[], root: Scope): Plan {
-  const plan: Plan = { records: [], grants: [], revokes: [], permits: [], denies: [], deletes: [], references: new Map() };
+  const plan: Plan = { records: [], grants: [], revokes: [], permits: [], denies: [], deletes: [], publicKeys: [], references: new Map() };
   const refId = (scope: Scope, ref: Ref): string => {
     const id = fullId(scope.account, ref.kind, absolute(ref.kind, ref.id, scope.namespace, ref.at));
     if (!plan.references.has(id)) plan.references.set(id, ref);
@@ -81,8 +85,15 @@ export function resolvePolicy(statements: Statement[], root: Scope): Plan {
           const identifier = absolute(s.kind, s.id, scope.namespace, s.at);
           const id = fullId(scope.account, s.kind, identifier);
           const owner = s.owner ? refId(scope, s.owner) : scope.owner;
-          plan.records.push({ id, kind: s.kind, owner, policy: scope.policy, annotations: s.annotations });
+          plan.records.push({ id, kind: s.kind, owner, policy: scope.policy, annotations: s.annotations, restrictedTo: s.restrictedTo });
           if (ROLE_RECORD_KINDS.has(s.kind)) plan.grants.push({ role: id, member: owner, admin: true, ownership: true, policy: scope.policy });
+          // A host factory is a member of each of its layers: hosts it makes join them (Conjur's HostFactory#create!).
+          for (const layer of s.layers ?? []) plan.grants.push({ role: refId(scope, layer), member: id, admin: false, ownership: false, policy: scope.policy });
+          for (const key of s.publicKeys ?? []) {
+            const resource = fullId(scope.account, "public_key", `user/${identifier}/${key.split(" ")[2]!}`);
+            plan.records.push({ id: resource, kind: "public_key", owner, policy: scope.policy, annotations: {} });
+            plan.publicKeys.push({ resource, value: key });
+          }
           if (s.body) walk(s.body, { account: scope.account, namespace: identifier, owner: id, policy: id });
           break;
         }

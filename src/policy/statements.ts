@@ -7,8 +7,9 @@ export const RECORD_TAGS: Record<string, string> = {
   "!layer": "layer",
   "!variable": "variable",
   "!webservice": "webservice",
+  "!host-factory": "host_factory",
 };
-export const ROLE_RECORD_KINDS = new Set(["policy", "user", "host", "group", "layer"]);
+export const ROLE_RECORD_KINDS = new Set(["policy", "user", "host", "group", "layer", "host_factory"]);
 
 export interface Position {
   line: number;
@@ -29,6 +30,12 @@ export interface RecordStatement {
   owner?: Ref;
   annotations: Record<string, string>;
   body?: Statement[];
+  /** `restricted_to` on users and hosts: normalised CIDRs; undefined when not written. */
+  restrictedTo?: string[];
+  /** `public_keys` on users: `<algorithm> <base64> <name>` lines. */
+  publicKeys?: string[];
+  /** `layers` of a `!host-factory`. */
+  layers?: Ref[];
   at: Position;
 }
 

@@ -107,6 +107,24 @@ CREATE TABLE data_keys (
 );
 `,
   },
+  {
+    version: 3,
+    name: "restricted_to, host factory tokens",
+    sql: `
+-- Users' and hosts' restricted_to: normalised CIDRs ('10.0.0.0/24'); empty = from anywhere.
+ALTER TABLE roles ADD COLUMN restricted_to text[] NOT NULL DEFAULT '{}';
+-- Host factory tokens: only their SHA-256 (hex) is kept; a token is 256 random bits, so
+-- a fast hash suffices, and a database dump reveals no usable token.
+CREATE TABLE host_factory_tokens (
+  token_sha256 text PRIMARY KEY,
+  resource_id text NOT NULL REFERENCES resources(resource_id) ON DELETE CASCADE,
+  expiration timestamptz NOT NULL,
+  cidr text[] NOT NULL DEFAULT '{}',
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX host_factory_tokens_resource ON host_factory_tokens(resource_id);
+`,
+  },
 ];
 
 const LOCK_KEY = 7_310_241; // arbitrary, constant: "strongroom migrations"

@@ -2,6 +2,7 @@
 import { Router, type Request, type Response } from "express";
 import { apiKeyOf, checkApiKey, checkApiKeyOrPassword, rotateApiKey, rotatedAt, setPassword } from "../../authn/credentials.js";
 import { assertPasswordComplexity } from "../../authn/passwords.js";
+import { isClientAllowed, ORIGIN_REFUSED, restrictionsOf } from "../../authn/restrictions.js";
 import { accessToOne, roleExists } from "../../authz/permissions.js";
 import { parseFullId, parseRoleParam, roleIdForLogin, fullId } from "../../authz/ids.js";
 import { errors } from "../../errors.js";
@@ -70,6 +71,10 @@ export function authnRouter(services: Services): Router {
     const login = req.params.login as string;
     const roleId = roleIdForLogin(account, login);
     await checkCredential(req, res, "authenticate", roleId, () => checkApiKey(pool, aead, roleId, rawBody(req)));
+    if (!isClientAllowed(await restrictionsOf(pool, roleId), req.ip)) {
+      await record(req, res, "authenticate", roleId, false, `401 ${ORIGIN_REFUSED}`);
+      throw errors.unauthorized();
+    }
     await record(req, res, "authenticate", roleId, true);
     const token = await services.tokens.issue(account, login.startsWith("user/") ? login.slice(5) : login);
     sendAccessToken(req, res, token);
