@@ -111,6 +111,26 @@ describe("Conjur's official clients, request for request", () => {
     expect(bad.json().error.message).to.equal("Expected at least 2 tokens in ops");
   });
 
+  it("lists resources with kind as a query parameter (Go SDK), across accounts, and acting_as a role the caller has", async () => {
+    const byQuery = await admin.request("GET", `/resources/${account}?kind=group`);
+    expect(byQuery.json().map((r: { id: string }) => r.id).sort()).to.deep.equal([`${account}:group:developers`, `${account}:group:ops`]);
+    expect((await admin.request("GET", `/resources/${account}?kind=bogus`)).status).to.equal(422);
+    const everywhere = await admin.request("GET", "/resources?limit=1000");
+    expect(everywhere.status).to.equal(200);
+    expect(everywhere.json().length).to.be.above(5);
+    const asAlice = await admin.request("GET", `/resources/${account}?acting_as=${account}:user:alice`);
+    expect(asAlice.status, "admin owns alice, so has her role").to.equal(200);
+    const alice = await new Client(server.url, account).login("alice", (await admin.request("PUT", `/authn/${account}/api_key?role=user:alice`)).text);
+    expect((await alice.request("GET", `/resources/${account}?acting_as=${account}:user:admin`)).status).to.equal(403);
+  });
+
+  it("checks batch permissions before missing ids, as Conjur's SecretsController#batch does", async () => {
+    const alice = await new Client(server.url, account).login("alice", (await admin.request("PUT", `/authn/${account}/api_key?role=user:alice`)).text);
+    await admin.loadPolicy("POST", "root", "- !variable seen\n- !permit { role: !user alice, privilege: read, resource: !variable seen }\n");
+    const res = await alice.batch([`${account}:variable:nothing`, `${account}:variable:seen`]);
+    expect(res.status).to.equal(403);
+  });
+
   describe("a token whose role was deleted", () => {
     let doomed: Client;
     before(async () => {

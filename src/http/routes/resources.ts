@@ -44,19 +44,30 @@ export function resourcesRouter(services: Services): Router {
 
   const list = async (req: Request, res: Response): Promise<void> => {
     const caller = callerOf(res);
-    const kind = req.params.kind as string | undefined;
+    // The Go SDK sends the kind as a query parameter; the path form wins.
+    const kind = (req.params.kind as string | undefined) ?? queryString(req, "kind");
     if (kind !== undefined && !(RESOURCE_KINDS as readonly string[]).includes(kind)) throw errors.argument(`Invalid resource kind: ${kind}`);
-    const query = { account: accountOf(req), kind, search: queryString(req, "search"), ...pagination(req) };
+    const account = req.params.account === undefined ? undefined : accountOf(req);
+    const query = { account, kind: account === undefined ? undefined : kind, search: queryString(req, "search"), ...pagination(req) };
+    const subject = await listSubject(req, caller);
     if (isTrue(req, "count")) {
-      const count = await countVisible(db, caller.roleId, { ...query, limit: undefined, offset: 0 });
+      const count = await countVisible(db, subject, { ...query, limit: undefined, offset: 0 });
       if (count === 0) await assertCallerExists(services, caller);
       res.json({ count });
       return;
     }
-    const ids = await listVisible(db, caller.roleId, query);
+    const ids = await listVisible(db, subject, query);
     if (ids.length === 0) await assertCallerExists(services, caller);
     res.json(await describeResources(db, ids));
   };
+  /** `role=` or `acting_as=`: list as a role the caller has (a full id), else 403, as Conjur. */
+  const listSubject = async (req: Request, caller: Caller): Promise<string> => {
+    const actingAs = queryString(req, "acting_as") ?? queryString(req, "role");
+    if (actingAs === undefined || actingAs === caller.roleId) return caller.roleId;
+    if (!parseFullId(actingAs) || !(await hasRole(db, caller.roleId, actingAs))) throw errors.forbidden();
+    return actingAs;
+  };
+  router.get("/resources", auth, list);
   router.get("/resources/:account", auth, list);
   router.get("/resources/:account/:kind", auth, list);
 
