@@ -11,14 +11,14 @@ import type { Logger } from "pino";
 import type { Aead } from "../crypto/aead.js";
 import type { Queryable } from "../storage/database.js";
 import type { Metrics } from "../telemetry/metrics.js";
-import { MANAGED_LABEL } from "./annotations.js";
-import { SECRET_BINDING, type KubeClients } from "./kube-client.js";
-import { LeaderElector } from "./leader-election.js";
-import { PodSecrets, type ReconcileResult } from "./pod-secrets.js";
-import { SecretBindings, type SecretBinding } from "./secret-bindings.js";
-import { SecretChangeListener } from "./secret-change-listener.js";
-import { watchedCache, type WatchedCache } from "./watched-cache.js";
-import { WorkQueue } from "./work-queue.js";
+import { MANAGED_LABEL } from "./injection/annotations.js";
+import { SECRET_BINDING, type KubeClients } from "./api/kube-client.js";
+import { LeaderElector } from "./runtime/leader-election.js";
+import { PodSecrets, type ReconcileResult } from "./reconcilers/pod-secrets.js";
+import { SecretBindings, type SecretBinding } from "./reconcilers/secret-bindings.js";
+import { SecretChangeListener } from "./runtime/secret-change-listener.js";
+import { watchedCache, type WatchedCache } from "./api/watched-cache.js";
+import { WorkQueue } from "./runtime/work-queue.js";
 
 export interface ControllerDeps {
   db: Queryable;

@@ -1,47 +1,14 @@
 /**
- * The admission webhook: HTTPS, `POST /mutate-pods`, AdmissionReview admission.k8s.io/v1.
- * Pods that did not opt in pass untouched; a malformed review is answered, never crashed on.
+ * The admission webhook's HTTP adapter: HTTPS, `POST /mutate-pods`, AdmissionReview
+ * admission.k8s.io/v1. The decision is src/kubernetes/webhook/review-pod.ts; a malformed
+ * review is answered, never crashed on.
  */
 import express, { type Request, type Response } from "express";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import type { V1Pod } from "@kubernetes/client-node";
-import type { Metrics } from "../telemetry/metrics.js";
-import { mutatePod } from "./mutate-pod.js";
-
-interface AdmissionReview {
-  apiVersion?: string;
-  kind?: string;
-  request?: { uid?: string; namespace?: string; operation?: string; object?: V1Pod; kind?: { kind?: string } };
-}
-
-export function reviewPod(review: AdmissionReview, metrics: Metrics, log: Logger): object {
-  const request = review.request;
-  const uid = request?.uid ?? "";
-  const respond = (response: Record<string, unknown>): object => ({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid, ...response } });
-  if (!request?.object || request.kind?.kind !== "Pod" || (request.operation && request.operation !== "CREATE")) {
-    metrics.injections.inc({ outcome: "skipped" });
-    return respond({ allowed: true });
-  }
-  const pod = request.object;
-  const namespace = request.namespace ?? pod.metadata?.namespace ?? "default";
-  const result = mutatePod(pod, namespace);
-  const podName = pod.metadata?.name || `${pod.metadata?.generateName ?? ""}***** (name not yet known)`;
-  if (result.kind === "skip") {
-    metrics.injections.inc({ outcome: "skipped" });
-    return respond({ allowed: true });
-  }
-  if (result.kind === "reject") {
-    metrics.injections.inc({ outcome: "rejected" });
-    log.info({ namespace, pod: podName, reason: result.message }, "webhook rejected pod");
-    return respond({ allowed: false, status: { code: 400, reason: "BadRequest", message: result.message } });
-  }
-  metrics.injections.inc({ outcome: "injected" });
-  log.info({ namespace, pod: podName, secret: result.secretName }, "webhook injected pod");
-  if (!result.patch.length) return respond({ allowed: true });
-  return respond({ allowed: true, patchType: "JSONPatch", patch: Buffer.from(JSON.stringify(result.patch)).toString("base64") });
-}
+import type { Metrics } from "../../telemetry/metrics.js";
+import { reviewPod, type AdmissionReview } from "../../kubernetes/webhook/review-pod.js";
 
 export interface WebhookServer {
   port: number;

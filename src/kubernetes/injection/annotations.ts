@@ -2,8 +2,6 @@
  * The pod annotations under `strongroom.io/`, parsed and validated in one place for the
  * webhook (which rejects bad ones) and the controller (which resolves good ones).
  */
-import { createHash } from "node:crypto";
-
 export const PREFIX = "strongroom.io/";
 export const MANAGED_LABEL = `${PREFIX}managed`;
 /** Written by the webhook: the name of the Secret the pod's volume projects. */
@@ -71,23 +69,4 @@ export function parseInjection(annotations: Record<string, string>): InjectionSp
   if (!Object.keys(files).length && binding === undefined) problems.push(`no secrets requested: add '${PREFIX}secret.<file>: <variable id>' or '${PREFIX}binding'`);
   if (problems.length) return { problems };
   return { files, host: host?.trim(), mountPath, refreshMs: refreshMs!, containers, binding };
-}
-
-/**
- * The managed Secret's name. It must be known at admission, when a ReplicaSet pod has no
- * name yet, so it is derived from what decides the content: namespace, identity and the
- * file → variable map. Replicas of a Deployment therefore share one Secret.
- */
-export function managedSecretName(namespace: string, identity: string, files: Record<string, string>): string {
-  const canonical = JSON.stringify([namespace, identity, Object.entries(files).sort(([a], [b]) => a.localeCompare(b))]);
-  return `strongroom-${createHash("sha256").update(canonical).digest("hex").slice(0, 20)}`;
-}
-
-/**
- * The identity part of the Secret's name: the service account always (two service accounts
- * claiming one host must never share a Secret), plus the claimed host if any.
- */
-export function identityKey(spec: Pick<InjectionSpec, "host">, serviceAccountName: string | undefined): string {
-  const sa = `sa:${serviceAccountName || "default"}`;
-  return spec.host ? `${sa}|host:${spec.host}` : sa;
 }

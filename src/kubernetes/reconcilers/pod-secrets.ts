@@ -10,12 +10,13 @@
  */
 import type { CoreV1Api, V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import type { Aead } from "../crypto/aead.js";
-import type { Queryable } from "../storage/database.js";
-import type { Metrics } from "../telemetry/metrics.js";
-import { identityKey, managedSecretName, parseInjection, SECRET_NAME_ANNOTATION, SECRET_VERSION_ANNOTATION, type InjectionSpec } from "./annotations.js";
-import { recordEvent } from "./events.js";
-import { mergePatch, statusOf } from "./kube-client.js";
+import type { Aead } from "../../crypto/aead.js";
+import type { Queryable } from "../../storage/database.js";
+import type { Metrics } from "../../telemetry/metrics.js";
+import { parseInjection, SECRET_NAME_ANNOTATION, SECRET_VERSION_ANNOTATION, type InjectionSpec } from "../injection/annotations.js";
+import { identityKey, managedSecretName } from "../injection/secret-name.js";
+import { recordEvent } from "../api/events.js";
+import { mergePatch, statusOf } from "../api/kube-client.js";
 import { resolveFiles } from "./resolve-files.js";
 import { deleteSecret, writeSecret } from "./secret-writer.js";
 

@@ -2,12 +2,12 @@
  * Resolves a set of files (file → variable id) as an identity, through the same
  * `fetchBatch` the REST API's batch endpoint uses: one call, one query.
  */
-import { fullId } from "../authz/ids.js";
-import type { Aead } from "../crypto/aead.js";
-import { ApiError } from "../errors.js";
-import { fetchBatch } from "../secrets/fetch-batch.js";
-import type { Queryable } from "../storage/database.js";
-import { resolveIdentity } from "./identity.js";
+import { fullId } from "../../authz/ids.js";
+import type { Aead } from "../../crypto/aead.js";
+import { ApiError } from "../../errors.js";
+import { fetchBatch } from "../../secrets/fetch-batch.js";
+import type { Queryable } from "../../storage/database.js";
+import { resolveIdentity } from "../../authn/kubernetes-identity.js";
 
 export type Resolution =
   | { ok: true; roleId: string; data: Record<string, string>; variables: string[] }

@@ -5,12 +5,12 @@
  */
 import type { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import type { Aead } from "../crypto/aead.js";
-import type { Queryable } from "../storage/database.js";
-import type { Metrics } from "../telemetry/metrics.js";
-import { DEFAULT_REFRESH_MS, parseDuration } from "./annotations.js";
-import { recordEvent } from "./events.js";
-import { SECRET_BINDING } from "./kube-client.js";
+import type { Aead } from "../../crypto/aead.js";
+import type { Queryable } from "../../storage/database.js";
+import type { Metrics } from "../../telemetry/metrics.js";
+import { DEFAULT_REFRESH_MS, parseDuration } from "../injection/annotations.js";
+import { recordEvent } from "../api/events.js";
+import { SECRET_BINDING } from "../api/kube-client.js";
 import { resolveFiles } from "./resolve-files.js";
 import { deleteSecret, writeSecret } from "./secret-writer.js";
 import type { ReconcileResult } from "./pod-secrets.js";

@@ -3,7 +3,7 @@
  * already right; a stale update (409) is left to the queue's retry.
  */
 import type { CoreV1Api, V1OwnerReference, V1Secret } from "@kubernetes/client-node";
-import { statusOf } from "./kube-client.js";
+import { statusOf } from "../api/kube-client.js";
 
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 

@@ -5,7 +5,7 @@
  */
 import type { CoordinationV1Api, V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { statusOf } from "./kube-client.js";
+import { statusOf } from "../api/kube-client.js";
 
 export interface LeaderElectionOptions {
   namespace: string;

@@ -4,8 +4,8 @@
  */
 import pg from "pg";
 import type { Logger } from "pino";
-import { SECRET_CHANGED_CHANNEL } from "../secrets/add-version.js";
-import { connectionOptions, DEFAULT_TIMEOUTS, type DatabaseTimeouts } from "../storage/connection-options.js";
+import { SECRET_CHANGED_CHANNEL } from "../../secrets/add-version.js";
+import { connectionOptions, DEFAULT_TIMEOUTS, type DatabaseTimeouts } from "../../storage/connection-options.js";
 
 export class SecretChangeListener {
   #client: pg.Client | undefined;

@@ -4,7 +4,8 @@
  * containers, the managed label and the Secret-name annotation. Pure: no I/O.
  */
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
-import { identityKey, managedSecretName, MANAGED_LABEL, parseInjection, SECRET_NAME_ANNOTATION, VOLUME_NAME, wantsInjection } from "./annotations.js";
+import { MANAGED_LABEL, parseInjection, SECRET_NAME_ANNOTATION, VOLUME_NAME, wantsInjection } from "../injection/annotations.js";
+import { identityKey, managedSecretName } from "../injection/secret-name.js";
 
 export type PatchOperation = { op: "add" | "replace"; path: string; value: unknown };
 export type Mutation = { kind: "skip" } | { kind: "reject"; message: string } | { kind: "patch"; patch: PatchOperation[]; secretName: string | undefined };
