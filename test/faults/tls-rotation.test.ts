@@ -112,4 +112,24 @@ describe("the TLS reloader", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("re-reads on its timer too, where file-system events never come", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "strongroom-reload-"));
+    const files = { certFile: join(dir, "tls.crt"), keyFile: join(dir, "tls.key") };
+    copyFileSync(a.certFile, files.certFile);
+    copyFileSync(a.keyFile, files.keyFile);
+    const applied: TlsPair[] = [];
+    // Events settle for ten minutes: only the 100 ms timer can apply the new pair in time.
+    const reloader = new TlsReloader(files, [{ setSecureContext: (p) => applied.push(p) }], pino({ level: "silent" }), pair(a), { intervalMs: 100, settleMs: 600_000 });
+    reloader.start();
+    try {
+      copyFileSync(b.certFile, files.certFile);
+      copyFileSync(b.keyFile, files.keyFile);
+      await eventually(async () => applied.length === 1, 3000);
+      expect(applied).to.deep.equal([pair(b)]);
+    } finally {
+      reloader.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
