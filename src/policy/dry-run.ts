@@ -51,14 +51,13 @@ const group = (rows: { key: string; privilege: string; other: string }[], id: st
 };
 
 /** The items for `ids` as the database holds them now (within the transaction). */
-async function snapshot(db: pg.PoolClient, callerRoleId: string, ids: string[]): Promise<Map<string, Item>> {
-  const [resources, roles, perms, annotations, memberships] = await Promise.all([
-    db.query<{ id: string; owner_id: string; policy_id: string | null }>("SELECT resource_id AS id, owner_id, policy_id FROM resources WHERE resource_id = ANY($1)", [ids]),
-    db.query<{ id: string; policy_id: string | null; restricted_to: string[] }>("SELECT role_id AS id, policy_id, restricted_to FROM roles WHERE role_id = ANY($1)", [ids]),
-    db.query<{ resource_id: string; role_id: string; privilege: string }>("SELECT resource_id, role_id, privilege FROM permissions WHERE resource_id = ANY($1) OR role_id = ANY($1) ORDER BY resource_id, role_id, privilege", [ids]),
-    db.query<{ resource_id: string; name: string; value: string }>("SELECT resource_id, name, value FROM annotations WHERE resource_id = ANY($1) ORDER BY name", [ids]),
-    db.query<{ role_id: string; member_id: string }>("SELECT role_id, member_id FROM role_memberships WHERE role_id = ANY($1) OR member_id = ANY($1) ORDER BY role_id, member_id", [ids]),
-  ]);
+async function snapshot(db: pg.PoolClient, callerRoleId: string, ids: string[]): Promise<Map<string, { item: Item; full: string }>> {
+  // One client, one query at a time (a transaction's client cannot pipeline).
+  const resources = await db.query<{ id: string; owner_id: string; policy_id: string | null }>("SELECT resource_id AS id, owner_id, policy_id FROM resources WHERE resource_id = ANY($1)", [ids]);
+  const roles = await db.query<{ id: string; restricted_to: string[] }>("SELECT role_id AS id, restricted_to FROM roles WHERE role_id = ANY($1)", [ids]);
+  const perms = await db.query<{ resource_id: string; role_id: string; privilege: string }>("SELECT resource_id, role_id, privilege FROM permissions WHERE resource_id = ANY($1) OR role_id = ANY($1) ORDER BY resource_id, role_id, privilege", [ids]);
+  const annotations = await db.query<{ resource_id: string; name: string; value: string }>("SELECT resource_id, name, value FROM annotations WHERE resource_id = ANY($1) ORDER BY name", [ids]);
+  const memberships = await db.query<{ role_id: string; member_id: string }>("SELECT role_id, member_id FROM role_memberships WHERE role_id = ANY($1) OR member_id = ANY($1) ORDER BY role_id, member_id", [ids]);
   const mentioned = new Set([...ids, ...resources.rows.flatMap((r) => [r.owner_id, r.policy_id ?? r.id]), ...perms.rows.flatMap((p) => [p.resource_id, p.role_id]), ...memberships.rows.flatMap((m) => [m.role_id, m.member_id])]);
   const visible = await db.query<{ id: string }>(`WITH RECURSIVE ${CLOSURE_CTE} SELECT r.resource_id AS id FROM resources r WHERE r.resource_id = ANY($2) AND ${VISIBLE}`, [callerRoleId, [...mentioned]]);
   const canSee = new Set(visible.rows.map((r) => r.id));
@@ -68,13 +67,9 @@ async function snapshot(db: pg.PoolClient, callerRoleId: string, ids: string[]):
     return parsed ? `${parsed.account}:${parsed.kind}:[REDACTED]` : id;
   };
   const roleById = new Map(roles.rows.map((r) => [r.id, r]));
-  const items = new Map<string, Item>();
-  for (const r of resources.rows) {
+  const describe = (r: (typeof resources.rows)[number], redact: (id: string) => string): Item => {
     const parsed = parseFullId(r.id)!;
-    if (!canSee.has(r.id)) {
-      items.set(r.id, { identifier: redact(r.id), type: parsed.kind });
-      continue;
-    }
+    if (redact(r.id) !== r.id) return { identifier: redact(r.id), type: parsed.kind };
     const item: Item = { identifier: r.id, id: parsed.identifier, type: parsed.kind, owner: redact(r.owner_id), policy: r.policy_id && redact(r.policy_id) };
     if (ROLE_TYPES.has(parsed.kind)) {
       item.permissions = group(perms.rows.map((p) => ({ key: p.role_id, privilege: p.privilege, other: redact(p.resource_id) })), r.id);
@@ -86,14 +81,15 @@ async function snapshot(db: pg.PoolClient, callerRoleId: string, ids: string[]):
       item.permitted = group(perms.rows.map((p) => ({ key: p.resource_id, privilege: p.privilege, other: redact(p.role_id) })), r.id);
       item.annotations = Object.fromEntries(annotations.rows.filter((a) => a.resource_id === r.id).map((a) => [a.name, a.value]));
     }
-    items.set(r.id, item);
-  }
-  return items;
+    return item;
+  };
+  // Changes are found on the full rows (an invisible record still counts as updated), shown redacted.
+  return new Map(resources.rows.map((r) => [r.id, { item: describe(r, redact), full: JSON.stringify(describe(r, (id) => id)) }]));
 }
 
 export async function dryRunPolicy(pool: pg.Pool, aead: Aead, req: LoadRequest): Promise<DryRunReport> {
   let ids: string[] = [];
-  let before = new Map<string, Item>();
+  let before = new Map<string, { item: Item; full: string }>();
   try {
     await loadPolicy(pool, aead, req, {
       async before(db, plan, policyId, descendants) {
@@ -111,11 +107,11 @@ export async function dryRunPolicy(pool: pg.Pool, aead: Aead, req: LoadRequest):
         for (const id of ids) {
           const was = before.get(id);
           const is = after.get(id);
-          if (!was && is) report.created.items.push(is);
-          else if (was && !is) report.deleted.items.push(was);
-          else if (was && is && JSON.stringify(was) !== JSON.stringify(is)) {
-            report.updated.before.items.push(was);
-            report.updated.after.items.push(is);
+          if (!was && is) report.created.items.push(is.item);
+          else if (was && !is) report.deleted.items.push(was.item);
+          else if (was && is && was.full !== is.full) {
+            report.updated.before.items.push(was.item);
+            report.updated.after.items.push(is.item);
           }
         }
         throw new Rehearsed(report);
