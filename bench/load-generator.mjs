@@ -1,3 +1,4 @@
+/* global process */
 // The load generator, run by bench/run.ts as its own process so that its CPU is neither the
 // server's nor the orchestrator's. Input: one JSON spec in argv[2]. It warms up, prints
 // `measuring` on stdout, runs the measured phase and prints one JSON line with the result.

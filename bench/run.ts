@@ -31,9 +31,9 @@ const stops: (() => Promise<void>)[] = [];
 
 try {
   const server = await startStrongroom({ databaseUrl: pg.url, dataKey: generateDataKey(), account: ACCOUNT, logFile });
-  stops.push(server.stop);
+  stops.push(() => server.stop());
   const floor = await startFloor(pg.url, APPS * VARIABLES_PER_APP);
-  stops.push(floor.stop);
+  stops.push(() => floor.stop());
   const { hostKeys } = await loadDataset(server.url, ACCOUNT, server.adminApiKey);
   console.error(`data set loaded: ${APPS * VARIABLES_PER_APP} variables, ${hostKeys.size} hosts; server log: ${logFile}`);
 

@@ -84,7 +84,7 @@ export async function startFloor(databaseUrl: string, variables: number): Promis
     },
   });
   let out = "";
-  child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
   const token = await waitFor("the floor to be ready", 120, () => {
     if (child.exitCode !== null) throw new Error(`floor exited with ${child.exitCode}`);
     return /ready token=(\S+)/.exec(out)?.[1];
