@@ -78,6 +78,8 @@ export const errors = {
   tooManyAuthnFailures: (retryAfterSeconds: number): ApiError =>
     new ApiError(429, body("too_many_requests", `Too many failed authentication attempts; retry after ${retryAfterSeconds} seconds`), { "Retry-After": String(retryAfterSeconds) }),
   badRequest: (message: string): ApiError => new ApiError(400, body("bad_request", message)),
+  /** Rails' ParameterMissing, as Conjur renders it. */
+  parameterMissing: (name: string): ApiError => new ApiError(422, body("parameter_missing", `param is missing or the value is empty: ${name}`)),
   /** Conjur's authenticators answer a missing credential field with an empty 400. */
   emptyBadRequest: (): ApiError => new ApiError(400, null),
   unavailable: (message: string): ApiError => new ApiError(503, body("service_unavailable", message), { "Retry-After": "1" }),

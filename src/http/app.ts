@@ -10,6 +10,7 @@ import { authnJwtRouter } from "./routes/authn-jwt.js";
 import { operationsRouter } from "./routes/operations.js";
 import { policiesRouter } from "./routes/policies.js";
 import { resourcesRouter } from "./routes/resources.js";
+import { hostFactoriesRouter } from "./routes/host-factories.js";
 import { secretsRouter } from "./routes/secrets.js";
 import type { Services } from "./services.js";
 
@@ -29,6 +30,7 @@ export function createApp(services: Services, extraReadiness?: () => string | un
   app.use(secretsRouter(services));
   app.use(policiesRouter(services));
   app.use(resourcesRouter(services));
+  app.use(hostFactoriesRouter(services));
   app.use(notFound);
   app.use(errorHandler(services));
   return app;

@@ -4,6 +4,7 @@ import { countVisible, describeResources, isVisible, listVisible, memberships, r
 import { accessToOne, allRoles, hasRole, permittedRoles, resourceExists, roleExists } from "../../authz/permissions.js";
 import { fullId, makeFullRoleId, parseFullId, RESOURCE_KINDS, ROLE_KINDS } from "../../authz/ids.js";
 import { ApiError, errors } from "../../errors.js";
+import { describeFactory } from "../../hostfactory/tokens.js";
 import { boundedInteger, LIMITS } from "../../input/limits.js";
 import { callerOf, requireToken, type Caller } from "../middleware/authenticate.js";
 import { assertCallerExists } from "../middleware/deleted-caller.js";
@@ -95,7 +96,9 @@ export function resourcesRouter(services: Services): Router {
       res.json(await permittedRoles(db, id, privilege));
       return;
     }
-    res.json((await describeResources(db, [id]))[0]);
+    const [shown] = await describeResources(db, [id]);
+    // A host factory also shows its layers and live tokens (their values are never stored, so never shown).
+    res.json(kind === "host_factory" ? { ...shown, ...(await describeFactory(db, id)) } : shown);
   });
 
   router.get("/roles/:account/:kind/*identifier", auth, async (req: Request, res: Response) => {
