@@ -47,6 +47,8 @@ export interface Config {
   readonly adminKeySecret: string | undefined;
   /** Proxies (normalised CIDRs) besides 127.0.0.1 and ::1 whose X-Forwarded-For is believed, as Conjur's TRUSTED_PROXIES. */
   readonly trustedProxies: readonly string[];
+  /** Long-poll watches (GET /secrets/watch) one server holds at a time; more are answered 503. */
+  readonly maxWatchers: number;
 }
 
 /** A problem with flags or environment: the CLI prints its message on one line and exits 2. */
@@ -90,6 +92,7 @@ export const SETTINGS: Record<string, Setting> = {
   webhookConfig: { flag: "webhook-config", env: "STRONGROOM_WEBHOOK_CONFIG", type: "string", help: "MutatingWebhookConfiguration whose caBundle the server keeps set (with --webhook-tls-secret)" },
   webhookCertDays: { flag: "webhook-cert-days", env: "STRONGROOM_WEBHOOK_CERT_DAYS", type: "string", default: "3650", help: "validity of a certificate made for --webhook-tls-secret" },
   trustedProxies: { flag: "trusted-proxies", env: "STRONGROOM_TRUSTED_PROXIES", type: "string", help: "comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For names the client (127.0.0.1 and ::1 always; TRUSTED_PROXIES also read)" },
+  maxWatchers: { flag: "max-watchers", env: "STRONGROOM_MAX_WATCHERS", type: "string", default: "10000", help: "long-poll watches (GET /secrets/watch, used by agents) held at a time; more get 503" },
   adminKeySecret: { flag: "admin-key-secret", env: "STRONGROOM_ADMIN_KEY_SECRET", type: "string", help: "write a new account's admin API key to this Secret instead of printing it" },
 };
 
@@ -245,6 +248,7 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     webhookCertDays: int("webhookCertDays", flags, env, 1, 36_500)!,
     adminKeySecret: secretName("adminKeySecret", flags, env),
     trustedProxies: parseTrustedProxies(str("trustedProxies", flags, env) ?? env.TRUSTED_PROXIES ?? env.CONJUR_TRUSTED_PROXIES),
+    maxWatchers: int("maxWatchers", flags, env, 0, 1_000_000)!,
   });
 }
 

@@ -23,6 +23,8 @@ import { TlsReloader } from "../http/tls-reloader.js";
 import { initialAdminKeySink, serverMadeTls } from "../kubernetes/bootstrap/server-hooks.js";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { openStorage } from "./storage.js";
+import { WatchHub } from "../secrets/watch-hub.js";
+import { SecretChangeListener } from "../kubernetes/runtime/secret-change-listener.js";
 
 export interface RunningServer {
   port: number;
@@ -83,7 +85,11 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     authnThrottle: new AuthnThrottle({ maxFailuresPerRole: config.authnMaxFailures, maxFailuresPerAddress: config.authnMaxFailuresPerAddress, windowSeconds: config.authnFailureWindowSeconds }),
     metrics,
     log,
+    watchHub: new WatchHub(config.maxWatchers),
   };
+  // One LISTEN connection per server feeds every long-poll watch (GET /secrets/watch).
+  const watchListener = new SecretChangeListener(db.url, (variableId) => services.watchHub?.notify(variableId), log);
+  await watchListener.start();
   const controller = config.controller
     ? new Controller({ db: db.pool, databaseUrl: db.url, aead, account: config.account, kube: kubeClients(options.kubeConfig), log, metrics, leaseNamespace: config.namespace })
     : undefined;
@@ -96,6 +102,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     port = await listen(server, config.port, config.host);
     if (config.webhookPort !== undefined && tls) webhook = await startWebhookServer({ port: config.webhookPort, host: config.host, ...tls, metrics, log });
   } catch (err) {
+    await watchListener.stop();
     await closeServer(server);
     await db.close();
     await audit.close();
@@ -122,6 +129,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     async close() {
       madeTls?.stop();
       tlsReloader?.stop();
+      services.watchHub?.close();
+      await watchListener.stop();
       await Promise.all([closeServer(server), webhook?.close()]);
       await controller?.stop();
       await db.close();

@@ -12,6 +12,7 @@ import { policiesRouter } from "./routes/policies.js";
 import { resourcesRouter } from "./routes/resources.js";
 import { hostFactoriesRouter } from "./routes/host-factories.js";
 import { secretsRouter } from "./routes/secrets.js";
+import { watchRouter } from "./routes/watch.js";
 import type { Services } from "./services.js";
 
 export function createApp(services: Services, extraReadiness?: () => string | undefined): Express {
@@ -27,6 +28,7 @@ export function createApp(services: Services, extraReadiness?: () => string | un
   app.use(operationsRouter(services, extraReadiness));
   app.use(authnRouter(services));
   app.use(authnJwtRouter(services));
+  app.use(watchRouter(services));
   app.use(secretsRouter(services));
   app.use(policiesRouter(services));
   app.use(resourcesRouter(services));

@@ -7,6 +7,7 @@ import type { TokenService } from "../authn/tokens.js";
 import type { Config } from "../config.js";
 import type { Aead } from "../crypto/aead.js";
 import type { Metrics } from "../telemetry/metrics.js";
+import type { WatchHub } from "../secrets/watch-hub.js";
 
 export interface Services {
   config: Config;
@@ -17,4 +18,6 @@ export interface Services {
   authnThrottle: AuthnThrottle;
   metrics: Metrics;
   log: Logger;
+  /** Fan-out of secret changes to GET /secrets/watch; absent = the route answers 503. */
+  watchHub?: WatchHub;
 }

@@ -95,6 +95,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly secretWatchers = new Gauge({
+    name: "strongroom_secret_watchers",
+    help: "Long-poll watches (GET /secrets/watch) waiting now",
+    registers: [this.registry],
+  });
+  readonly secretWatchResponses = new Counter({
+    name: "strongroom_secret_watch_responses_total",
+    help: "Answers to GET /secrets/watch by outcome: changed, unchanged (timed out), refused (too many watchers)",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
+
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: "strongroom_" });
   }

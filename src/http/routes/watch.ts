@@ -1,0 +1,78 @@
+/**
+ * `GET /secrets/watch?variable_ids=…&cursor=…&timeout=…`: a long-poll for agents. Answers
+ * at once when the caller's cursor is stale (or absent), else when one of the variables
+ * gets a new version, else after `timeout` seconds; always `{"changed", "cursor"}`.
+ * Authorized as a batch read on every call (so a revoked permission shows on the next
+ * watch). Thousands of agents cost one LISTEN connection and a timer each, no polling.
+ */
+import { Router, type Request, type Response } from "express";
+import { errors } from "../../errors.js";
+import { WatchHubFullError } from "../../secrets/watch-hub.js";
+import { watchCursor } from "../../secrets/watch-state.js";
+import { callerOf, requireToken } from "../middleware/authenticate.js";
+import { queryString } from "../params.js";
+import type { Services } from "../services.js";
+
+export const WATCH_LIMITS = Object.freeze({ ids: 1000, cursorChars: 64, defaultTimeoutSeconds: 30, maxTimeoutSeconds: 300 });
+
+function watchIds(req: Request): string[] {
+  const raw = queryString(req, "variable_ids") ?? "";
+  const ids = raw.split(",");
+  while (ids.length && ids[ids.length - 1] === "") ids.pop();
+  if (ids.length === 0 || ids.some((id) => id === "")) throw errors.argument("variable_ids");
+  if (ids.length > WATCH_LIMITS.ids) throw errors.argument(`variable_ids: at most ${WATCH_LIMITS.ids} ids per watch`);
+  return [...new Set(ids)];
+}
+
+function timeoutSeconds(req: Request): number {
+  const raw = queryString(req, "timeout");
+  if (raw === undefined) return WATCH_LIMITS.defaultTimeoutSeconds;
+  const n = /^\d{1,4}$/.test(raw) ? Number(raw) : 0;
+  if (n < 1 || n > WATCH_LIMITS.maxTimeoutSeconds) throw errors.argument(`timeout must be an integer from 1 to ${WATCH_LIMITS.maxTimeoutSeconds} (seconds)`);
+  return n;
+}
+
+export function watchRouter(services: Services): Router {
+  const router = Router();
+  const outcomes = services.metrics.secretWatchResponses;
+
+  router.get("/secrets/watch", requireToken(services), async (req: Request, res: Response) => {
+    const hub = services.watchHub;
+    if (!hub) throw errors.unavailable("this server does not serve watches");
+    const roleId = callerOf(res).roleId;
+    const ids = watchIds(req);
+    const timeout = timeoutSeconds(req);
+    const known = queryString(req, "cursor");
+    if (known !== undefined && known.length > WATCH_LIMITS.cursorChars) throw errors.argument("cursor");
+    // Privileges first: a caller who may not read these never gets to hold a watch.
+    const current = await watchCursor(services.pool, roleId, ids);
+    if (known !== current) {
+      outcomes.inc({ outcome: "changed" });
+      res.status(200).json({ changed: true, cursor: current });
+      return;
+    }
+    // The response's close (client gone), not the request's: the request closes once its body is read.
+    const gone = new AbortController();
+    res.on("close", () => gone.abort());
+    let outcome;
+    services.metrics.secretWatchers.inc();
+    try {
+      outcome = await hub.wait(ids, timeout * 1000, gone.signal);
+    } catch (err) {
+      if (!(err instanceof WatchHubFullError)) throw err;
+      outcomes.inc({ outcome: "refused" });
+      throw errors.unavailable("too many watches on this server; retry later");
+    } finally {
+      services.metrics.secretWatchers.dec();
+    }
+    if (outcome === "aborted") {
+      if (!res.writableEnded && !gone.signal.aborted) throw errors.unavailable("the server is shutting down");
+      return;
+    }
+    const next = await watchCursor(services.pool, roleId, ids);
+    outcomes.inc({ outcome: next === current ? "unchanged" : "changed" });
+    res.status(200).json({ changed: next !== current, cursor: next });
+  });
+
+  return router;
+}
