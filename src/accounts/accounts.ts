@@ -21,7 +21,7 @@ export async function accountExists(pool: pg.Pool, name: string): Promise<boolea
  * when given, runs before the commit: if it fails, the account is not created (so a key that
  * could not be stored is never the only key).
  */
-export async function createAccount(pool: pg.Pool, aead: Aead, name: string, storeKey?: (apiKey: string) => Promise<void>): Promise<string> {
+export async function createAccount(pool: pg.Pool, aead: Aead, name: string, storeKey?: (apiKey: string) => Promise<void>, adminOwner?: string): Promise<string> {
   return inTransaction(pool, async (db) => {
     const inserted = await db.query("INSERT INTO accounts (name) VALUES ($1) ON CONFLICT DO NOTHING", [name]);
     if (inserted.rowCount === 0) throw new AccountExistsError(`account '${name}' already exists`);
@@ -29,7 +29,8 @@ export async function createAccount(pool: pg.Pool, aead: Aead, name: string, sto
     const admin = fullId(name, "user", "admin");
     const root = fullId(name, "policy", "root");
     await db.query("INSERT INTO roles (role_id) VALUES ($1), ($2)", [admin, root]);
-    await db.query("INSERT INTO resources (resource_id, owner_id) VALUES ($1, $1), ($2, $1)", [admin, root]);
+    // `POST /accounts` makes the caller the owner of the new admin's resource, as Conjur does.
+    await db.query("INSERT INTO resources (resource_id, owner_id) VALUES ($1, $3), ($2, $1)", [admin, root, adminOwner ?? admin]);
     await db.query(
       "INSERT INTO role_memberships (role_id, member_id, admin_option, ownership) VALUES ($1, $2, true, true)",
       [root, admin],
