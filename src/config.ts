@@ -17,6 +17,15 @@ export interface Config {
   readonly controller: boolean;
   /** Namespace of the controller's leader-election Lease. */
   readonly namespace: string;
+  /** Controller tunables (docs/adr/0017-operator-runtime.md). */
+  readonly controllerConcurrency: number;
+  readonly leaseDurationMs: number;
+  readonly renewDeadlineMs: number;
+  readonly retryPeriodMs: number;
+  readonly retryBackoffBaseMs: number;
+  readonly retryBackoffMaxMs: number;
+  readonly watchStaleAfterMs: number;
+  readonly podNudgesPerSecond: number;
   /** base64 of 32 bytes; undefined means "generate one in the data dir" (embedded only). */
   readonly dataKey: string | undefined;
   /** Decrypt-only data keys (base64), for a key rotation; see docs/adr/0012-data-key-rotation.md. */
@@ -74,6 +83,14 @@ export const SETTINGS: Record<string, Setting> = {
   webhookPort: { flag: "webhook-port", env: "STRONGROOM_WEBHOOK_PORT", type: "string", help: "serve the admission webhook (HTTPS) on this port" },
   controller: { flag: "controller", env: "STRONGROOM_CONTROLLER", type: "boolean", help: "run the Kubernetes controller (KUBECONFIG or in-cluster)" },
   namespace: { flag: "namespace", env: "STRONGROOM_NAMESPACE", type: "string", default: "default", help: "namespace of the controller's leader-election Lease and of the server's own Secrets" },
+  controllerConcurrency: { flag: "controller-concurrency", env: "STRONGROOM_CONTROLLER_CONCURRENCY", type: "string", default: "8", help: "controller: reconciles run at once" },
+  leaseDuration: { flag: "lease-duration", env: "STRONGROOM_LEASE_DURATION", type: "string", default: "15", help: "controller: seconds a candidate waits, by its own clock, after the Lease last changed before taking it" },
+  renewDeadline: { flag: "renew-deadline", env: "STRONGROOM_RENEW_DEADLINE", type: "string", default: "10", help: "controller: seconds the leader keeps retrying a renewal before it stops all work (below --lease-duration)" },
+  retryPeriod: { flag: "retry-period", env: "STRONGROOM_RETRY_PERIOD", type: "string", default: "2", help: "controller: seconds between leader-election attempts and renewals" },
+  retryBackoffBase: { flag: "retry-backoff-base", env: "STRONGROOM_RETRY_BACKOFF_BASE", type: "string", default: "250", help: "controller: ms before the first retry of a failed reconcile; doubles per failure" },
+  retryBackoffMax: { flag: "retry-backoff-max", env: "STRONGROOM_RETRY_BACKOFF_MAX", type: "string", default: "30000", help: "controller: longest ms between retries of a failing reconcile" },
+  watchStaleAfter: { flag: "watch-stale-after", env: "STRONGROOM_WATCH_STALE_AFTER", type: "string", default: "120", help: "controller: seconds of pod-watch silence after which /health/controller reports unhealthy" },
+  podNudgeRate: { flag: "pod-nudge-rate", env: "STRONGROOM_POD_NUDGE_RATE", type: "string", default: "50", help: "controller: pod annotations per second written after a rotation to make kubelets re-sync at once" },
   tokenTtl: { flag: "token-ttl", env: "STRONGROOM_TOKEN_TTL", type: "string", default: "480", help: "access token lifetime in seconds (max 18000)" },
   bodyLimit: { flag: "body-limit", env: "STRONGROOM_BODY_LIMIT", type: "string", default: "1048576", help: "largest request body in bytes" },
   logLevel: { flag: "log-level", env: "STRONGROOM_LOG_LEVEL", type: "string", default: "info", help: "pino log level" },
@@ -200,6 +217,27 @@ export function parseTrustedProxies(value: string | undefined): readonly string[
   );
 }
 
+function controllerTunables(flags: Flags, env: NodeJS.ProcessEnv) {
+  const leaseDurationMs = int("leaseDuration", flags, env, 2, 3600)! * 1000;
+  const renewDeadlineMs = int("renewDeadline", flags, env, 1, 3600)! * 1000;
+  const retryPeriodMs = int("retryPeriod", flags, env, 1, 600)! * 1000;
+  if (renewDeadlineMs >= leaseDurationMs) throw new ConfigError("--renew-deadline must be less than --lease-duration (a leader must stop before others may take over)");
+  if (renewDeadlineMs <= retryPeriodMs * 1.2) throw new ConfigError("--renew-deadline must be more than 1.2 × --retry-period");
+  const retryBackoffBaseMs = int("retryBackoffBase", flags, env, 1, 600_000)!;
+  const retryBackoffMaxMs = int("retryBackoffMax", flags, env, 1, 3_600_000)!;
+  if (retryBackoffMaxMs < retryBackoffBaseMs) throw new ConfigError("--retry-backoff-max must be at least --retry-backoff-base");
+  return {
+    controllerConcurrency: int("controllerConcurrency", flags, env, 1, 256)!,
+    leaseDurationMs,
+    renewDeadlineMs,
+    retryPeriodMs,
+    retryBackoffBaseMs,
+    retryBackoffMaxMs,
+    watchStaleAfterMs: int("watchStaleAfter", flags, env, 1, 86_400)! * 1000,
+    podNudgesPerSecond: int("podNudgeRate", flags, env, 1, 10_000)!,
+  };
+}
+
 export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): Config {
   const tlsCert = str("tlsCert", flags, env);
   const tlsKey = str("tlsKey", flags, env);
@@ -228,6 +266,7 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     webhookPort,
     controller: raw("controller", flags, env) === true,
     namespace: str("namespace", flags, env)!,
+    ...controllerTunables(flags, env),
     dataKey,
     previousDataKeys,
     rotateBatchSize: int("rotateBatchSize", flags, env, 1, 10_000)!,

@@ -16,7 +16,7 @@ import type { Config } from "../config.js";
 import { createApp } from "../http/app.js";
 import type { Services } from "../http/services.js";
 import { Metrics } from "../telemetry/metrics.js";
-import { Controller } from "../kubernetes/controller.js";
+import { Controller, controllerTunables } from "../kubernetes/controller.js";
 import { kubeClients } from "../kubernetes/api/kube-client.js";
 import { startWebhookServer, type WebhookServer } from "../http/webhook/webhook-server.js";
 import { TlsReloader } from "../http/tls-reloader.js";
@@ -91,7 +91,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const watchListener = new SecretChangeListener(db.url, (variableId) => services.watchHub?.notify(variableId), log);
   await watchListener.start();
   const controller = config.controller
-    ? new Controller({ db: db.pool, databaseUrl: db.url, aead, account: config.account, kube: kubeClients(options.kubeConfig), log, metrics, leaseNamespace: config.namespace })
+    ? new Controller({ db: db.pool, databaseUrl: db.url, aead, account: config.account, kube: kubeClients(options.kubeConfig), log, metrics, leaseNamespace: config.namespace, tunables: controllerTunables(config) })
     : undefined;
   const app = createApp(services, () => controller?.health());
   const tls = madeTls?.tls ?? (config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined);

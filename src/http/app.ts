@@ -7,7 +7,7 @@ import { normalizePath } from "./middleware/normalize-path.js";
 import { requestContext } from "./middleware/request-context.js";
 import { authnRouter } from "./routes/authn.js";
 import { authnJwtRouter } from "./routes/authn-jwt.js";
-import { operationsRouter } from "./routes/operations.js";
+import { operationsRouter, type ControllerHealthView } from "./routes/operations.js";
 import { policiesRouter } from "./routes/policies.js";
 import { resourcesRouter } from "./routes/resources.js";
 import { hostFactoriesRouter } from "./routes/host-factories.js";
@@ -19,7 +19,7 @@ import { secretsRouter } from "./routes/secrets.js";
 import { watchRouter } from "./routes/watch.js";
 import type { Services } from "./services.js";
 
-export function createApp(services: Services, extraReadiness?: () => string | undefined): Express {
+export function createApp(services: Services, controllerHealth?: () => ControllerHealthView | undefined): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
@@ -29,7 +29,7 @@ export function createApp(services: Services, extraReadiness?: () => string | un
   app.use(inputGuard);
   // Conjur reads raw bodies whatever the Content-Type (secrets are bytes; policies are YAML).
   app.use(express.raw({ type: () => true, limit: services.config.bodyLimitBytes }));
-  app.use(operationsRouter(services, extraReadiness));
+  app.use(operationsRouter(services, controllerHealth));
   app.use(authnRouter(services));
   app.use(authnJwtRouter(services));
   app.use(watchRouter(services));

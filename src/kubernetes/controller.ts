@@ -1,24 +1,61 @@
 /**
- * The controller: while this replica leads (Lease), informers on managed pods and on
- * SecretBindings feed one de-duplicating work queue; a Postgres LISTEN turns every secret
- * write into re-resolves of exactly the keys that use the variable; each key is also
- * re-resolved on its refresh interval as a safety net.
+ * The controller: while this replica leads (Lease), informers on managed pods, managed
+ * Secrets and SecretBindings feed one de-duplicating work queue; workers start only once
+ * the caches have synced. A Postgres LISTEN turns every secret write into re-resolves of
+ * exactly the keys that use the variable (and, after any reconnect, of every key); each key
+ * is also re-resolved on its refresh interval as a safety net. Losing the Lease stops all
+ * of it at once.
  */
-import type * as k8s from "@kubernetes/client-node";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
+import type { Config } from "../config.js";
 import type { Aead } from "../crypto/aead.js";
 import type { Queryable } from "../storage/database.js";
 import type { Metrics } from "../telemetry/metrics.js";
-import { MANAGED_LABEL } from "./injection/annotations.js";
-import { SECRET_BINDING, type KubeClients } from "./api/kube-client.js";
-import { LeaderElector } from "./runtime/leader-election.js";
-import { PodSecrets, type ReconcileResult } from "./reconcilers/pod-secrets.js";
-import { SecretBindings, type SecretBinding } from "./reconcilers/secret-bindings.js";
+import { EventRecorder } from "./api/events.js";
+import { describeError, type KubeClients } from "./api/kube-client.js";
+import { leaseApi } from "./api/lease-api.js";
+import { ControllerCaches } from "./controller-caches.js";
+import { PodSecrets } from "./reconcilers/pod-secrets.js";
+import { FailureReporter } from "./reconcilers/report-failure.js";
+import { SecretBindings } from "./reconcilers/secret-bindings.js";
+import { LeaderElector, type LeaderElectionTimings } from "./runtime/leader-election.js";
+import { PodNudger } from "./runtime/pod-nudger.js";
 import { SecretChangeListener } from "./runtime/secret-change-listener.js";
-import { watchedCache, type WatchedCache } from "./api/watched-cache.js";
-import { WorkQueue } from "./runtime/work-queue.js";
+import { VariableIndex } from "./runtime/variable-index.js";
+import { WorkQueue, type ReconcileOutcome } from "./runtime/work-queue.js";
+
+/** The controller's tunables (src/config.ts documents each and its default). */
+export interface ControllerTunables {
+  concurrency: number;
+  leaderElection: LeaderElectionTimings;
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  staleAfterMs: number;
+  podNudgesPerSecond: number;
+}
+
+export const DEFAULT_TUNABLES: ControllerTunables = {
+  concurrency: 8,
+  leaderElection: { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
+  retryBaseDelayMs: 250,
+  retryMaxDelayMs: 30_000,
+  staleAfterMs: 120_000,
+  podNudgesPerSecond: 50,
+};
+
+/** The tunables as src/config.ts reads them. */
+export function controllerTunables(c: Pick<Config, "controllerConcurrency" | "leaseDurationMs" | "renewDeadlineMs" | "retryPeriodMs" | "retryBackoffBaseMs" | "retryBackoffMaxMs" | "watchStaleAfterMs" | "podNudgesPerSecond">): ControllerTunables {
+  return {
+    concurrency: c.controllerConcurrency,
+    leaderElection: { leaseDurationMs: c.leaseDurationMs, renewDeadlineMs: c.renewDeadlineMs, retryPeriodMs: c.retryPeriodMs },
+    retryBaseDelayMs: c.retryBackoffBaseMs,
+    retryMaxDelayMs: c.retryBackoffMaxMs,
+    staleAfterMs: c.watchStaleAfterMs,
+    podNudgesPerSecond: c.podNudgesPerSecond,
+  };
+}
 
 export interface ControllerDeps {
   db: Queryable;
@@ -31,30 +68,43 @@ export interface ControllerDeps {
   /** Namespace of the Lease (the pod's own namespace in a cluster). */
   leaseNamespace: string;
   identity?: string;
+  tunables?: ControllerTunables;
 }
 
-const STALE_AFTER_MS = 120_000;
+export interface ControllerHealth {
+  healthy: boolean;
+  leading: boolean;
+  synced: boolean;
+  lastEventAgeSeconds: number | undefined;
+  reason: string | undefined;
+}
+
 const POD = "pod:";
 const BINDING = "binding:";
 
+/** Everything that exists only while leading; dropped as a whole when leadership ends. */
+interface Term {
+  queue: WorkQueue;
+  caches: ControllerCaches;
+  listener: SecretChangeListener;
+  nudger: PodNudger;
+  events: EventRecorder;
+  variables: VariableIndex;
+  gaugeTimer: NodeJS.Timeout;
+}
+
 export class Controller {
   readonly #elector: LeaderElector;
-  readonly #keysByVariable = new Map<string, Set<string>>();
-  readonly #variablesByKey = new Map<string, string[]>();
-  readonly #bindingGenerations = new Map<string, number | undefined>();
-  #queue: WorkQueue | undefined;
-  #pods: WatchedCache<k8s.V1Pod> | undefined;
-  #bindings: WatchedCache<SecretBinding & k8s.KubernetesObject> | undefined;
-  #listener: SecretChangeListener | undefined;
-  #gaugeTimer: NodeJS.Timeout | undefined;
+  readonly #tunables: ControllerTunables;
+  #term: Term | undefined;
 
   constructor(private readonly deps: ControllerDeps) {
+    this.#tunables = deps.tunables ?? DEFAULT_TUNABLES;
     this.#elector = new LeaderElector(
-      deps.kube.coordination,
+      leaseApi(deps.kube.coordination, deps.leaseNamespace, "strongroom-controller"),
       {
-        namespace: deps.leaseNamespace,
-        name: "strongroom-controller",
         identity: deps.identity ?? `${hostname()}-${randomBytes(4).toString("hex")}`,
+        timings: this.#tunables.leaderElection,
         onStartedLeading: () => this.#run(),
         onStoppedLeading: () => this.#halt(),
       },
@@ -75,98 +125,123 @@ export class Controller {
     await this.#halt();
   }
 
-  /** undefined when healthy; a reason when the pod watch has gone silent. */
-  health(): string | undefined {
-    if (!this.#pods) return undefined;
-    const age = Date.now() - this.#pods.lastEventAt();
-    return age > STALE_AFTER_MS ? `pod watch silent for ${Math.round(age / 1000)}s` : undefined;
+  /** Health of the controller alone (never part of the API's or webhook's readiness). */
+  health(): ControllerHealth {
+    const term = this.#term;
+    const leading = this.#elector.leading;
+    if (!term) return { healthy: true, leading, synced: false, lastEventAgeSeconds: undefined, reason: undefined };
+    const synced = term.caches.synced();
+    const age = (Date.now() - term.caches.lastEventAt()) / 1000;
+    const reason = !synced ? "informer caches not synced yet" : age * 1000 > this.#tunables.staleAfterMs ? `pod watch silent for ${Math.round(age)}s` : undefined;
+    return { healthy: !reason, leading, synced, lastEventAgeSeconds: age, reason };
   }
 
-  /** Resolves when the queue is empty (tests). */
+  /** Resolves when no reconcile, Event or nudge is pending (tests, benchmarks). */
   async idle(): Promise<void> {
-    await this.#queue?.idle();
+    const term = this.#term;
+    if (!term) return;
+    await term.caches.whenSynced();
+    await term.queue.idle();
+    await Promise.all([term.nudger.idle(), term.events.flush()]);
+  }
+
+  /** Counters for benchmarks and tests. */
+  stats(): { nudges: number; resyncs: number } {
+    return { nudges: this.#term?.nudger.sent ?? 0, resyncs: this.#term?.listener.resyncs ?? 0 };
   }
 
   async #run(): Promise<void> {
     const { deps } = this;
-    const podSecrets = new PodSecrets({ ...deps, core: deps.kube.core, pods: () => [...(this.#pods?.list() ?? [])] });
-    const secretBindings = new SecretBindings({ ...deps, core: deps.kube.core, custom: deps.kube.custom, get: (ns, name) => this.#bindings?.get(name, ns) });
-    const queue = (this.#queue = new WorkQueue((key) => this.#reconcile(key, podSecrets, secretBindings), {
-      onDepth: (n) => deps.metrics.queueDepth.set(n),
-      onError: (key, err) => deps.log.warn({ key, err: (err as Error).message }, "reconcile failed; will retry"),
-    }));
-    const enqueuePod = (pod: k8s.V1Pod): void => {
-      const key = PodSecrets.keyOf(pod);
-      if (key) queue.add(POD + key);
-    };
-    this.#pods = watchedCache<k8s.V1Pod>({
-      config: deps.kube.config,
-      path: "/api/v1/pods",
-      labelSelector: `${MANAGED_LABEL}=true`,
-      list: () => deps.kube.core.listPodForAllNamespaces({ labelSelector: `${MANAGED_LABEL}=true` }),
-      log: deps.log,
-      onAdd: enqueuePod,
-      onUpdate: enqueuePod,
-      onDelete: enqueuePod,
-    });
-    const enqueueBinding = (b: SecretBinding, force: boolean): void => {
-      const key = `${b.metadata.namespace}/${b.metadata.name}`;
-      // Our own status writes come back as updates; only spec changes (generation) matter.
-      if (!force && this.#bindingGenerations.get(key) === b.metadata.generation) return;
-      this.#bindingGenerations.set(key, b.metadata.generation);
-      queue.add(BINDING + key);
-    };
-    this.#bindings = watchedCache<SecretBinding & k8s.KubernetesObject>({
-      config: deps.kube.config,
-      path: `/apis/${SECRET_BINDING.group}/${SECRET_BINDING.version}/${SECRET_BINDING.plural}`,
-      list: () => deps.kube.custom.listClusterCustomObject({ ...SECRET_BINDING }) as Promise<k8s.KubernetesListObject<SecretBinding & k8s.KubernetesObject>>,
-      log: deps.log,
-      onAdd: (b) => enqueueBinding(b, true),
-      onUpdate: (b) => enqueueBinding(b, false),
-      onDelete: (b) => {
-        this.#bindingGenerations.delete(`${b.metadata.namespace}/${b.metadata.name}`);
-        queue.add(`${BINDING}${b.metadata.namespace}/${b.metadata.name}`);
+    const t = this.#tunables;
+    const events = new EventRecorder(deps.kube.core, deps.log);
+    const failures = new FailureReporter({ events, metrics: deps.metrics, log: deps.log });
+    const nudger = new PodNudger(deps.kube.core, deps.log, { perSecond: t.podNudgesPerSecond, concurrency: 8 });
+    const variables = new VariableIndex();
+    const queue = new WorkQueue((key) => this.#reconcile(key), {
+      concurrency: t.concurrency,
+      baseDelayMs: t.retryBaseDelayMs,
+      maxDelayMs: t.retryMaxDelayMs,
+      onDepth: ({ ready, scheduled }) => {
+        deps.metrics.queueDepth.set(ready);
+        deps.metrics.queueScheduled.set(scheduled);
       },
+      onError: (key, err, failures) => deps.log.warn({ key, err: describeError(err), failures }, "reconcile failed; will retry"),
     });
-    this.#listener = new SecretChangeListener(deps.databaseUrl, (variable) => {
-      for (const key of this.#keysByVariable.get(variable) ?? []) queue.add(key);
-    }, deps.log);
-    await this.#listener.start();
-    this.#gaugeTimer = setInterval(() => {
-      if (this.#pods) deps.metrics.watchEventAge.set((Date.now() - this.#pods.lastEventAt()) / 1000);
+    const caches = new ControllerCaches(deps.kube, deps.log, {
+      podKeys: (keys) => keys.forEach((k) => queue.add(POD + k)),
+      bindingKey: (k) => queue.add(BINDING + k),
+    });
+    const common = { db: deps.db, aead: deps.aead, account: deps.account, core: deps.kube.core, log: deps.log, metrics: deps.metrics, events, failures };
+    const podSecrets = new PodSecrets({
+      ...common,
+      nudger,
+      podsFor: (key) => caches.pods.podsFor(key),
+      podCached: (uid) => caches.pods.has(uid),
+      cachedSecret: (ns, name) => caches.secret(ns, name),
+      tombstone: (ns, name) => caches.tombstone(ns, name),
+    });
+    const secretBindings = new SecretBindings({ ...common, custom: deps.kube.custom, get: (ns, name) => caches.binding(ns, name), cachedSecret: (ns, name) => caches.secret(ns, name) });
+    const listener = new SecretChangeListener(
+      deps.databaseUrl,
+      (variable) => variables.keysFor(variable).forEach((k) => queue.add(k)),
+      deps.log,
+      () => this.#resyncAll(),
+    );
+    const gaugeTimer = setInterval(() => {
+      const h = this.health();
+      deps.metrics.watchEventAge.set(h.lastEventAgeSeconds ?? 0);
+      deps.metrics.controllerHealthy.set(h.healthy ? 1 : 0);
     }, 1000);
-    this.#gaugeTimer.unref();
+    gaugeTimer.unref();
+    this.#term = { queue, caches, listener, nudger, events, variables, gaugeTimer };
+    this.#reconcilers = { podSecrets, secretBindings };
+    deps.metrics.controllerLeading.set(1);
+    await listener.start();
+    // WaitForCacheSync: reconciling a partial view would shrink ownership or delete Secrets.
+    await caches.whenSynced();
+    if (this.#term?.queue !== queue) return; // leadership ended while syncing
+    deps.log.info({ pods: caches.pods.keys().length }, "controller caches synced; starting workers");
+    queue.start();
   }
 
-  async #reconcile(key: string, podSecrets: PodSecrets, secretBindings: SecretBindings): Promise<void> {
+  #reconcilers: { podSecrets: PodSecrets; secretBindings: SecretBindings } | undefined;
+
+  #resyncAll(): void {
+    const term = this.#term;
+    if (!term) return;
+    for (const key of term.caches.pods.keys()) term.queue.add(POD + key);
+    for (const key of term.caches.bindingKeys()) term.queue.add(BINDING + key);
+  }
+
+  async #reconcile(key: string): Promise<ReconcileOutcome> {
+    const term = this.#term;
+    const reconcilers = this.#reconcilers;
+    // Leadership lost (or halted): do nothing more, not even one write.
+    if (!term || !reconcilers || !this.#elector.leading) return {};
     const kind = key.startsWith(POD) ? "pod" : "binding";
     const end = this.deps.metrics.reconcileDuration.startTimer({ kind });
-    let result: ReconcileResult;
     try {
-      result = kind === "pod" ? await podSecrets.reconcile(key.slice(POD.length)) : await secretBindings.reconcile(key.slice(BINDING.length));
+      const result = kind === "pod" ? await reconcilers.podSecrets.reconcile(key.slice(POD.length)) : await reconcilers.secretBindings.reconcile(key.slice(BINDING.length));
       this.deps.metrics.reconciles.inc({ kind, outcome: "success" });
+      term.variables.set(key, result.variables);
+      return { requeueAfterMs: result.requeueAfterMs };
     } catch (err) {
       this.deps.metrics.reconciles.inc({ kind, outcome: "error" });
       throw err;
     } finally {
       end();
     }
-    this.#index(key, result.variables);
-    if (result.refreshMs === undefined) this.#queue?.forget(key);
-    else this.#queue?.add(key, result.refreshMs);
-  }
-
-  #index(key: string, variables: string[]): void {
-    for (const v of this.#variablesByKey.get(key) ?? []) this.#keysByVariable.get(v)?.delete(key);
-    if (!variables.length) this.#variablesByKey.delete(key);
-    else this.#variablesByKey.set(key, variables);
-    for (const v of variables) (this.#keysByVariable.get(v) ?? this.#keysByVariable.set(v, new Set()).get(v)!).add(key);
   }
 
   async #halt(): Promise<void> {
-    clearInterval(this.#gaugeTimer);
-    this.#queue?.stop();
-    await Promise.all([this.#pods?.stop(), this.#bindings?.stop(), this.#listener?.stop()]);
-    this.#queue = this.#pods = this.#bindings = this.#listener = undefined;
+    const term = this.#term;
+    this.#term = undefined;
+    this.#reconcilers = undefined;
+    this.deps.metrics.controllerLeading.set(0);
+    if (!term) return;
+    clearInterval(term.gaugeTimer);
+    term.queue.stop();
+    term.nudger.stop();
+    await Promise.all([term.caches.stop(), term.listener.stop()]);
   }
 }

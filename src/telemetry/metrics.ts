@@ -61,7 +61,22 @@ export class Metrics {
   });
   readonly queueDepth = new Gauge({
     name: "strongroom_queue_depth",
-    help: "Keys waiting in the controller work queue",
+    help: "Controller work ready to run now (keys waiting for a worker); scheduled refreshes and retries are strongroom_queue_scheduled",
+    registers: [this.registry],
+  });
+  readonly queueScheduled = new Gauge({
+    name: "strongroom_queue_scheduled",
+    help: "Controller keys scheduled for later: refresh intervals, requeues and backed-off retries",
+    registers: [this.registry],
+  });
+  readonly controllerHealthy = new Gauge({
+    name: "strongroom_controller_healthy",
+    help: "1 when the controller (if leading) has synced caches and a pod watch heard from within --watch-stale-after, else 0",
+    registers: [this.registry],
+  });
+  readonly controllerLeading = new Gauge({
+    name: "strongroom_controller_leading",
+    help: "1 while this replica holds the controller Lease",
     registers: [this.registry],
   });
   readonly injections = new Counter({

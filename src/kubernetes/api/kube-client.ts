@@ -9,6 +9,7 @@ export interface KubeClients {
 }
 
 export function kubeClients(config = defaultKubeConfig()): KubeClients {
+  reuseConnections(config);
   return {
     config,
     core: config.makeApiClient(k8s.CoreV1Api),
@@ -23,11 +24,47 @@ export function defaultKubeConfig(): k8s.KubeConfig {
   return config;
 }
 
+/**
+ * @kubernetes/client-node 2.0.1 builds a new undici Agent for every request to a TLS
+ * cluster (KubeConfig.applySecurityAuthentication → createDispatcher), so every API call
+ * paid a TLS handshake (docs/adr/0017-operator-runtime.md). Keep one dispatcher per
+ * cluster and user, as the library already does for its https.Agent cache.
+ */
+export function reuseConnections(config: k8s.KubeConfig): void {
+  const patched = config as unknown as { createDispatcher(cluster: k8s.Cluster | null, options: object): unknown; __strongroomShared?: boolean; getAgentCacheKey(cluster: k8s.Cluster | null): string };
+  if (patched.__strongroomShared) return;
+  const original = patched.createDispatcher.bind(config);
+  const cache = new Map<string, unknown>();
+  patched.createDispatcher = (cluster, options) => {
+    const key = patched.getAgentCacheKey(cluster);
+    if (!cache.has(key)) cache.set(key, original(cluster, options));
+    return cache.get(key);
+  };
+  patched.__strongroomShared = true;
+}
+
 export const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
 
 /** The HTTP status of a client error, if it is one. */
 export function statusOf(err: unknown): number | undefined {
   return err instanceof k8s.ApiException ? err.code : undefined;
+}
+
+/**
+ * A client error for logs: status and reason only. The raw Status body (and the request
+ * that caused it) stays out of logs; it can echo object content.
+ */
+export function describeError(err: unknown): string {
+  if (err instanceof k8s.ApiException) {
+    let reason = "";
+    try {
+      reason = (JSON.parse(String(err.body)) as { reason?: string }).reason ?? "";
+    } catch {
+      // not a Status object
+    }
+    return `HTTP ${err.code}${reason ? ` ${reason}` : ""}`;
+  }
+  return err instanceof Error ? err.message : String(err);
 }
 
 export const SECRET_BINDING = { group: "strongroom.io", version: "v1alpha1", plural: "secretbindings" } as const;

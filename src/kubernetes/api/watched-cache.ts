@@ -2,6 +2,8 @@
  * An informer (list + watch, re-list on 410 Gone — handled by @kubernetes/client-node) that
  * restarts itself with backoff after any other error, and remembers when it last heard
  * from the API server: a silent informer is a health problem, not a quiet cluster.
+ * `synced()` resolves once the first complete list is in the cache (client-go's HasSynced):
+ * the controller starts its workers only then, so no reconcile sees a partial view.
  */
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
@@ -10,7 +12,8 @@ export interface WatchedCache<T extends k8s.KubernetesObject> {
   list(): readonly T[];
   get(name: string, namespace?: string): T | undefined;
   lastEventAt(): number;
-  started(): Promise<void>;
+  hasSynced(): boolean;
+  synced(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -24,7 +27,20 @@ export function watchedCache<T extends k8s.KubernetesObject>(opts: {
   onUpdate: (obj: T) => void;
   onDelete: (obj: T) => void;
 }): WatchedCache<T> {
-  const informer = k8s.makeInformer(opts.config, opts.path, opts.list, opts.labelSelector);
+  let hasSynced = false;
+  let markSynced = (): void => undefined;
+  const synced = new Promise<void>((ok) => (markSynced = ok));
+  // The library adds a list's items to its cache right after the list promise settles, in
+  // the same macrotask; setImmediate runs after that, when the whole list is in.
+  const list: k8s.ListPromise<T> = () =>
+    opts.list().then((result) => {
+      setImmediate(() => {
+        hasSynced = true;
+        markSynced();
+      });
+      return result;
+    });
+  const informer = k8s.makeInformer(opts.config, opts.path, list, opts.labelSelector);
   let lastEventAt = Date.now();
   let stopped = false;
   let delayMs = 1000;
@@ -43,12 +59,13 @@ export function watchedCache<T extends k8s.KubernetesObject>(opts: {
     timer = setTimeout(() => void informer.start().catch(() => undefined), delayMs);
     delayMs = Math.min(delayMs * 2, 30_000);
   });
-  const first = informer.start();
+  void informer.start().catch(() => undefined);
   return {
     list: () => informer.list(),
     get: (name, namespace) => informer.get(name, namespace),
     lastEventAt: () => lastEventAt,
-    started: () => first,
+    hasSynced: () => hasSynced,
+    synced: () => synced,
     stop: async () => {
       stopped = true;
       clearTimeout(timer);

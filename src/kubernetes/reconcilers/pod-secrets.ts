@@ -4,28 +4,25 @@
  * every such pod is an owner, so the Secret goes when the last pod goes, and we also delete
  * it ourselves when no pod in the cache uses it any more.
  *
- * Outcomes: resolved → Secret written (and pods annotated on change so the kubelet syncs at
- * once); denied (identity or permission) → no Secret, a Warning Event on the pods; missing
- * variable → no new Secret, the last good one stays; database trouble → thrown, retried.
+ * Outcomes: resolved → Secret written, one Normal Event per Secret on its workload, pods
+ * nudged (off this path) on change; denied (identity or permission) → no Secret, Warning
+ * Events on the pods; missing variable → no new Secret, the last good one stays; database
+ * trouble → thrown, retried with backoff. Reads come from informer caches, never the API.
  */
-import type { CoreV1Api, V1Pod } from "@kubernetes/client-node";
+import type { CoreV1Api, V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Aead } from "../../crypto/aead.js";
 import type { Queryable } from "../../storage/database.js";
 import type { Metrics } from "../../telemetry/metrics.js";
 import { parseInjection, SECRET_NAME_ANNOTATION, SECRET_VERSION_ANNOTATION, type InjectionSpec } from "../injection/annotations.js";
 import { identityKey, managedSecretName } from "../injection/secret-name.js";
-import { recordEvent } from "../api/events.js";
-import { mergePatch, statusOf } from "../api/kube-client.js";
+import type { EventRecorder, EventTarget } from "../api/events.js";
+import { statusOf } from "../api/kube-client.js";
+import type { PodNudger } from "../runtime/pod-nudger.js";
+import { DONE, type ReconcileResult, type Reconciler } from "./contract.js";
+import type { FailureReporter } from "./report-failure.js";
 import { resolveFiles } from "./resolve-files.js";
 import { deleteSecret, writeSecret } from "./secret-writer.js";
-
-export interface ReconcileResult {
-  /** Variables this key depends on (for rotation), empty when the key is gone. */
-  variables: string[];
-  /** When to re-resolve as a safety net; undefined when nothing to refresh. */
-  refreshMs: number | undefined;
-}
 
 export interface PodSecretsDeps {
   db: Queryable;
@@ -34,53 +31,81 @@ export interface PodSecretsDeps {
   core: CoreV1Api;
   log: Logger;
   metrics: Metrics;
-  pods: () => V1Pod[];
+  events: EventRecorder;
+  failures: FailureReporter;
+  nudger: PodNudger;
+  /** The pods (from the informer cache) that name this Secret. */
+  podsFor: (key: string) => V1Pod[];
+  /** Whether a pod (by uid) is still in the informer cache. */
+  podCached: (uid: string) => boolean;
+  /** The informer's copy of a managed Secret. */
+  cachedSecret: (namespace: string, name: string) => V1Secret | undefined;
+  /** Owner uids of a managed Secret the informer saw deleted (a tombstone), if any. */
+  tombstone: (namespace: string, name: string) => string[] | undefined;
 }
 
 const DENIED_RETRY_MS = 15_000;
 
-export class PodSecrets {
-  /** Last denial reason per key, so a denial is reported once, not on every retry. */
-  readonly #reported = new Map<string, string>();
-
+export class PodSecrets implements Reconciler {
   constructor(private readonly deps: PodSecretsDeps) {}
-
-  static keyOf(pod: V1Pod): string | undefined {
-    const name = pod.metadata?.annotations?.[SECRET_NAME_ANNOTATION];
-    return name && pod.metadata?.namespace ? `${pod.metadata.namespace}/${name}` : undefined;
-  }
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const [namespace, name] = key.split("/") as [string, string];
     const candidates = this.deps
-      .pods()
-      .filter((p) => p.metadata?.namespace === namespace && p.metadata.annotations?.[SECRET_NAME_ANNOTATION] === name && !p.metadata.deletionTimestamp)
+      .podsFor(key)
+      .filter((p) => !p.metadata?.deletionTimestamp)
       .sort((a, b) => String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp)));
-    const { pods, spec } = await this.#consistentPods(namespace, name, candidates);
+    const { pods, spec } = this.#consistentPods(namespace, name, candidates);
+    const cached = this.deps.cachedSecret(namespace, name);
     if (!spec) {
       // No pod (that may) use it any more.
-      await deleteSecret(this.deps.core, namespace, name);
-      this.#reported.delete(key);
-      return { variables: [], refreshMs: undefined };
+      if (cached) await deleteSecret(this.deps.core, namespace, name);
+      this.deps.failures.clear(key);
+      return DONE;
     }
-    const resolution = await resolveFiles(
-      this.deps,
-      { namespace, serviceAccount: pods[0]!.spec?.serviceAccountName || "default", host: spec.host },
-      spec.files,
-    );
+    const resolution = await resolveFiles(this.deps, { namespace, serviceAccount: pods[0]!.spec?.serviceAccountName || "default", host: spec.host }, spec.files);
     if (!resolution.ok) {
-      if (resolution.reason !== "VariableNotFound") await deleteSecret(this.deps.core, namespace, name);
-      await this.#deny(key, pods, resolution.reason, resolution.message);
-      return { variables: resolution.variables, refreshMs: Math.min(spec.refreshMs, DENIED_RETRY_MS) };
+      if (resolution.reason !== "VariableNotFound" && cached) await deleteSecret(this.deps.core, namespace, name);
+      await this.deps.failures.report({ key, reason: resolution.reason, message: resolution.message, targets: pods.map(podTarget) });
+      return { variables: resolution.variables, requeueAfterMs: Math.min(spec.refreshMs, DENIED_RETRY_MS) };
     }
-    this.#reported.delete(key);
-    const owners = pods.map((p) => ({ apiVersion: "v1", kind: "Pod", name: p.metadata!.name!, uid: p.metadata!.uid! }));
-    const written = await writeSecret(this.deps.core, { namespace, name, data: resolution.data, owners, annotations: { "strongroom.io/identity": resolution.roleId } });
+    this.deps.failures.clear(key);
+    // Pods deleted while we resolved are no owners (and no reason to create anything).
+    const owners = pods.filter((p) => this.deps.podCached(p.metadata!.uid!));
+    if (!owners.length) return DONE;
+    const written = await writeSecret(
+      this.deps.core,
+      { namespace, name, data: resolution.data, owners: owners.map((p) => ({ apiVersion: "v1", kind: "Pod", name: p.metadata!.name!, uid: p.metadata!.uid! })), annotations: { "strongroom.io/identity": resolution.roleId } },
+      cached,
+      () => this.#mayCreate(namespace, name, owners),
+    );
     if (written.outcome === "created") {
-      for (const pod of pods) await recordEvent(this.deps.core, this.deps.log, podTarget(pod), "Normal", "SecretsInjected", `Secret ${name} created with ${Object.keys(spec.files).length} file(s) as ${resolution.roleId}`);
+      this.deps.events.record(workloadTarget(owners[0]!), "Normal", "SecretsInjected", `Secret ${name} created with ${Object.keys(spec.files).length} file(s) as ${resolution.roleId}`);
     }
-    if (written.outcome === "updated") await this.#nudge(pods, written.resourceVersion);
-    return { variables: resolution.variables, refreshMs: spec.refreshMs };
+    if (written.outcome === "updated" && written.resourceVersion) {
+      const targets = owners.map((p) => ({ namespace, name: p.metadata!.name!, current: p.metadata?.annotations?.[SECRET_VERSION_ANNOTATION] }));
+      this.deps.nudger.nudge(targets, written.resourceVersion);
+    }
+    return { variables: resolution.variables, requeueAfterMs: spec.refreshMs };
+  }
+
+  /**
+   * The garbage collector deletes a Secret only once all its owners are gone. When we saw
+   * this Secret deleted and every pod we would make it for was among its owners, our pod
+   * cache may be behind the deletions: ask the API before bringing it back.
+   */
+  async #mayCreate(namespace: string, name: string, pods: V1Pod[]): Promise<boolean> {
+    const owners = this.deps.tombstone(namespace, name);
+    if (!owners || !pods.every((p) => owners.includes(p.metadata!.uid!))) return true;
+    for (const pod of pods) {
+      try {
+        const live = await this.deps.core.readNamespacedPod({ namespace, name: pod.metadata!.name! });
+        if (live.metadata?.uid === pod.metadata!.uid && !live.metadata?.deletionTimestamp) return true;
+      } catch (err) {
+        if (statusOf(err) !== 404) throw err;
+      }
+    }
+    return false;
   }
 
   /**
@@ -88,7 +113,7 @@ export class PodSecrets {
    * name its own namespace, service account and files give. A pod that names another
    * identity's Secret is ignored (and told so); it never becomes an owner or a source.
    */
-  async #consistentPods(namespace: string, name: string, candidates: V1Pod[]): Promise<{ pods: V1Pod[]; spec: InjectionSpec | undefined }> {
+  #consistentPods(namespace: string, name: string, candidates: V1Pod[]): { pods: V1Pod[]; spec: InjectionSpec | undefined } {
     const pods: V1Pod[] = [];
     let spec: InjectionSpec | undefined;
     for (const pod of candidates) {
@@ -99,33 +124,18 @@ export class PodSecrets {
         spec ??= parsed as InjectionSpec;
       } else {
         this.deps.metrics.denials.inc({ reason: "SecretNameMismatch" });
-        await recordEvent(this.deps.core, this.deps.log, podTarget(pod), "Warning", "SecretNameMismatch", `annotation ${SECRET_NAME_ANNOTATION} does not match this pod's identity and files; ignored`);
+        this.deps.events.record(podTarget(pod), "Warning", "SecretNameMismatch", `annotation ${SECRET_NAME_ANNOTATION} does not match this pod's identity and files; ignored`);
       }
     }
     return { pods, spec };
   }
-
-  async #deny(key: string, pods: V1Pod[], reason: string, message: string): Promise<void> {
-    this.deps.metrics.denials.inc({ reason });
-    if (this.#reported.get(key) === reason) return;
-    this.#reported.set(key, reason);
-    this.deps.log.warn({ secret: key, reason, message }, "pod secrets denied");
-    for (const pod of pods) await recordEvent(this.deps.core, this.deps.log, podTarget(pod), "Warning", reason, message);
-  }
-
-  /** Any change to the pod makes the kubelet sync its volumes now instead of within ~90 s. */
-  async #nudge(pods: V1Pod[], version: string | undefined): Promise<void> {
-    for (const pod of pods) {
-      try {
-        await this.deps.core.patchNamespacedPod(
-          { namespace: pod.metadata!.namespace!, name: pod.metadata!.name!, body: { metadata: { annotations: { [SECRET_VERSION_ANNOTATION]: version ?? "" } } } },
-          mergePatch,
-        );
-      } catch (err) {
-        if (statusOf(err) !== 404) throw err;
-      }
-    }
-  }
 }
 
-const podTarget = (pod: V1Pod) => ({ kind: "Pod" as const, apiVersion: "v1", namespace: pod.metadata!.namespace!, name: pod.metadata!.name!, uid: pod.metadata!.uid });
+const podTarget = (pod: V1Pod): EventTarget => ({ kind: "Pod", apiVersion: "v1", namespace: pod.metadata!.namespace!, name: pod.metadata!.name!, uid: pod.metadata!.uid });
+
+/** The pod's controller (ReplicaSet, StatefulSet, Job…) when it has one: one Event per workload, not per pod. */
+function workloadTarget(pod: V1Pod): EventTarget {
+  const owner = pod.metadata?.ownerReferences?.find((o) => o.controller);
+  if (!owner) return podTarget(pod);
+  return { kind: owner.kind, apiVersion: owner.apiVersion, namespace: pod.metadata!.namespace!, name: owner.name, uid: owner.uid };
+}

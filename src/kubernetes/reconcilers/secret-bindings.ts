@@ -3,17 +3,18 @@
  * keep its own Secret (owned by the binding) in sync, and report status: a Ready condition
  * with a reason, observedGeneration and lastSyncTime.
  */
-import type { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import type { CoreV1Api, CustomObjectsApi, V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Aead } from "../../crypto/aead.js";
 import type { Queryable } from "../../storage/database.js";
 import type { Metrics } from "../../telemetry/metrics.js";
 import { DEFAULT_REFRESH_MS, parseDuration } from "../injection/annotations.js";
-import { recordEvent } from "../api/events.js";
+import type { EventRecorder } from "../api/events.js";
 import { SECRET_BINDING } from "../api/kube-client.js";
 import { resolveFiles } from "./resolve-files.js";
 import { deleteSecret, writeSecret } from "./secret-writer.js";
-import type { ReconcileResult } from "./pod-secrets.js";
+import { DONE, type ReconcileResult, type Reconciler } from "./contract.js";
+import type { FailureReporter } from "./report-failure.js";
 
 export interface SecretBinding {
   apiVersion?: string;
@@ -40,7 +41,10 @@ export interface SecretBindingsDeps {
   custom: CustomObjectsApi;
   log: Logger;
   metrics: Metrics;
+  events: EventRecorder;
+  failures: FailureReporter;
   get: (namespace: string, name: string) => SecretBinding | undefined;
+  cachedSecret: (namespace: string, name: string) => V1Secret | undefined;
 }
 
 const FILE = /^[A-Za-z0-9._-]+$/;
@@ -58,31 +62,35 @@ function filesOf(binding: SecretBinding): Record<string, string> | string {
   return files;
 }
 
-export class SecretBindings {
+export class SecretBindings implements Reconciler {
   constructor(private readonly deps: SecretBindingsDeps) {}
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const [namespace, name] = key.split("/") as [string, string];
     const binding = this.deps.get(namespace, name);
-    if (!binding) return { variables: [], refreshMs: undefined }; // its Secret is garbage-collected with it
+    if (!binding) {
+      this.deps.failures.clear(key);
+      return DONE; // its Secret is garbage-collected with it
+    }
     const refreshMs = (binding.spec.refreshInterval && parseDuration(binding.spec.refreshInterval)) || DEFAULT_REFRESH_MS;
     const secretName = binding.spec.secretName || name;
     const files = filesOf(binding);
     if (typeof files === "string") {
-      await this.#status(binding, "False", "InvalidSpec", files);
-      return { variables: [], refreshMs: undefined };
+      await this.deps.failures.report({ key, reason: "InvalidSpec", message: files, targets: [], setCondition: () => this.#status(binding, "False", "InvalidSpec", files) });
+      return DONE;
     }
     const resolution = await resolveFiles(this.deps, { namespace, serviceAccount: binding.spec.serviceAccountName || "default", host: binding.spec.host }, files);
     if (!resolution.ok) {
-      this.deps.metrics.denials.inc({ reason: resolution.reason });
-      if (resolution.reason !== "VariableNotFound") await deleteSecret(this.deps.core, namespace, secretName);
-      await this.#status(binding, "False", resolution.reason, resolution.message);
-      return { variables: resolution.variables, refreshMs: Math.min(refreshMs, 15_000) };
+      if (resolution.reason !== "VariableNotFound" && this.deps.cachedSecret(namespace, secretName)) await deleteSecret(this.deps.core, namespace, secretName);
+      const { reason, message } = resolution;
+      await this.deps.failures.report({ key, reason, message, targets: [], setCondition: () => this.#status(binding, "False", reason, message) });
+      return { variables: resolution.variables, requeueAfterMs: Math.min(refreshMs, 15_000) };
     }
     const owner = { apiVersion: `${SECRET_BINDING.group}/${SECRET_BINDING.version}`, kind: "SecretBinding", name, uid: binding.metadata.uid!, controller: true, blockOwnerDeletion: true };
-    await writeSecret(this.deps.core, { namespace, name: secretName, data: resolution.data, owners: [owner], annotations: { "strongroom.io/identity": resolution.roleId } });
+    this.deps.failures.clear(key);
+    await writeSecret(this.deps.core, { namespace, name: secretName, data: resolution.data, owners: [owner], annotations: { "strongroom.io/identity": resolution.roleId } }, this.deps.cachedSecret(namespace, secretName));
     await this.#status(binding, "True", "Synced", `Secret ${secretName} holds ${Object.keys(files).length} item(s) resolved as ${resolution.roleId}`);
-    return { variables: resolution.variables, refreshMs };
+    return { variables: resolution.variables, requeueAfterMs: refreshMs };
   }
 
   async #status(binding: SecretBinding, status: Condition["status"], reason: string, message: string): Promise<void> {
@@ -97,7 +105,7 @@ export class SecretBindings {
     await this.deps.custom.replaceNamespacedCustomObjectStatus({ ...SECRET_BINDING, namespace: binding.metadata.namespace, name: binding.metadata.name, body });
     if (changed) {
       const target = { kind: "SecretBinding" as const, apiVersion: `${SECRET_BINDING.group}/${SECRET_BINDING.version}`, namespace: binding.metadata.namespace, name: binding.metadata.name, uid: binding.metadata.uid };
-      await recordEvent(this.deps.core, this.deps.log, target, status === "True" ? "Normal" : "Warning", reason, message);
+      this.deps.events.record(target, status === "True" ? "Normal" : "Warning", reason, message);
     }
   }
 }

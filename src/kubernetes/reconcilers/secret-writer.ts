@@ -1,11 +1,15 @@
 /**
- * Creates or updates a managed Secret idempotently: no write when the data and owners are
- * already right; a stale update (409) is left to the queue's retry.
+ * Creates or updates a managed Secret idempotently, starting from the informer's copy (no
+ * GET on the hot path): no write when data and owners are already right; an update carries
+ * the resourceVersion it was computed from, and a 409 (someone wrote in between, or our
+ * cache is behind) means a fresh read and another try; a 404 on update means the Secret was
+ * deleted meanwhile (the garbage collector, after its last owner) — done, not an error.
  */
 import type { CoreV1Api, V1OwnerReference, V1Secret } from "@kubernetes/client-node";
 import { statusOf } from "../api/kube-client.js";
 
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
+const ATTEMPTS = 3;
 
 export interface DesiredSecret {
   namespace: string;
@@ -21,40 +25,62 @@ const sameOwners = (a: V1OwnerReference[] | undefined, b: V1OwnerReference[]): b
   JSON.stringify((a ?? []).map((o) => o.uid).sort()) === JSON.stringify(b.map((o) => o.uid).sort());
 
 export interface WriteResult {
-  outcome: "created" | "updated" | "unchanged";
+  outcome: "created" | "updated" | "owners" | "unchanged" | "gone";
   /** The Secret's resourceVersion after the write (never derived from its values). */
   resourceVersion: string | undefined;
 }
 
-export async function writeSecret(core: CoreV1Api, desired: DesiredSecret): Promise<WriteResult> {
-  let current: V1Secret | undefined;
+export class SecretConflictError extends Error {}
+
+async function read(core: CoreV1Api, namespace: string, name: string): Promise<V1Secret | undefined> {
   try {
-    current = await core.readNamespacedSecret({ namespace: desired.namespace, name: desired.name });
+    return await core.readNamespacedSecret({ namespace, name });
   } catch (err) {
-    if (statusOf(err) !== 404) throw err;
+    if (statusOf(err) === 404) return undefined;
+    throw err;
   }
+}
+
+/** `cached` is the informer's copy (undefined: not in the cache); `mayCreate` is asked before any create. */
+export async function writeSecret(core: CoreV1Api, desired: DesiredSecret, cached: V1Secret | undefined, mayCreate: () => Promise<boolean> = () => Promise.resolve(true)): Promise<WriteResult> {
   const body: V1Secret = {
     apiVersion: "v1",
     kind: "Secret",
     type: "Opaque",
-    metadata: {
-      name: desired.name,
-      namespace: desired.namespace,
-      labels: { [MANAGED_BY_LABEL]: "strongroom" },
-      annotations: desired.annotations,
-      ownerReferences: desired.owners,
-    },
+    metadata: { name: desired.name, namespace: desired.namespace, labels: { [MANAGED_BY_LABEL]: "strongroom" }, annotations: desired.annotations, ownerReferences: desired.owners },
     data: desired.data,
   };
-  if (!current) {
-    const created = await core.createNamespacedSecret({ namespace: desired.namespace, body });
-    return { outcome: "created", resourceVersion: created.metadata?.resourceVersion };
+  let current = cached;
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    if (!current) {
+      if (!(await mayCreate())) return { outcome: "gone", resourceVersion: undefined };
+      try {
+        const created = await core.createNamespacedSecret({ namespace: desired.namespace, body });
+        return { outcome: "created", resourceVersion: created.metadata?.resourceVersion };
+      } catch (err) {
+        if (statusOf(err) !== 409) throw err;
+        current = await read(core, desired.namespace, desired.name); // it exists after all: update it
+        continue;
+      }
+    }
+    const dataSame = sameData(current.data, desired.data);
+    if (dataSame && sameOwners(current.metadata?.ownerReferences, desired.owners)) return { outcome: "unchanged", resourceVersion: current.metadata?.resourceVersion };
+    try {
+      const replaced = await core.replaceNamespacedSecret({
+        namespace: desired.namespace,
+        name: desired.name,
+        body: { ...body, metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion } },
+      });
+      return { outcome: dataSame ? "owners" : "updated", resourceVersion: replaced.metadata?.resourceVersion };
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 404) return { outcome: "gone", resourceVersion: undefined };
+      if (status !== 409) throw err;
+      current = await read(core, desired.namespace, desired.name);
+      if (!current) return { outcome: "gone", resourceVersion: undefined };
+    }
   }
-  const dataSame = sameData(current.data, desired.data);
-  if (dataSame && sameOwners(current.metadata?.ownerReferences, desired.owners)) return { outcome: "unchanged", resourceVersion: current.metadata?.resourceVersion };
-  body.metadata!.resourceVersion = current.metadata?.resourceVersion;
-  const replaced = await core.replaceNamespacedSecret({ namespace: desired.namespace, name: desired.name, body });
-  return { outcome: dataSame ? "unchanged" : "updated", resourceVersion: replaced.metadata?.resourceVersion };
+  throw new SecretConflictError(`Secret ${desired.namespace}/${desired.name} kept changing under us (${ATTEMPTS} conflicts); will retry`);
 }
 
 export async function deleteSecret(core: CoreV1Api, namespace: string, name: string): Promise<void> {

@@ -1,6 +1,8 @@
 /**
  * Listens on Postgres for `strongroom_secret_changed` (sent by every secret write, on any
- * replica) and reports the changed variable ids. Reconnects with backoff.
+ * replica) and reports the changed variable ids. Reconnects with backoff. Notifications
+ * sent while no connection listened are lost for good (Postgres keeps none), so every
+ * LISTEN after the first calls `onResync`: the controller then re-resolves every key.
  */
 import pg from "pg";
 import type { Logger } from "pino";
@@ -12,11 +14,15 @@ export class SecretChangeListener {
   #stopped = false;
   #delayMs = 500;
   #timer: NodeJS.Timeout | undefined;
+  #listened = false;
+  /** Successful LISTENs after the first (each one a possible gap). */
+  resyncs = 0;
 
   constructor(
     private readonly databaseUrl: string,
     private readonly onChange: (variableId: string) => void,
     private readonly log: Logger,
+    private readonly onResync: () => void = () => undefined,
     /** Bounded connect and queries, TCP keep-alive: an idle LISTEN connection must notice a partition. */
     private readonly timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS,
   ) {}
@@ -36,6 +42,12 @@ export class SecretChangeListener {
       await client.query(`LISTEN ${SECRET_CHANGED_CHANNEL}`);
       this.#client = client;
       this.#delayMs = 500;
+      if (this.#listened) {
+        this.resyncs++;
+        this.log.info("secret change listener reconnected; re-resolving every key");
+        this.onResync();
+      }
+      this.#listened = true;
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, "secret change listener could not connect");
       this.#reconnect(client);

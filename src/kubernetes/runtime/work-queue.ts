@@ -1,9 +1,26 @@
 /**
- * A de-duplicating keyed work queue (pepr / client-go style): a key waiting is queued once;
- * a key re-added while it is being processed runs once more afterwards; failures retry
- * with exponential backoff; `add(key, delay)` keeps the earliest pending time per key.
+ * A de-duplicating keyed work queue with controller-runtime's reconcile contract:
+ * the handler's result decides what happens to the key —
+ *   resolves with nothing          → forget it (failures reset, nothing scheduled);
+ *   resolves with requeueAfterMs   → run it again after that delay (failures reset);
+ *   throws                         → rate-limited retry (exponential backoff per key).
+ * A key waiting is queued once; a key re-added while it runs runs once more afterwards;
+ * scheduling keeps the earliest pending time per key. Workers start only on `start()`, so
+ * the controller can wait for its informers to sync first (client-go's WaitForCacheSync).
  */
-export type Handler = (key: string) => Promise<void>;
+export interface ReconcileOutcome {
+  requeueAfterMs?: number;
+}
+export type Handler = (key: string) => Promise<ReconcileOutcome | void>;
+
+export interface WorkQueueOptions {
+  concurrency?: number;
+  /** First retry delay after a failure; doubles per consecutive failure up to maxDelayMs. */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  onDepth?: (depth: { ready: number; scheduled: number }) => void;
+  onError?: (key: string, err: unknown, failures: number) => void;
+}
 
 export class WorkQueue {
   readonly #ready: string[] = [];
@@ -13,33 +30,34 @@ export class WorkQueue {
   readonly #timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   readonly #failures = new Map<string, number>();
   #running = 0;
+  #started = false;
   #stopped = false;
 
   constructor(
     private readonly handler: Handler,
-    private readonly opts: { concurrency?: number; baseDelayMs?: number; maxDelayMs?: number; onDepth?: (n: number) => void; onError?: (key: string, err: unknown) => void } = {},
+    private readonly opts: WorkQueueOptions = {},
   ) {}
 
-  get depth(): number {
-    return this.#queued.size + this.#timers.size;
+  /** Keys ready to run now (waiting for a worker). */
+  get readyDepth(): number {
+    return this.#queued.size;
   }
 
-  add(key: string, delayMs = 0): void {
+  /** Keys scheduled for later (refreshes, requeues, retries). */
+  get scheduledDepth(): number {
+    return this.#timers.size;
+  }
+
+  get running(): number {
+    return this.#running;
+  }
+
+  failures(key: string): number {
+    return this.#failures.get(key) ?? 0;
+  }
+
+  add(key: string): void {
     if (this.#stopped) return;
-    if (delayMs > 0) {
-      const at = Date.now() + delayMs;
-      const existing = this.#timers.get(key);
-      if (existing && existing.at <= at) return;
-      if (existing) clearTimeout(existing.timer);
-      const timer = setTimeout(() => {
-        this.#timers.delete(key);
-        this.add(key);
-      }, delayMs);
-      timer.unref();
-      this.#timers.set(key, { at, timer });
-      this.#report();
-      return;
-    }
     if (this.#processing.has(key)) {
       this.#dirty.add(key);
       return;
@@ -51,13 +69,65 @@ export class WorkQueue {
     this.#pump();
   }
 
+  addAfter(key: string, delayMs: number): void {
+    if (this.#stopped) return;
+    if (delayMs <= 0) return this.add(key);
+    const at = Date.now() + delayMs;
+    const existing = this.#timers.get(key);
+    if (existing && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
+      this.#timers.delete(key);
+      this.add(key);
+    }, delayMs);
+    timer.unref();
+    this.#timers.set(key, { at, timer });
+    this.#report();
+  }
+
+  /** Retry after the key's backoff: base × 2^(failures-1), capped. */
+  addRateLimited(key: string): void {
+    const failures = (this.#failures.get(key) ?? 0) + 1;
+    this.#failures.set(key, failures);
+    this.addAfter(key, Math.min((this.opts.baseDelayMs ?? 250) * 2 ** (failures - 1), this.opts.maxDelayMs ?? 30_000));
+  }
+
+  /** Forget a key's failures and anything scheduled for it. */
+  forget(key: string): void {
+    const t = this.#timers.get(key);
+    if (t) clearTimeout(t.timer);
+    this.#timers.delete(key);
+    this.#failures.delete(key);
+    this.#report();
+  }
+
+  /** Begin running keys (queued ones included). */
+  start(): void {
+    this.#started = true;
+    this.#pump();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const { timer } of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    this.#ready.length = 0;
+    this.#queued.clear();
+    this.#report();
+  }
+
+  /** Resolves when nothing is queued or running (for tests and shutdown). */
+  async idle(): Promise<void> {
+    while (this.#running || (this.#started && this.#ready.length)) await new Promise((r) => setTimeout(r, 10));
+  }
+
   #report(): void {
-    this.opts.onDepth?.(this.depth);
+    this.opts.onDepth?.({ ready: this.readyDepth, scheduled: this.scheduledDepth });
   }
 
   #pump(): void {
     const concurrency = this.opts.concurrency ?? 4;
-    while (!this.#stopped && this.#running < concurrency && this.#ready.length) {
+    while (this.#started && !this.#stopped && this.#running < concurrency && this.#ready.length) {
       const key = this.#ready.shift()!;
       this.#queued.delete(key);
       this.#processing.add(key);
@@ -68,14 +138,12 @@ export class WorkQueue {
 
   async #run(key: string): Promise<void> {
     try {
-      await this.handler(key);
-      this.#failures.delete(key);
+      const outcome = await this.handler(key);
+      this.forget(key);
+      if (outcome?.requeueAfterMs !== undefined) this.addAfter(key, outcome.requeueAfterMs);
     } catch (err) {
-      const failures = (this.#failures.get(key) ?? 0) + 1;
-      this.#failures.set(key, failures);
-      this.opts.onError?.(key, err);
-      const delay = Math.min((this.opts.baseDelayMs ?? 250) * 2 ** (failures - 1), this.opts.maxDelayMs ?? 30_000);
-      this.add(key, delay);
+      this.addRateLimited(key);
+      this.opts.onError?.(key, err, this.#failures.get(key) ?? 0);
     } finally {
       this.#processing.delete(key);
       this.#running--;
@@ -83,24 +151,5 @@ export class WorkQueue {
       this.#report();
       this.#pump();
     }
-  }
-
-  /** Forget pending retries and refreshes of a key (it no longer exists). */
-  forget(key: string): void {
-    const t = this.#timers.get(key);
-    if (t) clearTimeout(t.timer);
-    this.#timers.delete(key);
-    this.#failures.delete(key);
-  }
-
-  stop(): void {
-    this.#stopped = true;
-    for (const { timer } of this.#timers.values()) clearTimeout(timer);
-    this.#timers.clear();
-  }
-
-  /** Resolves when nothing is queued or running (for tests and shutdown). */
-  async idle(): Promise<void> {
-    while (this.#running || this.#ready.length) await new Promise((r) => setTimeout(r, 10));
   }
 }

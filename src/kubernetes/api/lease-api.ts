@@ -1,0 +1,48 @@
+/** The leader elector's view of one coordination.k8s.io/v1 Lease, over @kubernetes/client-node. */
+import type { CoordinationV1Api, V1Lease } from "@kubernetes/client-node";
+import type { LeaseApi, LeaseRecord } from "../runtime/leader-election.js";
+import { statusOf } from "./kube-client.js";
+
+const toDate = (v: unknown): Date | undefined => (v ? new Date(v as string | Date) : undefined);
+
+export function leaseApi(api: CoordinationV1Api, namespace: string, name: string): LeaseApi {
+  const body = (record: LeaseRecord, resourceVersion?: string): V1Lease => ({
+    apiVersion: "coordination.k8s.io/v1",
+    kind: "Lease",
+    metadata: { name, namespace, ...(resourceVersion ? { resourceVersion } : {}) },
+    // MicroTime on the wire; the client serialises Date as RFC 3339 with fractional seconds.
+    spec: { ...record, acquireTime: record.acquireTime as never, renewTime: record.renewTime as never },
+  });
+  const conflictIsFalse = async (write: () => Promise<unknown>): Promise<boolean> => {
+    try {
+      await write();
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 409) return false;
+      throw err;
+    }
+  };
+  return {
+    async get() {
+      try {
+        const lease = await api.readNamespacedLease({ namespace, name });
+        const s = lease.spec ?? {};
+        return {
+          resourceVersion: lease.metadata?.resourceVersion ?? "",
+          record: {
+            holderIdentity: s.holderIdentity ?? "",
+            leaseDurationSeconds: s.leaseDurationSeconds ?? 0,
+            acquireTime: toDate(s.acquireTime),
+            renewTime: toDate(s.renewTime),
+            leaseTransitions: s.leaseTransitions ?? 0,
+          },
+        };
+      } catch (err) {
+        if (statusOf(err) === 404) return undefined;
+        throw err;
+      }
+    },
+    create: (record) => conflictIsFalse(() => api.createNamespacedLease({ namespace, body: body(record) })),
+    update: (record, resourceVersion) => conflictIsFalse(() => api.replaceNamespacedLease({ namespace, name, body: body(record, resourceVersion) })),
+  };
+}
