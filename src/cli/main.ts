@@ -11,6 +11,7 @@ import { resetAdmin } from "./reset-admin.js";
 import { startServer } from "./server.js";
 import { policyCommand, secretCommand } from "./remote.js";
 import { openStorage } from "./storage.js";
+import { agentCommand } from "../agent/agent-command.js";
 
 const STORAGE_FLAGS = ["dataDir", "databaseUrl", "logLevel", "dbConnectTimeout", "dbQueryTimeout", "dataKeySecret", "namespace"];
 const USAGE = `Usage: strongroom <command> [flags]
@@ -24,6 +25,7 @@ Commands:
   policy load|update|replace FILE   load a policy into a running server
   secret set ID [VALUE]  set a variable's value on a running server (stdin if VALUE omitted)
   secret get ID          print a variable's value from a running server
+  agent                  the in-pod agent: write rendered files, follow rotations (--once: write and exit)
 
 Run 'strongroom <command> --help' for a command's flags.`;
 
@@ -93,6 +95,8 @@ async function main(argv: string[]): Promise<number> {
       return policyCommand(rest);
     case "secret":
       return secretCommand(rest);
+    case "agent":
+      return agentCommand(rest);
     case undefined:
     case "help":
     case "--help":

@@ -1,0 +1,120 @@
+/**
+ * Settings of `strongroom agent` (the in-pod agent the webhook injects). Every setting has a
+ * flag and a STRONGROOM_* env twin, flags win; the webhook sets the env.
+ */
+import { parseArgs } from "node:util";
+import { ConfigError } from "../config.js";
+import { RenderError } from "../render/errors.js";
+import { buildFileSpec, type FileAnnotations, type FileSpec } from "../render/file-spec.js";
+
+export interface AgentConfig {
+  readonly url: string;
+  readonly account: string;
+  /** authn-jwt service id: POST /authn-jwt/<serviceId>/<account>[/<host>]/authenticate. */
+  readonly serviceId: string;
+  /** Login in the URL (`host/kubernetes/<ns>/<sa>`); undefined = the service maps the token (token-app-property). */
+  readonly login: string | undefined;
+  readonly tokenFile: string;
+  readonly caFile: string | undefined;
+  readonly dir: string;
+  readonly files: readonly FileSpec[];
+  readonly once: boolean;
+  readonly healthPort: number;
+  readonly watchTimeoutSeconds: number;
+  readonly backoffMaxMs: number;
+  readonly logLevel: string;
+}
+
+interface AgentSetting {
+  flag: string;
+  env: string;
+  type: "string" | "boolean";
+  help: string;
+  default?: string;
+}
+
+export const AGENT_SETTINGS: Record<string, AgentSetting> = {
+  url: { flag: "url", env: "STRONGROOM_URL", type: "string", help: "server URL, e.g. https://strongroom.strongroom.svc:8080" },
+  account: { flag: "account", env: "STRONGROOM_ACCOUNT", type: "string", default: "default", help: "account" },
+  serviceId: { flag: "authn-jwt-service", env: "STRONGROOM_AUTHN_JWT_SERVICE", type: "string", default: "kubernetes", help: "authn-jwt service id to authenticate with" },
+  login: { flag: "login", env: "STRONGROOM_LOGIN", type: "string", help: "login in the authenticate URL (host/kubernetes/<ns>/<sa>); absent = the service's token-app-property" },
+  tokenFile: { flag: "token-file", env: "STRONGROOM_TOKEN_FILE", type: "string", default: "/var/run/secrets/strongroom/token/token", help: "projected service-account token (re-read at every authentication)" },
+  caFile: { flag: "ca-file", env: "STRONGROOM_CA_FILE", type: "string", help: "PEM CA to trust for the server's certificate" },
+  dir: { flag: "dir", env: "STRONGROOM_AGENT_DIR", type: "string", default: "/var/run/secrets/strongroom", help: "directory the files are written to" },
+  files: { flag: "files", env: "STRONGROOM_AGENT_FILES", type: "string", help: 'JSON {"<file>": {"secret"|"secrets", "format", "template", "mode"}} (the pod annotations)' },
+  once: { flag: "once", env: "STRONGROOM_AGENT_ONCE", type: "boolean", help: "write the files once and exit (init containers)" },
+  healthPort: { flag: "health-port", env: "STRONGROOM_AGENT_HEALTH_PORT", type: "string", default: "8099", help: "port of /health (ready after the first write) and /metrics" },
+  watchTimeout: { flag: "watch-timeout", env: "STRONGROOM_AGENT_WATCH_TIMEOUT", type: "string", default: "30", help: "seconds one change-stream long-poll may wait" },
+  backoffMax: { flag: "backoff-max", env: "STRONGROOM_AGENT_BACKOFF_MAX", type: "string", default: "30000", help: "longest wait (ms) between retries while the server is unreachable" },
+  logLevel: { flag: "log-level", env: "STRONGROOM_LOG_LEVEL", type: "string", default: "info", help: "pino log level" },
+};
+
+export function agentHelp(): string {
+  return Object.values(AGENT_SETTINGS)
+    .map((s) => `  --${s.flag}${s.type === "string" ? " VALUE" : ""}`.padEnd(28) + `${s.help}${s.default ? ` (default ${s.default})` : ""}; env ${s.env}`)
+    .join("\n");
+}
+
+/** The webhook's JSON: file name → that file's annotations. Validated with the same rules as the webhook. */
+export function parseAgentFiles(json: string): FileSpec[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new ConfigError("--files must be JSON");
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed) || Object.keys(parsed).length === 0) throw new ConfigError("--files must be a non-empty JSON object of file name → annotations");
+  return Object.entries(parsed as Record<string, FileAnnotations>).map(([file, annotations]) => {
+    if (!/^[A-Za-z0-9._-]{1,253}$/.test(file) || file.startsWith(".")) throw new ConfigError(`--files: '${file.slice(0, 60)}' is not a plain file name`);
+    try {
+      return buildFileSpec(file, annotations);
+    } catch (err) {
+      if (err instanceof RenderError) throw new ConfigError(`--files: ${err.message}`);
+      throw err;
+    }
+  });
+}
+
+export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentConfig | "help" {
+  const options: Record<string, { type: "string" | "boolean" }> = { help: { type: "boolean" } };
+  for (const s of Object.values(AGENT_SETTINGS)) options[s.flag] = { type: s.type };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  if (values.help) return "help";
+  const get = (key: string): string | boolean | undefined => {
+    const s = AGENT_SETTINGS[key]!;
+    if (values[s.flag] !== undefined) return values[s.flag];
+    const fromEnv = env[s.env];
+    if (fromEnv !== undefined && fromEnv !== "") return s.type === "boolean" ? /^(1|true|yes)$/i.test(fromEnv) : fromEnv;
+    return s.default;
+  };
+  const str = (key: string): string | undefined => (typeof get(key) === "string" ? (get(key) as string) : undefined);
+  const int = (key: string, min: number, max: number): number => {
+    const v = str(key)!;
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new ConfigError(`--${AGENT_SETTINGS[key]!.flag} must be an integer from ${min} to ${max}, got '${v}'`);
+    return Number(v);
+  };
+  const url = str("url")?.replace(/\/+$/, "");
+  if (!url || !/^https?:\/\//.test(url)) throw new ConfigError("--url (STRONGROOM_URL) is required and must start with http:// or https://");
+  const files = str("files");
+  if (!files) throw new ConfigError("--files (STRONGROOM_AGENT_FILES) is required");
+  return Object.freeze({
+    url,
+    account: str("account")!,
+    serviceId: str("serviceId")!,
+    login: str("login"),
+    tokenFile: str("tokenFile")!,
+    caFile: str("caFile"),
+    dir: str("dir")!,
+    files: parseAgentFiles(files),
+    once: get("once") === true,
+    healthPort: int("healthPort", 0, 65535),
+    watchTimeoutSeconds: int("watchTimeout", 1, 300),
+    backoffMaxMs: int("backoffMax", 100, 600_000),
+    logLevel: str("logLevel")!,
+  });
+}

@@ -1,0 +1,120 @@
+/**
+ * The agent's loop: ask the change stream for a cursor, fetch every variable in one batch,
+ * render, write the files that changed (atomically), then wait on the change stream with
+ * that cursor. The cursor is taken before the fetch, so a change in between is seen on the
+ * next watch. While the server is unreachable or refuses, the last good files stay and the
+ * agent retries with capped exponential backoff. Side effects (server, files, clock) are injected.
+ */
+import { createHash } from "node:crypto";
+import type { Logger } from "pino";
+import { RenderError } from "../render/errors.js";
+import { variableIdsOf, type FileSpec } from "../render/file-spec.js";
+import { renderFile } from "../render/render-file.js";
+import type { AgentMetrics } from "../telemetry/metrics.js";
+import { ServerError } from "./server-client.js";
+import { DEFAULT_FILE_MODE } from "./write-files.js";
+
+export interface AgentServer {
+  fetchBatch(ids: readonly string[]): Promise<Map<string, Buffer>>;
+  watch(ids: readonly string[], cursor: string | undefined, timeoutSeconds: number): Promise<{ changed: boolean; cursor: string }>;
+}
+
+export interface AgentDeps {
+  server: AgentServer;
+  write(name: string, content: Buffer, mode: number): Promise<void>;
+  files: readonly FileSpec[];
+  log: Logger;
+  metrics: AgentMetrics;
+  watchTimeoutSeconds: number;
+  backoffMaxMs: number;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+export type AgentStatus = { ready: boolean; lastError: string | undefined };
+
+const sleepFor = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+  });
+
+export class Agent {
+  readonly #ids: string[];
+  readonly #written = new Map<string, string>();
+  readonly #stop = new AbortController();
+  #ready = false;
+  #lastError: string | undefined;
+
+  constructor(private readonly deps: AgentDeps) {
+    this.#ids = variableIdsOf(deps.files);
+  }
+
+  status(): AgentStatus {
+    return { ready: this.#ready, lastError: this.#lastError };
+  }
+
+  /** Fetch, render and write every file once. Throws ServerError or RenderError; files stay as they were on failure. */
+  async syncOnce(): Promise<"written" | "unchanged"> {
+    const values = await this.deps.server.fetchBatch(this.#ids);
+    // Render everything before writing anything: one bad file must not leave a mixed set.
+    const rendered = this.deps.files.map((spec) => ({ spec, content: renderFile(spec, values) }));
+    let changed = false;
+    for (const { spec, content } of rendered) {
+      const digest = createHash("sha256").update(content).digest("hex");
+      if (this.#written.get(spec.file) === digest) continue;
+      await this.deps.write(spec.file, content, spec.mode ?? DEFAULT_FILE_MODE);
+      this.#written.set(spec.file, digest);
+      this.deps.metrics.filesWritten.inc();
+      changed = true;
+    }
+    this.#ready = true;
+    this.#lastError = undefined;
+    this.deps.metrics.ready.set(1);
+    this.deps.metrics.lastSuccess.set(Date.now() / 1000);
+    this.deps.metrics.syncs.inc({ outcome: changed ? "written" : "unchanged" });
+    return changed ? "written" : "unchanged";
+  }
+
+  #failed(err: unknown): void {
+    const outcome = err instanceof RenderError ? "render_error" : err instanceof ServerError && err.denial ? "denied" : "unreachable";
+    this.deps.metrics.syncs.inc({ outcome });
+    this.#lastError = err instanceof Error ? err.message : String(err);
+    this.deps.log.warn({ outcome, err: this.#lastError, ready: this.#ready }, this.#ready ? "keeping the last good files" : "no files written yet");
+  }
+
+  /** Runs until `stop()`: follows rotations through the change stream. */
+  async run(): Promise<void> {
+    const sleep = this.deps.sleep ?? sleepFor;
+    let cursor: string | undefined;
+    let synced = false;
+    let backoff = 250;
+    while (!this.#stop.signal.aborted) {
+      try {
+        const answer = await this.deps.server.watch(this.#ids, synced ? cursor : undefined, this.deps.watchTimeoutSeconds);
+        if (this.#stop.signal.aborted) break;
+        if (answer.changed || !synced) {
+          try {
+            const outcome = await this.syncOnce();
+            if (outcome === "written") this.deps.log.info({ files: this.deps.files.length }, "files written");
+          } catch (err) {
+            if (!(err instanceof RenderError)) throw err;
+            // A value that cannot be rendered: keep the last good files, wait for the next change.
+            this.#failed(err);
+          }
+          synced = true;
+        }
+        cursor = answer.cursor;
+        backoff = 250;
+      } catch (err) {
+        this.#failed(err);
+        synced = false;
+        await sleep(backoff, this.#stop.signal);
+        backoff = Math.min(backoff * 2, this.deps.backoffMaxMs);
+      }
+    }
+  }
+
+  stop(): void {
+    this.#stop.abort();
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * The agent's side of the REST API: authn-jwt login, one batch read, the change stream.
+ * node:http(s) rather than fetch so that a private CA can be trusted per client. Tokens
+ * never appear in errors or logs.
+ */
+import http from "node:http";
+import https from "node:https";
+import { readFile } from "node:fs/promises";
+
+/** A non-2xx answer: `status` 401/403/404 are denials (the policy says no), 5xx and network errors are outages. */
+export class ServerError extends Error {
+  constructor(
+    readonly status: number | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+  get denial(): boolean {
+    return this.status === 401 || this.status === 403 || this.status === 404 || this.status === 422;
+  }
+}
+
+export interface ClientOptions {
+  url: string;
+  account: string;
+  serviceId: string;
+  login: string | undefined;
+  tokenFile: string;
+  ca?: Buffer;
+  /** Re-authenticate after this long (the server's token lives 8 minutes by default). */
+  tokenMaxAgeMs?: number;
+}
+
+interface Answer {
+  status: number;
+  body: Buffer;
+}
+
+export class ServerClient {
+  #token: { value: string; at: number } | undefined;
+  readonly #agent: http.Agent;
+
+  constructor(
+    private readonly options: ClientOptions,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.#agent = options.url.startsWith("https:") ? new https.Agent({ keepAlive: true, ca: options.ca }) : new http.Agent({ keepAlive: true });
+  }
+
+  #send(method: string, path: string, headers: Record<string, string>, body?: string, timeoutMs = 15_000): Promise<Answer> {
+    const url = new URL(this.options.url + path);
+    const transport = url.protocol === "https:" ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = transport.request(url, { method, headers, agent: this.#agent, timeout: timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on("error", (err) => reject(new ServerError(undefined, `${method} ${url.pathname}: ${err.message}`)));
+      });
+      req.on("timeout", () => req.destroy(new Error("timed out")));
+      req.on("error", (err) => reject(new ServerError(undefined, `${method} ${url.pathname}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)));
+      req.end(body);
+    });
+  }
+
+  async #authenticate(): Promise<string> {
+    const { account, serviceId, login, tokenFile } = this.options;
+    let jwt: string;
+    try {
+      jwt = (await readFile(tokenFile, "utf8")).trim();
+    } catch (err) {
+      throw new ServerError(undefined, `cannot read the service-account token ${tokenFile}: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
+    }
+    const hostPart = login ? `/${encodeURIComponent(login)}` : "";
+    const path = `/authn-jwt/${encodeURIComponent(serviceId)}/${encodeURIComponent(account)}${hostPart}/authenticate`;
+    const res = await this.#send("POST", path, { "Content-Type": "application/x-www-form-urlencoded", "Accept-Encoding": "base64" }, `jwt=${encodeURIComponent(jwt)}`);
+    if (res.status !== 200) {
+      const who = login ?? "the token's identity";
+      throw new ServerError(res.status, `authn-jwt/${serviceId} refused ${who} (HTTP ${res.status}): check the service's issuer/JWKS/audience and that the host may authenticate`);
+    }
+    this.#token = { value: res.body.toString("utf8").trim(), at: this.now() };
+    return this.#token.value;
+  }
+
+  async #authorized(method: string, path: string, headers: Record<string, string>, timeoutMs?: number): Promise<Answer> {
+    const maxAge = this.options.tokenMaxAgeMs ?? 4 * 60_000;
+    const token = this.#token && this.now() - this.#token.at < maxAge ? this.#token.value : await this.#authenticate();
+    let res = await this.#send(method, path, { ...headers, Authorization: `Token token="${token}"` }, undefined, timeoutMs);
+    if (res.status === 401) {
+      // Expired or revoked: one fresh login, then the answer stands.
+      res = await this.#send(method, path, { ...headers, Authorization: `Token token="${await this.#authenticate()}"` }, undefined, timeoutMs);
+    }
+    return res;
+  }
+
+  #fullIds(ids: readonly string[]): string {
+    return ids.map((id) => encodeURIComponent(`${this.options.account}:variable:${id}`)).join(",");
+  }
+
+  /** All values in one request, base64 on the wire (binary-safe). Keyed by the ids as given. */
+  async fetchBatch(ids: readonly string[]): Promise<Map<string, Buffer>> {
+    const res = await this.#authorized("GET", `/secrets?variable_ids=${this.#fullIds(ids)}`, { "Accept-Encoding": "base64" });
+    if (res.status !== 200) throw new ServerError(res.status, `batch read of ${ids.length} variables refused (HTTP ${res.status}${errorMessage(res.body)})`);
+    const body = JSON.parse(res.body.toString("utf8")) as Record<string, string>;
+    const prefix = `${this.options.account}:variable:`;
+    return new Map(Object.entries(body).map(([fullId, b64]) => [fullId.slice(prefix.length), Buffer.from(b64, "base64")]));
+  }
+
+  /** The change stream: at once without a cursor or with a stale one, else on a change or after `timeoutSeconds`. */
+  async watch(ids: readonly string[], cursor: string | undefined, timeoutSeconds: number): Promise<{ changed: boolean; cursor: string }> {
+    const query = `variable_ids=${this.#fullIds(ids)}&timeout=${timeoutSeconds}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+    const res = await this.#authorized("GET", `/secrets/watch?${query}`, {}, (timeoutSeconds + 15) * 1000);
+    if (res.status !== 200) throw new ServerError(res.status, `watch refused (HTTP ${res.status}${errorMessage(res.body)})`);
+    return JSON.parse(res.body.toString("utf8")) as { changed: boolean; cursor: string };
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+}
+
+/** The server's JSON error message (it names ids, never values). */
+function errorMessage(body: Buffer): string {
+  try {
+    const message = (JSON.parse(body.toString("utf8")) as { error?: { message?: string } }).error?.message;
+    return message ? `: ${message.slice(0, 300)}` : "";
+  } catch {
+    return "";
+  }
+}
