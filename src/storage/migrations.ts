@@ -125,6 +125,35 @@ CREATE TABLE host_factory_tokens (
 CREATE INDEX host_factory_tokens_resource ON host_factory_tokens(resource_id);
 `,
   },
+  {
+    version: 4,
+    name: "membership version (role closure cache)",
+    sql: `
+-- Changes whenever role_memberships changes, in the same transaction: a reader that finds
+-- the version it cached a role's closure under knows the closure is exact for its snapshot
+-- (docs/adr/0016-read-path.md). Random, not a counter: equal only if truly unchanged, even
+-- across databases or after a restore.
+CREATE TABLE membership_version (
+  id integer PRIMARY KEY CHECK (id = 1),
+  version uuid NOT NULL
+);
+INSERT INTO membership_version VALUES (1, gen_random_uuid());
+-- Deferred to commit and done once per transaction, so concurrent writers hold the row
+-- lock only while committing.
+CREATE FUNCTION bump_membership_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_setting('strongroom.membership_bumped', true) IS DISTINCT FROM 'yes' THEN
+    PERFORM set_config('strongroom.membership_bumped', 'yes', true);
+    UPDATE membership_version SET version = gen_random_uuid();
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER role_memberships_changed AFTER INSERT OR UPDATE OR DELETE ON role_memberships
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bump_membership_version();
+CREATE TRIGGER role_memberships_truncated AFTER TRUNCATE ON role_memberships
+  FOR EACH STATEMENT EXECUTE FUNCTION bump_membership_version();
+`,
+  },
 ];
 
 const LOCK_KEY = 7_310_241; // arbitrary, constant: "strongroom migrations"
