@@ -1,12 +1,31 @@
 /** `/policies/{account}/policy/{id}`: POST appends, PATCH updates, PUT replaces. */
 import { Router, type Request, type Response } from "express";
-import { errors } from "../../errors.js";
+import { ApiError, errors } from "../../errors.js";
+import { fullId } from "../../authz/ids.js";
+import { isVisible } from "../../authz/introspection.js";
+import { CLOSURE_CTE } from "../../authz/permissions.js";
+import { boundedInteger } from "../../input/limits.js";
+import { EFFECTIVE_POLICY_MAX_DEPTH, EFFECTIVE_POLICY_MAX_LIMIT, effectivePolicy, PolicyTooLarge, toJson, toYaml } from "../../policy/effective-policy.js";
+import type { Queryable } from "../../storage/database.js";
 import { loadPolicy, type LoadMode } from "../../policy/load-policy.js";
 import { callerOf, requireToken } from "../middleware/authenticate.js";
 import { accountOf, identifierOf, queryString, rawBody } from "../params.js";
 import { dryRunPolicy, invalidPolicyReport } from "../../policy/dry-run.js";
 import { auditContext } from "../audit-context.js";
 import type { Services } from "../services.js";
+
+async function ownsResource(db: Queryable, roleId: string, resourceId: string): Promise<boolean> {
+  const { rows } = await db.query(`WITH RECURSIVE ${CLOSURE_CTE} SELECT 1 FROM resources WHERE resource_id = $2 AND owner_id IN (SELECT role_id FROM closure)`, [roleId, resourceId]);
+  return rows.length > 0;
+}
+
+function boundedParam(req: Request, name: string, max: number): number {
+  const raw = queryString(req, name);
+  if (raw === undefined) return max;
+  const value = boundedInteger(raw, 0);
+  if (value === undefined || value > max) throw new ApiError(400, null);
+  return value;
+}
 
 export function policiesRouter(services: Services): Router {
   const router = Router();
@@ -37,5 +56,26 @@ export function policiesRouter(services: Services): Router {
   router.post(path, auth, handler("POST"));
   router.patch(path, auth, handler("PATCH"));
   router.put(path, auth, handler("PUT"));
+  router.get(path, auth, async (req: Request, res: Response) => {
+    const account = accountOf(req);
+    const caller = callerOf(res);
+    const policy = identifierOf(req);
+    const policyId = fullId(account, "policy", policy);
+    // Conjur: invisible → 404; visible but not owned by the caller (or a role it has) → 403; bad depth/limit → 400, empty.
+    if (!(await isVisible(services.pool, caller.roleId, policyId))) throw errors.recordNotFound(account, "policy", policy);
+    if (!(await ownsResource(services.pool, caller.roleId, policyId))) throw errors.forbidden();
+    const depth = boundedParam(req, "depth", EFFECTIVE_POLICY_MAX_DEPTH);
+    const limit = boundedParam(req, "limit", EFFECTIVE_POLICY_MAX_LIMIT);
+    let statements;
+    try {
+      statements = await effectivePolicy(services.pool, policyId, depth, limit);
+    } catch (err) {
+      if (err instanceof PolicyTooLarge) throw errors.unprocessable(err.message);
+      throw err;
+    }
+    // The request's Content-Type chooses the format (the Go SDK sets it), not Accept.
+    if ((req.get("content-type") ?? "").trim().toLowerCase() === "application/json") res.json(toJson(statements));
+    else res.type("application/x-yaml").send(toYaml(statements));
+  });
   return router;
 }
