@@ -58,6 +58,8 @@ export interface Config {
   readonly trustedProxies: readonly string[];
   /** Long-poll watches (GET /secrets/watch) one server holds at a time; more are answered 503. */
   readonly maxWatchers: number;
+  /** What the webhook injects for inject-mode agent/init; undefined image = those modes are refused. */
+  readonly agent: { readonly image: string | undefined; readonly serverUrl: string | undefined; readonly audience: string; readonly authnService: string };
 }
 
 /** A problem with flags or environment: the CLI prints its message on one line and exits 2. */
@@ -109,6 +111,10 @@ export const SETTINGS: Record<string, Setting> = {
   webhookConfig: { flag: "webhook-config", env: "STRONGROOM_WEBHOOK_CONFIG", type: "string", help: "MutatingWebhookConfiguration whose caBundle the server keeps set (with --webhook-tls-secret)" },
   webhookCertDays: { flag: "webhook-cert-days", env: "STRONGROOM_WEBHOOK_CERT_DAYS", type: "string", default: "3650", help: "validity of a certificate made for --webhook-tls-secret" },
   trustedProxies: { flag: "trusted-proxies", env: "STRONGROOM_TRUSTED_PROXIES", type: "string", help: "comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For names the client (127.0.0.1 and ::1 always; TRUSTED_PROXIES also read)" },
+  agentImage: { flag: "agent-image", env: "STRONGROOM_AGENT_IMAGE", type: "string", help: "webhook: image of the injected agent (inject-mode agent|init); usually the server's own image" },
+  agentServerUrl: { flag: "agent-server-url", env: "STRONGROOM_AGENT_SERVER_URL", type: "string", help: "webhook: server URL the injected agent calls, e.g. https://strongroom.strongroom.svc:8080" },
+  agentAudience: { flag: "agent-audience", env: "STRONGROOM_AGENT_AUDIENCE", type: "string", default: "strongroom", help: "webhook: audience of the agent's projected service-account token" },
+  agentAuthnService: { flag: "agent-authn-service", env: "STRONGROOM_AGENT_AUTHN_SERVICE", type: "string", default: "kubernetes", help: "webhook: authn-jwt service id the agent logs in with" },
   maxWatchers: { flag: "max-watchers", env: "STRONGROOM_MAX_WATCHERS", type: "string", default: "10000", help: "long-poll watches (GET /secrets/watch, used by agents) held at a time; more get 503" },
   adminKeySecret: { flag: "admin-key-secret", env: "STRONGROOM_ADMIN_KEY_SECRET", type: "string", help: "write a new account's admin API key to this Secret instead of printing it" },
 };
@@ -288,6 +294,7 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     adminKeySecret: secretName("adminKeySecret", flags, env),
     trustedProxies: parseTrustedProxies(str("trustedProxies", flags, env) ?? env.TRUSTED_PROXIES ?? env.CONJUR_TRUSTED_PROXIES),
     maxWatchers: int("maxWatchers", flags, env, 0, 1_000_000)!,
+    agent: Object.freeze({ image: str("agentImage", flags, env), serverUrl: str("agentServerUrl", flags, env), audience: str("agentAudience", flags, env)!, authnService: str("agentAuthnService", flags, env)! }),
   });
 }
 

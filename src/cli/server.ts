@@ -24,7 +24,14 @@ import { initialAdminKeySink, serverMadeTls } from "../kubernetes/bootstrap/serv
 import type { KubeConfig } from "@kubernetes/client-node";
 import { openStorage } from "./storage.js";
 import { WatchHub } from "../secrets/watch-hub.js";
+import type { AgentInjectionOptions } from "../kubernetes/webhook/agent-patch.js";
 import { SecretChangeListener } from "../kubernetes/runtime/secret-change-listener.js";
+
+/** The webhook's agent settings for inject-mode agent/init, when configured. */
+function agentInjection(config: Config): { agent?: AgentInjectionOptions } {
+  const { image, serverUrl, audience, authnService } = config.agent;
+  return image && serverUrl ? { agent: { image, serverUrl, audience, authnService, account: config.account } } : {};
+}
 
 export interface RunningServer {
   port: number;
@@ -100,7 +107,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   let webhook: WebhookServer | undefined;
   try {
     port = await listen(server, config.port, config.host);
-    if (config.webhookPort !== undefined && tls) webhook = await startWebhookServer({ port: config.webhookPort, host: config.host, ...tls, metrics, log });
+    if (config.webhookPort !== undefined && tls) webhook = await startWebhookServer({ port: config.webhookPort, host: config.host, ...tls, metrics, log, ...agentInjection(config) });
   } catch (err) {
     await watchListener.stop();
     await closeServer(server);

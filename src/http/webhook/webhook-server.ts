@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Metrics } from "../../telemetry/metrics.js";
 import { reviewPod, type AdmissionReview } from "../../kubernetes/webhook/review-pod.js";
+import type { AgentInjectionOptions } from "../../kubernetes/webhook/agent-patch.js";
 
 export interface WebhookServer {
   port: number;
@@ -17,12 +18,12 @@ export interface WebhookServer {
   close(): Promise<void>;
 }
 
-export async function startWebhookServer(opts: { port: number; host: string; cert: Buffer; key: Buffer; metrics: Metrics; log: Logger }): Promise<WebhookServer> {
+export async function startWebhookServer(opts: { port: number; host: string; cert: Buffer; key: Buffer; metrics: Metrics; log: Logger; agent?: AgentInjectionOptions }): Promise<WebhookServer> {
   const app = express();
   app.disable("x-powered-by");
   app.use(express.json({ limit: "3mb" }));
   app.post("/mutate-pods", (req: Request, res: Response) => {
-    res.json(reviewPod(req.body as AdmissionReview, opts.metrics, opts.log));
+    res.json(reviewPod(req.body as AdmissionReview, opts.metrics, opts.log, opts.agent));
   });
   app.get("/health", (_req: Request, res: Response) => {
     res.json({ status: "ok" });

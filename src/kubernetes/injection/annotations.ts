@@ -12,7 +12,9 @@ export const VOLUME_NAME = "strongroom-secrets";
 export const DEFAULT_MOUNT_PATH = "/var/run/secrets/strongroom";
 export const DEFAULT_REFRESH_MS = 5 * 60_000;
 
-const USER_KEYS = new Set(["inject", "host", "mount-path", "refresh-interval", "containers", "binding"]);
+import { FILE_KEYS, parseRenderedFiles, type RenderedFiles } from "./file-annotations.js";
+
+const USER_KEYS = new Set(["inject", "host", "mount-path", "refresh-interval", "containers", "binding", "inject-mode"]);
 const OWN_KEYS = new Set(["secret-name", "secret-version"]);
 const FILE_NAME = /^[A-Za-z0-9._-]{1,253}$/;
 const DNS_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -25,6 +27,8 @@ export interface InjectionSpec {
   refreshMs: number;
   containers: string[] | undefined;
   binding: string | undefined;
+  /** Mode, every file (single-variable and rendered) and env (issue 11). */
+  rendered: RenderedFiles;
 }
 
 export function wantsInjection(annotations: Record<string, string> | undefined): boolean {
@@ -51,6 +55,8 @@ export function parseInjection(annotations: Record<string, string>): InjectionSp
       if (!FILE_NAME.test(file) || file === "." || file === "..") problems.push(`'${key}': '${file}' is not a valid file name (letters, digits, '.', '_', '-')`);
       else if (!value.trim()) problems.push(`'${key}' names no variable`);
       else files[file] = value.trim();
+    } else if (name.startsWith("env.") || Object.keys(FILE_KEYS).some((p) => name.startsWith(p))) {
+      // rendered files and env: parseRenderedFiles below
     } else if (!USER_KEYS.has(name) && !OWN_KEYS.has(name)) {
       problems.push(`unknown annotation '${key}'`);
     }
@@ -66,7 +72,9 @@ export function parseInjection(annotations: Record<string, string>): InjectionSp
   if (binding !== undefined && !DNS_NAME.test(binding)) problems.push(`'${PREFIX}binding' must be the name of a SecretBinding`);
   const host = annotations[`${PREFIX}host`];
   if (host !== undefined && !host.trim()) problems.push(`'${PREFIX}host' may not be empty`);
-  if (!Object.keys(files).length && binding === undefined) problems.push(`no secrets requested: add '${PREFIX}secret.<file>: <variable id>' or '${PREFIX}binding'`);
+  const rendered = parseRenderedFiles(annotations, PREFIX, problems);
+  if (rendered.mode !== "secret" && binding !== undefined) problems.push(`'${PREFIX}binding' needs inject-mode secret`);
+  if (!rendered.files.length && !Object.keys(rendered.env).length && binding === undefined) problems.push(`no secrets requested: add '${PREFIX}secret.<file>: <variable id>' or '${PREFIX}binding'`);
   if (problems.length) return { problems };
-  return { files, host: host?.trim(), mountPath, refreshMs: refreshMs!, containers, binding };
+  return { files, host: host?.trim(), mountPath, refreshMs: refreshMs!, containers, binding, rendered };
 }

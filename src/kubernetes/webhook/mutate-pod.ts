@@ -6,13 +6,14 @@
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import { MANAGED_LABEL, parseInjection, SECRET_NAME_ANNOTATION, VOLUME_NAME, wantsInjection } from "../injection/annotations.js";
 import { identityKey, managedSecretName } from "../injection/secret-name.js";
+import { agentPatch, type AgentInjectionOptions } from "./agent-patch.js";
 
 export type PatchOperation = { op: "add" | "replace"; path: string; value: unknown };
 export type Mutation = { kind: "skip" } | { kind: "reject"; message: string } | { kind: "patch"; patch: PatchOperation[]; secretName: string | undefined };
 
 const pointer = (s: string): string => s.replaceAll("~", "~0").replaceAll("/", "~1");
 
-export function mutatePod(pod: V1Pod, namespace: string): Mutation {
+export function mutatePod(pod: V1Pod, namespace: string, agent?: AgentInjectionOptions): Mutation {
   const annotations = pod.metadata?.annotations ?? {};
   if (!wantsInjection(annotations)) return { kind: "skip" };
   const spec = parseInjection(annotations);
@@ -30,6 +31,14 @@ export function mutatePod(pod: V1Pod, namespace: string): Mutation {
     }
   }
 
+  if (spec.rendered.mode !== "secret") {
+    if (!agent) return { kind: "reject", message: `strongroom: inject-mode ${spec.rendered.mode} needs the webhook's agent settings (--agent-image, --agent-server-url)` };
+    return { kind: "patch", patch: agentPatch(pod, spec, namespace, chosen, agent), secretName: undefined };
+  }
+  const groups = spec.rendered.files.filter((f) => f.format !== undefined).map((f) => f.file);
+  if (groups.length || Object.keys(spec.rendered.env).length) {
+    return { kind: "reject", message: `strongroom: rendered files (${groups.join(", ") || "none"}) and env.<NAME> are served by inject-mode agent or init in this version; in inject-mode secret use secret.<file>` };
+  }
   const secretName = Object.keys(spec.files).length ? managedSecretName(namespace, identityKey(spec, pod.spec?.serviceAccountName), spec.files) : undefined;
   const patch: PatchOperation[] = [];
   const labels = pod.metadata?.labels;

@@ -7,6 +7,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Metrics } from "../../telemetry/metrics.js";
 import { mutatePod } from "./mutate-pod.js";
+import type { AgentInjectionOptions } from "./agent-patch.js";
 
 export interface AdmissionReview {
   apiVersion?: string;
@@ -14,7 +15,7 @@ export interface AdmissionReview {
   request?: { uid?: string; namespace?: string; operation?: string; object?: V1Pod; kind?: { kind?: string } };
 }
 
-export function reviewPod(review: AdmissionReview, metrics: Metrics, log: Logger): object {
+export function reviewPod(review: AdmissionReview, metrics: Metrics, log: Logger, agent?: AgentInjectionOptions): object {
   const request = review.request;
   const uid = request?.uid ?? "";
   const respond = (response: Record<string, unknown>): object => ({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid, ...response } });
@@ -24,7 +25,7 @@ export function reviewPod(review: AdmissionReview, metrics: Metrics, log: Logger
   }
   const pod = request.object;
   const namespace = request.namespace ?? pod.metadata?.namespace ?? "default";
-  const result = mutatePod(pod, namespace);
+  const result = mutatePod(pod, namespace, agent);
   const podName = pod.metadata?.name || `${pod.metadata?.generateName ?? ""}***** (name not yet known)`;
   if (result.kind === "skip") {
     metrics.injections.inc({ outcome: "skipped" });
