@@ -209,6 +209,7 @@ export class Controller {
   #resyncAll(): void {
     const term = this.#term;
     if (!term) return;
+    this.deps.log.info({ pods: term.caches.pods.keys().length }, "re-resolving every key");
     for (const key of term.caches.pods.keys()) term.queue.add(POD + key);
     for (const key of term.caches.bindingKeys()) term.queue.add(BINDING + key);
   }

@@ -7,6 +7,7 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { describeError } from "./kube-client.js";
 
 export interface WatchedCache<T extends k8s.KubernetesObject> {
   list(): readonly T[];
@@ -55,7 +56,7 @@ export function watchedCache<T extends k8s.KubernetesObject>(opts: {
   informer.on("connect", heard);
   informer.on("error", (err: unknown) => {
     if (stopped) return;
-    opts.log.warn({ path: opts.path, err: (err as Error)?.message ?? String(err), retryMs: delayMs }, "watch failed; restarting");
+    opts.log.warn({ path: opts.path, err: describeError(err), retryMs: delayMs }, "watch failed; restarting");
     timer = setTimeout(() => void informer.start().catch(() => undefined), delayMs);
     delayMs = Math.min(delayMs * 2, 30_000);
   });
