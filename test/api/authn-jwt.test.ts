@@ -285,6 +285,15 @@ describe("authn-jwt", () => {
       await expectEmpty401(authenticate("keys", await keysToken({ workload: "svc-b", project: "blue" }), { host: "host/jwt-apps/svc-b" }), "both identity sources", "CONJ00098E");
       await expectEmpty401(authenticate("keys", await mint(k2, { iss: "https://keys.example", workload: "svc-b", project: "blue" })), "key not in public-keys", "Could not find public key");
     });
+
+    it("issues a token only to a client inside the host's restricted_to, as /authn does (Conjur's last step)", async () => {
+      const res = await admin.loadPolicy("PATCH", "root", "- !host { id: jwt-apps/svc-b, restricted_to: [ 10.9.9.0/24 ], annotations: { authn-jwt/keys/project: blue } }\n");
+      expect(res.status, res.text).to.equal(201);
+      const inside = await authenticate("keys", await keysToken({ workload: "svc-b", project: "blue" }), { headers: { "X-Forwarded-For": "10.9.9.5" } });
+      expect(inside.status, inside.text).to.equal(200);
+      await expectEmpty401(authenticate("keys", await keysToken({ workload: "svc-b", project: "blue" }), { headers: { "X-Forwarded-For": "192.0.2.1" } }), "outside restricted_to", "CONJ00003E");
+      await admin.loadPolicy("PATCH", "root", "- !host { id: jwt-apps/svc-b, restricted_to: [], annotations: { authn-jwt/keys/project: blue } }\n");
+    });
   });
 
   describe("with a Kubernetes service-account token", () => {

@@ -9,6 +9,7 @@ import { listAuthenticators } from "../../authn/authenticators.js";
 import { authenticateJwt, type JwtAuthnDeps, type JwtAuthnProgress } from "../../authn/jwt/authenticate.js";
 import { JwtAuthnFailure } from "../../authn/jwt/failures.js";
 import { SigningKeyCache } from "../../authn/jwt/signing-keys.js";
+import { isClientAllowed, ORIGIN_REFUSED, restrictionsOf } from "../../authn/restrictions.js";
 import { checkJwtStatus } from "../../authn/jwt/status.js";
 import { reasonOf } from "../../audit/audit.js";
 import { ApiError, errors } from "../../errors.js";
@@ -71,6 +72,11 @@ export function authnJwtRouter(services: Services): Router {
       // The CONJ message names the failed step; by construction it carries no token data.
       await record(false, `${apiError.status} ${err.message}`);
       throw apiError;
+    }
+    // Conjur's last step: the role's restricted_to CIDRs must admit the client address.
+    if (progress.roleId && !isClientAllowed(await restrictionsOf(pool, progress.roleId), req.ip)) {
+      await record(false, `401 ${ORIGIN_REFUSED}`);
+      throw errors.unauthorized();
     }
     await record(true);
     sendAccessToken(req, res, await services.tokens.issue(account, login));
