@@ -6,6 +6,7 @@
  * ends when the response closes; 410 Gone for watches older than the kept history.
  */
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, version } from "./discovery.js";
 import { applyPatch } from "./patch.js";
@@ -31,12 +32,21 @@ export class TestApiServer {
   readonly types: ResourceType[] = [...BUILTIN_TYPES];
   readonly requests: RequestLog[] = [];
   readonly #watches = new Set<http.ServerResponse>();
-  readonly #server = http.createServer((req, res) => void this.#handle(req, res));
+  readonly #server: http.Server;
   url = "";
+  /** Connections accepted (TLS handshakes when serving HTTPS): what a client's connection reuse saves. */
+  connections = 0;
+
+  /** With `tls`, serve HTTPS as a real API server does (benchmarks count TLS connections). */
+  constructor(opts: { tls?: { cert: Buffer; key: Buffer } } = {}) {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => void this.#handle(req, res);
+    this.#server = opts.tls ? https.createServer(opts.tls, handler) : http.createServer(handler);
+    this.#server.on(opts.tls ? "secureConnection" : "connection", () => this.connections++);
+  }
 
   async start(): Promise<this> {
     await new Promise<void>((ok) => this.#server.listen(0, "127.0.0.1", ok));
-    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    this.url = `${this.#server instanceof https.Server ? "https" : "http"}://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
     return this;
   }
 
