@@ -15,10 +15,14 @@ import { join } from "node:path";
 import { generateDataKey } from "../../src/crypto/aead.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../../src/storage/embedded.js";
 import { FaultProxy } from "../../test/support/fault-proxy.js";
+import { fuzzAtScale } from "./fuzz.js";
 import { Load, verify, VERSIONS_PER_VARIABLE, type Target } from "./load.js";
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 120);
 const WORKERS = Number(process.env.SOAK_WORKERS ?? 8);
+/** Hostile requests sent after the faults (test/support/fuzz-gen.ts); FUZZ_SEED reproduces a run. */
+const FUZZ_CASES = Number(process.env.SOAK_FUZZ_CASES ?? 20_000);
+const FUZZ_SEED = Number(process.env.FUZZ_SEED ?? 7);
 /** After a fault heals: pooled connections are re-made, timed-out queries run out. */
 const GRACE_MS = 10_000;
 const CLI = join(import.meta.dirname, "../../dist/cli/main.js");
@@ -169,18 +173,21 @@ async function main(): Promise<number> {
   const seconds = (Date.now() - started) / 1000;
 
   const result = await verify(load, target);
+  const fuzz = await fuzzAtScale(target, FUZZ_CASES, FUZZ_SEED);
   await soak.stop();
   const c = load.counters;
   const statuses = [...c.byStatus.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s}:${n}`).join(" ");
-  const failed = result.lost.length > 0 || c.unexpected.length > 0;
+  const failed = result.lost.length > 0 || c.unexpected.length > 0 || fuzz.serverErrors.length > 0 || fuzz.hangs.length > 0;
   const lines = [
     `soak ${failed ? "FAILED" : "passed"}: ${seconds.toFixed(0)} s of load, ${WORKERS} workers, loopback only`,
     `  faults injected:      ${soak.faults.length}: ${soak.faults.join("; ")}`,
     `  requests:             ${c.requests} sent, ${c.answered} answered (${(c.answered / seconds).toFixed(0)}/s); by status ${statuses}`,
     `  writes:               ${c.writesAttempted} attempted, ${result.acknowledged} acknowledged, ${result.found} found afterwards, ${result.lost.length} lost (≤ ${VERSIONS_PER_VARIABLE} per variable)`,
     `  5xx:                  ${c.unexpected.length} unexpected; ${c.unavailableDuringFaults} 503s or refused connections during faults`,
+    `  fuzz (seed ${FUZZ_SEED}):        ${fuzz.cases} hostile requests, ${fuzz.answered} answered, ${fuzz.serverErrors.length} 5xx, ${fuzz.hangs.length} hangs`,
     `  server peak RSS:      ${(soak.peakRssBytes / 1024 / 1024).toFixed(0)} MiB`,
   ];
+  if (fuzz.serverErrors.length || fuzz.hangs.length) lines.push(`  fuzz failures (first 5): ${[...fuzz.serverErrors, ...fuzz.hangs].slice(0, 5).join("; ")}`);
   if (result.lost.length) lines.push(`  lost (first 5):       ${result.lost.slice(0, 5).join(", ")}`);
   if (c.unexpected.length) lines.push(`  unexpected (first 5): ${c.unexpected.slice(0, 5).join("; ")}`);
   process.stdout.write(lines.join("\n") + "\n");

@@ -5,7 +5,7 @@
  */
 import { expect } from "chai";
 import { Client } from "../support/client.js";
-import { forgedToken, headerSafe, hostilePolicy, nasty, pathSafe, pick, rng, type Rng } from "../support/fuzz-gen.js";
+import { forgedToken, generateRequest, headerSafe, rng, type FuzzCase } from "../support/fuzz-gen.js";
 import { rawRequest } from "../support/raw-request.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
@@ -14,77 +14,6 @@ const CASES = Number(process.env.FUZZ_CASES ?? 3000);
 const TOKENS = Number(process.env.FUZZ_TOKENS ?? 2000);
 const CONCURRENCY = 8;
 const ACCOUNT = "fuzz";
-
-const ROUTES: [string[], string][] = [
-  [["POST"], "/authn/{account}/{login}/authenticate"],
-  [["GET"], "/authn/{account}/login"],
-  [["GET", "PUT"], "/authn/{account}/api_key"],
-  [["PUT"], "/authn/{account}/password"],
-  [["GET"], "/whoami"],
-  [["GET", "POST"], "/secrets/{account}/{kind}/{id}"],
-  [["GET"], "/secrets"],
-  [["POST", "PATCH", "PUT", "GET"], "/policies/{account}/policy/{id}"],
-  [["GET"], "/resources"],
-  [["GET"], "/resources/{account}"],
-  [["GET"], "/resources/{account}/{kind}"],
-  [["GET"], "/resources/{account}/{kind}/{id}"],
-  [["GET", "POST", "DELETE"], "/roles/{account}/{kind}/{id}"],
-  [["POST"], "/authn-jwt/{id}/{account}/authenticate"],
-  [["POST"], "/authn-jwt/{id}/{account}/{id}/authenticate"],
-  [["GET"], "/authn-jwt/{id}/{account}/status"],
-  [["GET"], "/authenticators"],
-  [["GET"], "/public_keys/{account}/{kind}/{id}"],
-  [["POST"], "/host_factory_tokens"],
-  [["DELETE"], "/host_factory_tokens/{id}"],
-  [["POST"], "/host_factories/hosts"],
-  [["GET", "POST"], "/accounts"],
-  [["GET"], "/health"],
-  [["GET"], "/ready"],
-  [["GET", "POST"], "/{id}"],
-];
-const QUERY_KEYS = ["version", "variable_ids", "offset", "limit", "search", "check", "privilege", "role", "count", "kind", "all", "members", "memberships", "member", "permitted_roles", "filter[]", "filter", "expirations", "dryRun", "id", "host_factory", "expiration", "cidr"];
-
-interface Case {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body?: string | Buffer;
-}
-
-function generate(r: Rng, tokens: { admin: string; host: string }): Case {
-  const [methods, template] = pick(r, ROUTES);
-  const method = r() < 0.9 ? pick(r, methods) : pick(r, ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]);
-  const good: Record<string, string[]> = { account: [ACCOUNT, "other"], kind: ["variable", "host", "user", "group", "policy", "layer", "webservice"], id: ["db/password", "root", "app", "admin"], login: ["admin", "host/app"] };
-  let path = template.replace(/\{(\w+)\}/g, (_m, name: string) => pathSafe(r() < 0.5 ? pick(r, good[name]!) : nasty(r)));
-  const params = Math.floor(r() * 5);
-  const query: string[] = [];
-  for (let i = 0; i < params; i++) {
-    const key = r() < 0.85 ? pick(r, QUERY_KEYS) : nasty(r);
-    const value = r() < 0.4 ? pick(r, ["true", "1", "10", "read", "execute", `${ACCOUNT}:variable:db/password`, `${ACCOUNT}:user:admin`]) : nasty(r);
-    query.push(`${pathSafe(key).replace(/[&=]/g, "")}=${pathSafe(value)}`);
-  }
-  if (query.length) path += `?${query.join("&")}`;
-  const headers: Record<string, string> = {};
-  const auth = r();
-  if (auth < 0.35) headers.Authorization = `Token token="${tokens.admin}"`;
-  else if (auth < 0.5) headers.Authorization = `Token token="${tokens.host}"`;
-  else if (auth < 0.7) headers.Authorization = `Token token="${headerSafe(forgedToken(r))}"`;
-  else if (auth < 0.85) headers.Authorization = `Basic ${Buffer.from(`${nasty(r)}:${nasty(r)}`).toString("base64")}`;
-  else if (auth < 0.9) headers.Authorization = headerSafe(nasty(r));
-  if (r() < 0.3) headers["Accept-Encoding"] = r() < 0.5 ? "base64" : headerSafe(nasty(r));
-  if (r() < 0.3) headers["Content-Type"] = pick(r, ["application/x-www-form-urlencoded", "application/json", "text/plain", "application/x-yaml", headerSafe(nasty(r))]);
-  if (r() < 0.1) headers["X-Request-Id"] = headerSafe(nasty(r));
-  if (r() < 0.1) headers["X-Forwarded-For"] = headerSafe(nasty(r));
-  let body: string | Buffer | undefined;
-  if (method !== "GET" && method !== "HEAD") {
-    const roll = r();
-    if (template.startsWith("/policies")) body = hostilePolicy(r);
-    else if (roll < 0.3) body = `jwt=${pathSafe(forgedToken(r))}`;
-    else if (roll < 0.6) body = nasty(r);
-    else body = Buffer.from(Array.from({ length: Math.floor(r() * 300) }, () => Math.floor(r() * 256)));
-  }
-  return { method, path, headers, ...(body !== undefined ? { body } : {}) };
-}
 
 describe(`fuzz: every route with hostile input (seed ${SEED})`, function () {
   this.timeout(300_000);
@@ -101,7 +30,7 @@ describe(`fuzz: every route with hostile input (seed ${SEED})`, function () {
   });
   after(() => server.close());
 
-  async function drive(cases: Case[]): Promise<{ statuses: Map<number, number>; failures: string[] }> {
+  async function drive(cases: FuzzCase[]): Promise<{ statuses: Map<number, number>; failures: string[] }> {
     const statuses = new Map<number, number>();
     const failures: string[] = [];
     let next = 0;
@@ -126,7 +55,7 @@ describe(`fuzz: every route with hostile input (seed ${SEED})`, function () {
 
   it(`answers ${CASES} hostile requests over every route without a 5xx, a hang or unbounded memory`, async () => {
     const r = rng(SEED);
-    const cases = Array.from({ length: CASES }, () => generate(r, tokens));
+    const cases = Array.from({ length: CASES }, () => generateRequest(r, ACCOUNT, tokens));
     const rssBefore = process.memoryUsage().rss;
     const { statuses, failures } = await drive(cases);
     const grownMb = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
@@ -140,7 +69,7 @@ describe(`fuzz: every route with hostile input (seed ${SEED})`, function () {
 
   it(`answers ${TOKENS} forged tokens with 401, never a 5xx`, async () => {
     const r = rng(SEED + 1);
-    const cases = Array.from({ length: TOKENS }, (): Case => ({ method: "GET", path: `/resources/${ACCOUNT}`, headers: { Authorization: `Token token="${headerSafe(forgedToken(r))}"` } }));
+    const cases = Array.from({ length: TOKENS }, (): FuzzCase => ({ method: "GET", path: `/resources/${ACCOUNT}`, headers: { Authorization: `Token token="${headerSafe(forgedToken(r))}"` } }));
     const { statuses, failures } = await drive(cases);
     expect(failures, failures.slice(0, 10).join("\n")).to.deep.equal([]);
     expect([...statuses.keys()]).to.deep.equal([401]);

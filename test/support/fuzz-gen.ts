@@ -86,3 +86,80 @@ export function hostilePolicy(r: Rng): string {
   }
   return lines.join("\n") + "\n";
 }
+
+const ROUTES: [string[], string][] = [
+  [["POST"], "/authn/{account}/{login}/authenticate"],
+  [["GET"], "/authn/{account}/login"],
+  [["GET", "PUT"], "/authn/{account}/api_key"],
+  [["PUT"], "/authn/{account}/password"],
+  [["GET"], "/whoami"],
+  [["GET", "POST"], "/secrets/{account}/{kind}/{id}"],
+  [["GET"], "/secrets"],
+  [["GET"], "/secrets/watch"],
+  [["POST", "PATCH", "PUT", "GET"], "/policies/{account}/policy/{id}"],
+  [["GET"], "/resources"],
+  [["GET"], "/resources/{account}"],
+  [["GET"], "/resources/{account}/{kind}"],
+  [["GET"], "/resources/{account}/{kind}/{id}"],
+  [["GET", "POST", "DELETE"], "/roles/{account}/{kind}/{id}"],
+  [["POST"], "/authn-jwt/{id}/{account}/authenticate"],
+  [["POST"], "/authn-jwt/{id}/{account}/{id}/authenticate"],
+  [["GET"], "/authn-jwt/{id}/{account}/status"],
+  [["GET"], "/authenticators"],
+  [["GET"], "/public_keys/{account}/{kind}/{id}"],
+  [["POST"], "/host_factory_tokens"],
+  [["DELETE"], "/host_factory_tokens/{id}"],
+  [["POST"], "/host_factories/hosts"],
+  [["GET", "POST"], "/accounts"],
+  [["GET"], "/health"],
+  [["GET"], "/ready"],
+  [["POST"], "/authn-kubernetes/{account}/authenticate"],
+  [["POST"], "/authn-kubernetes/{account}/{id}/authenticate"],
+  [["GET", "POST"], "/{id}"],
+  [["GET"], "/"],
+];
+const QUERY_KEYS = ["version", "variable_ids", "offset", "limit", "search", "check", "privilege", "role", "count", "kind", "all", "members", "memberships", "member", "permitted_roles", "filter[]", "filter", "expirations", "dryRun", "id", "host_factory", "expiration", "cidr", "timeout", "cursor", "depth"];
+
+export interface FuzzCase {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: string | Buffer;
+}
+
+/** One hostile request over a random route: nasty path parts, query, headers, body, forged or real tokens. */
+export function generateRequest(r: Rng, account: string, tokens: { admin: string; host: string }): FuzzCase {
+  const [methods, template] = pick(r, ROUTES);
+  const method = r() < 0.9 ? pick(r, methods) : pick(r, ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]);
+  const good: Record<string, string[]> = { account: [account, "other"], kind: ["variable", "host", "user", "group", "policy", "layer", "webservice"], id: ["db/password", "root", "app", "admin"], login: ["admin", "host/app"] };
+  let path = template.replace(/\{(\w+)\}/g, (_m, name: string) => pathSafe(r() < 0.5 ? pick(r, good[name]!) : nasty(r)));
+  const params = Math.floor(r() * 5);
+  const query: string[] = [];
+  for (let i = 0; i < params; i++) {
+    const key = r() < 0.85 ? pick(r, QUERY_KEYS) : nasty(r);
+    const value = r() < 0.4 ? pick(r, ["true", "1", "10", "read", "execute", `${account}:variable:db/password`, `${account}:user:admin`]) : nasty(r);
+    query.push(`${pathSafe(key).replace(/[&=]/g, "")}=${pathSafe(value)}`);
+  }
+  if (query.length) path += `?${query.join("&")}`;
+  const headers: Record<string, string> = {};
+  const auth = r();
+  if (auth < 0.35) headers.Authorization = `Token token="${tokens.admin}"`;
+  else if (auth < 0.5) headers.Authorization = `Token token="${tokens.host}"`;
+  else if (auth < 0.7) headers.Authorization = `Token token="${headerSafe(forgedToken(r))}"`;
+  else if (auth < 0.85) headers.Authorization = `Basic ${Buffer.from(`${nasty(r)}:${nasty(r)}`).toString("base64")}`;
+  else if (auth < 0.9) headers.Authorization = headerSafe(nasty(r));
+  if (r() < 0.3) headers["Accept-Encoding"] = r() < 0.5 ? "base64" : headerSafe(nasty(r));
+  if (r() < 0.3) headers["Content-Type"] = pick(r, ["application/x-www-form-urlencoded", "application/json", "text/plain", "application/x-yaml", headerSafe(nasty(r))]);
+  if (r() < 0.1) headers["X-Request-Id"] = headerSafe(nasty(r));
+  if (r() < 0.1) headers["X-Forwarded-For"] = headerSafe(nasty(r));
+  let body: string | Buffer | undefined;
+  if (method !== "GET" && method !== "HEAD") {
+    const roll = r();
+    if (template.startsWith("/policies")) body = hostilePolicy(r);
+    else if (roll < 0.3) body = `jwt=${pathSafe(forgedToken(r))}`;
+    else if (roll < 0.6) body = nasty(r);
+    else body = Buffer.from(Array.from({ length: Math.floor(r() * 300) }, () => Math.floor(r() * 256)));
+  }
+  return { method, path, headers, ...(body !== undefined ? { body } : {}) };
+}
+
