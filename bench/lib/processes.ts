@@ -45,6 +45,11 @@ async function waitFor<T>(what: string, seconds: number, probe: () => T | undefi
   }
 }
 
+/** BENCH_PROFILE=DIR: the server and the floor write a V8 CPU profile there when it stops (open it in Chrome DevTools). */
+const profileFlags = (): string[] => (process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []);
+/** The floor has no SIGTERM handler; a profile is only written on a clean exit. */
+const exitOnSigterm = (): string[] => (process.env.BENCH_PROFILE ? ["--import", 'data:text/javascript,process.on("SIGTERM",()=>process.exit(0))'] : []);
+
 /**
  * `strongroom server` at log level info, stdout and stderr to `logFile` (request log and
  * audit on, as in production, where a collector reads them). Returns the admin API key.
@@ -54,7 +59,7 @@ export async function startStrongroom(opts: { databaseUrl: string; dataKey: stri
   const log = openSync(opts.logFile, "a");
   const child = spawn(
     process.execPath,
-    [join("dist", "cli", "main.js"), "server", "--host", "127.0.0.1", "--port", String(port), "--account", opts.account, "--log-level", "info"],
+    [...profileFlags(), join("dist", "cli", "main.js"), "server", "--host", "127.0.0.1", "--port", String(port), "--account", opts.account, "--log-level", "info"],
     { stdio: ["ignore", log, log], env: { ...process.env, DATABASE_URL: opts.databaseUrl, STRONGROOM_DATA_KEY: opts.dataKey } },
   );
   const adminApiKey = await waitFor("the server to listen", 60, () => {
@@ -70,7 +75,7 @@ export async function startStrongroom(opts: { databaseUrl: string; dataKey: stri
 export async function startFloor(databaseUrl: string, variables: number): Promise<Child & { token: string }> {
   const port = await freePort();
   const u = new URL(databaseUrl);
-  const child = spawn(process.execPath, [join("bench", "floor", "floor-server.mjs")], {
+  const child = spawn(process.execPath, [...profileFlags(), ...exitOnSigterm(), join("bench", "floor", "floor-server.mjs")], {
     stdio: ["ignore", "pipe", "inherit"],
     env: {
       ...process.env,

@@ -1,8 +1,10 @@
 /**
  * The always-on audit sink: the server's pino log on stdout, one line per record marked
- * `"audit":true`. pino writes stdout synchronously, so an error it throws fails the request.
+ * `"audit":true`. An error the destination throws fails the request. The lines of one call
+ * (a batch read's n records) go to the destination in one write (telemetry/logger.ts).
  */
 import type { Logger } from "pino";
+import { logInOneWrite } from "../telemetry/logger.js";
 import type { AuditRecord, AuditSink } from "./audit.js";
 
 export class LogAuditSink implements AuditSink {
@@ -13,7 +15,9 @@ export class LogAuditSink implements AuditSink {
   }
 
   write(records: readonly AuditRecord[]): Promise<void> {
-    for (const { time: _time, ...event } of records) this.#log.info(event, `audit ${event.action} ${event.outcome}`);
+    logInOneWrite(this.#log, () => {
+      for (const { time: _time, ...event } of records) this.#log.info(event, `audit ${event.action} ${event.outcome}`);
+    });
     return Promise.resolve();
   }
 }

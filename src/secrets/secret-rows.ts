@@ -24,33 +24,48 @@ export interface SecretRow {
 
 /**
  * Visible: the closure owns it or holds any privilege on it; allowed: owns it or may
- * `execute`. Permissions are read through their primary key (resource_id, role_id, …).
+ * `execute`. A resource's permissions are found through the primary key's leading
+ * resource_id and matched against the closure with `array_position`, not `= ANY($1)`:
+ * the planner costs `= ANY` by the array's length, which a generic plan does not know,
+ * so every custom plan would look cheaper and Postgres would re-plan each execution.
  */
-const SELECT = `SELECT r.resource_id,
-    r.owner_id = ANY($1::text[]) OR p.held AS visible,
-    r.owner_id = ANY($1::text[]) OR p.executes AS allowed,
+const select = (versionFilter: string): string => `SELECT r.resource_id,
+    array_position($1::text[], r.owner_id) IS NOT NULL OR p.held AS visible,
+    array_position($1::text[], r.owner_id) IS NOT NULL OR p.executes AS allowed,
     s.version, s.value,
     (SELECT a.value FROM annotations a WHERE a.resource_id = r.resource_id AND a.name = 'conjur/mime_type') AS mime_type,
     ${MEMBERSHIP_VERSION}
   FROM resources r
   CROSS JOIN LATERAL (
     SELECT count(*) > 0 AS held, coalesce(bool_or(privilege = 'execute'), false) AS executes
-    FROM permissions WHERE resource_id = r.resource_id AND role_id = ANY($1::text[])
+    FROM permissions WHERE resource_id = r.resource_id AND array_position($1::text[], role_id) IS NOT NULL
   ) p
   LEFT JOIN LATERAL (
     SELECT version, value FROM secrets
-    WHERE resource_id = r.resource_id AND ($3::integer IS NULL OR version = $3)
+    WHERE resource_id = r.resource_id${versionFilter}
     ORDER BY version DESC LIMIT 1
   ) s ON true`;
 
+/**
+ * One statement per shape, each with a generic plan as cheap as its custom ones, so that
+ * Postgres stops re-planning after five runs (with `$3 IS NULL OR version = $3` every
+ * custom plan would look cheaper: the latest version is a backward index scan).
+ */
+const LATEST_OF_ONE = `${select("")} WHERE r.resource_id = $2`;
+const VERSION_OF_ONE = `${select(" AND version = $3")} WHERE r.resource_id = $2`;
+const LATEST_OF_MANY = `${select("")} WHERE r.resource_id = ANY($2::text[])`;
+
+/** `version` (a given version, not the latest) is for a single id only: a batch reads the latest. */
 export async function loadSecretRows(db: Queryable, roleId: string, ids: string[], version: number | null): Promise<SecretRow[]> {
   const single = ids.length === 1;
   return roleClosures.withClosure(db, roleId, async (roles) => {
     // Named, so each connection parses and plans it once: the hottest queries we have.
     const { rows } = await db.query<SecretRow>(
-      single
-        ? { name: "load-secret-row", text: `${SELECT} WHERE r.resource_id = $2`, values: [roles, ids[0], version] }
-        : { name: "load-secret-rows", text: `${SELECT} WHERE r.resource_id = ANY($2::text[])`, values: [roles, ids, version] },
+      version !== null
+        ? { name: "secret-version-of-one", text: VERSION_OF_ONE, values: [roles, ids[0], version] }
+        : single
+          ? { name: "secret-latest-of-one", text: LATEST_OF_ONE, values: [roles, ids[0]] }
+          : { name: "secret-latest-of-many", text: LATEST_OF_MANY, values: [roles, ids] },
     );
     return rows;
   });
