@@ -59,7 +59,17 @@ export interface Config {
   /** Long-poll watches (GET /secrets/watch) one server holds at a time; more are answered 503. */
   readonly maxWatchers: number;
   /** What the webhook injects for inject-mode agent/init; undefined image = those modes are refused. */
-  readonly agent: { readonly image: string | undefined; readonly serverUrl: string | undefined; readonly audience: string; readonly authnService: string };
+  readonly agent: { readonly image: string | undefined; readonly serverUrl: string | undefined; readonly audience: string; readonly authenticator: string };
+  /** authn-kubernetes: how service-account tokens are verified (docs/adr/0019-authn-kubernetes.md). */
+  readonly kubernetesAuthn: {
+    readonly issuer: string;
+    readonly audience: string;
+    readonly jwksUri: string;
+    /** PEM CA file trusted for the JWKS URI (only that CA); undefined = the system's CAs. */
+    readonly jwksCaFile: string | undefined;
+    /** Bearer token file sent with the JWKS request; undefined = no Authorization header. */
+    readonly jwksTokenFile: string | undefined;
+  };
 }
 
 /** A problem with flags or environment: the CLI prints its message on one line and exits 2. */
@@ -72,6 +82,10 @@ interface Setting {
   help: string;
   default?: string;
 }
+
+/** The in-cluster API server's JWKS, and the pod's own credentials that read it. */
+export const IN_CLUSTER_JWKS_URI = "https://kubernetes.default.svc/openid/v1/jwks";
+const IN_CLUSTER_SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /** The settings table: also the source of `--help` and of the README's configuration table. */
 export const SETTINGS: Record<string, Setting> = {
@@ -114,7 +128,12 @@ export const SETTINGS: Record<string, Setting> = {
   agentImage: { flag: "agent-image", env: "STRONGROOM_AGENT_IMAGE", type: "string", help: "webhook: image of the injected agent (inject-mode agent|init); usually the server's own image" },
   agentServerUrl: { flag: "agent-server-url", env: "STRONGROOM_AGENT_SERVER_URL", type: "string", help: "webhook: server URL the injected agent calls, e.g. https://strongroom.strongroom.svc:8080" },
   agentAudience: { flag: "agent-audience", env: "STRONGROOM_AGENT_AUDIENCE", type: "string", default: "strongroom", help: "webhook: audience of the agent's projected service-account token" },
-  agentAuthnService: { flag: "agent-authn-service", env: "STRONGROOM_AGENT_AUTHN_SERVICE", type: "string", default: "kubernetes", help: "webhook: authn-jwt service id the agent logs in with" },
+  agentAuthenticator: { flag: "agent-authenticator", env: "STRONGROOM_AGENT_AUTHENTICATOR", type: "string", default: "authn-kubernetes", help: "webhook: how the injected agent logs in: authn-kubernetes, or authn-jwt/<service-id>" },
+  kubernetesIssuer: { flag: "kubernetes-issuer", env: "STRONGROOM_KUBERNETES_ISSUER", type: "string", default: "https://kubernetes.default.svc.cluster.local", help: "authn-kubernetes: the cluster's service-account token issuer (kube-apiserver --service-account-issuer)" },
+  kubernetesAudience: { flag: "kubernetes-audience", env: "STRONGROOM_KUBERNETES_AUDIENCE", type: "string", default: "strongroom", help: "authn-kubernetes: audience service-account tokens must carry (the agent's projected token audience)" },
+  kubernetesJwksUri: { flag: "kubernetes-jwks-uri", env: "STRONGROOM_KUBERNETES_JWKS_URI", type: "string", default: IN_CLUSTER_JWKS_URI, help: "authn-kubernetes: JWKS of the issuer; the default is read with the pod's own token and CA" },
+  kubernetesJwksCaFile: { flag: "kubernetes-jwks-ca-file", env: "STRONGROOM_KUBERNETES_JWKS_CA_FILE", type: "string", help: "authn-kubernetes: PEM CA trusted for the JWKS URI (default: the pod's service-account CA with the default URI, else the system CAs)" },
+  kubernetesJwksTokenFile: { flag: "kubernetes-jwks-token-file", env: "STRONGROOM_KUBERNETES_JWKS_TOKEN_FILE", type: "string", help: "authn-kubernetes: bearer token file for the JWKS request (default: the pod's service-account token with the default URI, else none)" },
   maxWatchers: { flag: "max-watchers", env: "STRONGROOM_MAX_WATCHERS", type: "string", default: "10000", help: "long-poll watches (GET /secrets/watch, used by agents) held at a time; more get 503" },
   adminKeySecret: { flag: "admin-key-secret", env: "STRONGROOM_ADMIN_KEY_SECRET", type: "string", help: "write a new account's admin API key to this Secret instead of printing it" },
 };
@@ -207,6 +226,7 @@ export function parseAuthenticators(value: string | undefined): string[] {
   const names = [...new Set((value ?? "").split(",").map((name) => name.trim()).filter((name) => name !== ""))];
   const bad = names.find((name) => !/^authn(-[a-z0-9]+)?(\/[^\s/.?#%]{1,200})?$/.test(name));
   if (bad !== undefined) throw new ConfigError(`--authenticators: '${bad.slice(0, 80)}' is not an authenticator name such as authn or authn-jwt/<service-id>`);
+  if (names.some((name) => name.startsWith("authn-kubernetes/"))) throw new ConfigError("--authenticators: authn-kubernetes takes no service id (its settings are the --kubernetes-* flags)");
   return names.length > 0 ? names : ["authn"];
 }
 
@@ -221,6 +241,29 @@ export function parseTrustedProxies(value: string | undefined): readonly string[
       return parsed.cidr;
     }),
   );
+}
+
+/** `--agent-authenticator`: authn-kubernetes (no policy of its own) or an authn-jwt service. */
+function agentAuthenticator(value: string): string {
+  if (value === "authn-kubernetes" || /^authn-jwt\/[^\s/.?#%]{1,200}$/.test(value)) return value;
+  throw new ConfigError(`--agent-authenticator must be authn-kubernetes or authn-jwt/<service-id>, got '${value.slice(0, 80)}'`);
+}
+
+/** authn-kubernetes settings; the pod's own CA and token are used only with the in-cluster JWKS URI (never sent elsewhere). */
+function kubernetesAuthnSettings(flags: Flags, env: NodeJS.ProcessEnv): Config["kubernetesAuthn"] {
+  const jwksUri = str("kubernetesJwksUri", flags, env)!;
+  if (!/^https:\/\/[^\s]+$/.test(jwksUri) || jwksUri.length > 2048) throw new ConfigError(`--kubernetes-jwks-uri must be an https:// URL, got '${jwksUri.slice(0, 80)}'`);
+  const issuer = str("kubernetesIssuer", flags, env)!;
+  const audience = str("kubernetesAudience", flags, env)!;
+  if (issuer.length > 2048 || audience.length > 2048) throw new ConfigError("--kubernetes-issuer and --kubernetes-audience are at most 2048 characters");
+  const inCluster = jwksUri === IN_CLUSTER_JWKS_URI;
+  return Object.freeze({
+    issuer,
+    audience,
+    jwksUri,
+    jwksCaFile: str("kubernetesJwksCaFile", flags, env) ?? (inCluster ? `${IN_CLUSTER_SA_DIR}/ca.crt` : undefined),
+    jwksTokenFile: str("kubernetesJwksTokenFile", flags, env) ?? (inCluster ? `${IN_CLUSTER_SA_DIR}/token` : undefined),
+  });
 }
 
 function controllerTunables(flags: Flags, env: NodeJS.ProcessEnv) {
@@ -294,7 +337,8 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     adminKeySecret: secretName("adminKeySecret", flags, env),
     trustedProxies: parseTrustedProxies(str("trustedProxies", flags, env) ?? env.TRUSTED_PROXIES ?? env.CONJUR_TRUSTED_PROXIES),
     maxWatchers: int("maxWatchers", flags, env, 0, 1_000_000)!,
-    agent: Object.freeze({ image: str("agentImage", flags, env), serverUrl: str("agentServerUrl", flags, env), audience: str("agentAudience", flags, env)!, authnService: str("agentAuthnService", flags, env)! }),
+    agent: Object.freeze({ image: str("agentImage", flags, env), serverUrl: str("agentServerUrl", flags, env), audience: str("agentAudience", flags, env)!, authenticator: agentAuthenticator(str("agentAuthenticator", flags, env)!) }),
+    kubernetesAuthn: kubernetesAuthnSettings(flags, env),
   });
 }
 

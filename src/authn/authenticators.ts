@@ -6,7 +6,7 @@
 import type { Queryable } from "../storage/database.js";
 
 /** Authenticator types this server implements. */
-export const INSTALLED_AUTHENTICATORS = ["authn", "authn-jwt"] as const;
+export const INSTALLED_AUTHENTICATORS = ["authn", "authn-jwt", "authn-kubernetes"] as const;
 
 export function isEnabled(enabled: readonly string[], name: string): boolean {
   return name === "authn" || enabled.includes(name);
@@ -29,5 +29,7 @@ export interface AuthenticatorListing {
 }
 
 export async function listAuthenticators(db: Queryable, enabled: readonly string[]): Promise<AuthenticatorListing> {
-  return { installed: [...INSTALLED_AUTHENTICATORS].sort(), configured: await configuredAuthenticators(db), enabled: [...enabled].sort() };
+  // authn-kubernetes has no webservice: its configuration is the server's --kubernetes-* settings.
+  const configured = [...(await configuredAuthenticators(db)), ...(enabled.includes("authn-kubernetes") ? ["authn-kubernetes"] : [])].sort();
+  return { installed: [...INSTALLED_AUTHENTICATORS].sort(), configured, enabled: [...enabled].sort() };
 }

@@ -125,6 +125,20 @@ export class AuthnThrottle {
     this.#addresses.fail(addressKey(ip));
   }
 
+  /**
+   * The address counter alone, for authenticators whose role is known only from a verified
+   * signed token (authn-kubernetes): a signature cannot be guessed, so a per-role count would
+   * only let anyone lock a workload out.
+   */
+  addressRefusal(ip: string | undefined): ThrottleRefusal | undefined {
+    const byAddress = this.#addresses.retryAfterSeconds(addressKey(ip));
+    return byAddress > 0 ? { reason: "address", retryAfterSeconds: byAddress } : undefined;
+  }
+
+  addressFailed(ip: string | undefined): void {
+    this.#addresses.fail(addressKey(ip));
+  }
+
   /** A success resets the role's count, not the address's (one valid key must not launder an address). */
   succeeded(roleId: string): void {
     this.#roles.succeed(roleId);

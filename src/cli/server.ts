@@ -29,8 +29,8 @@ import { SecretChangeListener } from "../kubernetes/runtime/secret-change-listen
 
 /** The webhook's agent settings for inject-mode agent/init, when configured. */
 function agentInjection(config: Config): { agent?: AgentInjectionOptions } {
-  const { image, serverUrl, audience, authnService } = config.agent;
-  return image && serverUrl ? { agent: { image, serverUrl, audience, authnService, account: config.account } } : {};
+  const { image, serverUrl, audience, authenticator } = config.agent;
+  return image && serverUrl ? { agent: { image, serverUrl, audience, authenticator, account: config.account } } : {};
 }
 
 export interface RunningServer {

@@ -7,6 +7,7 @@ import { normalizePath } from "./middleware/normalize-path.js";
 import { requestContext } from "./middleware/request-context.js";
 import { authnRouter } from "./routes/authn.js";
 import { authnJwtRouter } from "./routes/authn-jwt.js";
+import { authnKubernetesRouter } from "./routes/authn-kubernetes.js";
 import { operationsRouter, type ControllerHealthView } from "./routes/operations.js";
 import { policiesRouter } from "./routes/policies.js";
 import { resourcesRouter } from "./routes/resources.js";
@@ -32,6 +33,7 @@ export function createApp(services: Services, controllerHealth?: () => Controlle
   app.use(operationsRouter(services, controllerHealth));
   app.use(authnRouter(services));
   app.use(authnJwtRouter(services));
+  app.use(authnKubernetesRouter(services));
   app.use(watchRouter(services));
   app.use(secretsRouter(services));
   app.use(policiesRouter(services));

@@ -326,7 +326,7 @@ describe("authn-jwt", () => {
       const res = await admin.request("GET", "/authenticators", { auth: false });
       expect(res.status).to.equal(200);
       expect(res.json()).to.deep.equal({
-        installed: ["authn", "authn-jwt"],
+        installed: ["authn", "authn-jwt", "authn-kubernetes"],
         configured: ["authn", "authn-jwt/disabled", "authn-jwt/jwks", "authn-jwt/k8s", "authn-jwt/keys", "authn-jwt/noca"],
         enabled: ["authn", "authn-jwt/jwks", "authn-jwt/k8s", "authn-jwt/keys", "authn-jwt/noca", "authn-jwt/nows"],
       });

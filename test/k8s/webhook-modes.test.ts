@@ -4,7 +4,7 @@ import fastJsonPatch from "fast-json-patch";
 import { mutatePod, type Mutation } from "../../src/kubernetes/webhook/mutate-pod.js";
 import type { AgentInjectionOptions } from "../../src/kubernetes/webhook/agent-patch.js";
 
-const AGENT: AgentInjectionOptions = { image: "ghcr.io/example/strongroom:1.0", serverUrl: "https://strongroom.strongroom.svc:8080", account: "default", authnService: "kubernetes", audience: "strongroom" };
+const AGENT: AgentInjectionOptions = { image: "ghcr.io/example/strongroom:1.0", serverUrl: "https://strongroom.strongroom.svc:8080", account: "default", authenticator: "authn-kubernetes", audience: "strongroom" };
 
 const pod = (annotations: Record<string, string>, extra: Partial<V1Pod["spec"]> = {}): V1Pod => ({
   apiVersion: "v1",
@@ -33,7 +33,7 @@ describe("webhook: inject-mode agent and init (no Secret)", () => {
     expect(agent.args).to.deep.equal(["agent"]);
     expect(agent.startupProbe?.httpGet?.path).to.equal("/health");
     const env = Object.fromEntries(agent.env!.map((e) => [e.name, e.value]));
-    expect(env).to.include({ STRONGROOM_URL: AGENT.serverUrl, STRONGROOM_LOGIN: "host/kubernetes/prod/app", STRONGROOM_AUTHN_JWT_SERVICE: "kubernetes", STRONGROOM_AGENT_DIR: "/var/run/secrets/strongroom" });
+    expect(env).to.include({ STRONGROOM_URL: AGENT.serverUrl, STRONGROOM_LOGIN: "host/kubernetes/prod/app", STRONGROOM_AUTHENTICATOR: "authn-kubernetes", STRONGROOM_AGENT_DIR: "/var/run/secrets/strongroom" });
     expect(JSON.parse(env.STRONGROOM_AGENT_FILES!)).to.deep.equal({ "app.env": { secrets: GROUP["strongroom.io/secrets.app.env"], format: "dotenv", mode: "0400" } });
     expect(out.spec!.volumes).to.deep.include({ name: "strongroom-secrets", emptyDir: { medium: "Memory" } });
     expect(out.spec!.volumes).to.deep.include({ name: "strongroom-token", projected: { sources: [{ serviceAccountToken: { audience: "strongroom", expirationSeconds: 3600, path: "token" } }] } });

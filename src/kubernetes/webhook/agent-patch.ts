@@ -14,8 +14,8 @@ export interface AgentInjectionOptions {
   /** The server URL as pods reach it, e.g. https://strongroom.strongroom.svc:8080. */
   serverUrl: string;
   account: string;
-  /** authn-jwt service id the agent logs in with. */
-  authnService: string;
+  /** How the agent logs in: `authn-kubernetes` (no policy of its own) or `authn-jwt/<service-id>`. */
+  authenticator: string;
   /** Audience of the projected service-account token. */
   audience: string;
 }
@@ -37,7 +37,7 @@ export function agentContainer(spec: InjectionSpec, pod: V1Pod, namespace: strin
     env: [
       { name: "STRONGROOM_URL", value: options.serverUrl },
       { name: "STRONGROOM_ACCOUNT", value: options.account },
-      { name: "STRONGROOM_AUTHN_JWT_SERVICE", value: options.authnService },
+      { name: "STRONGROOM_AUTHENTICATOR", value: options.authenticator },
       { name: "STRONGROOM_LOGIN", value: login },
       { name: "STRONGROOM_TOKEN_FILE", value: `${TOKEN_DIR}/token` },
       { name: "STRONGROOM_AGENT_DIR", value: spec.mountPath },
