@@ -98,7 +98,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const watchListener = new SecretChangeListener(db.url, (variableId) => services.watchHub?.notify(variableId), log);
   await watchListener.start();
   const controller = config.controller
-    ? new Controller({ db: db.pool, databaseUrl: db.url, aead, account: config.account, kube: kubeClients(options.kubeConfig), log, metrics, leaseNamespace: config.namespace, tunables: controllerTunables(config) })
+    ? new Controller({ db: db.pool, databaseUrl: db.url, dbTimeouts: db.timeouts, aead, account: config.account, kube: kubeClients(options.kubeConfig), log, metrics, leaseNamespace: config.namespace, tunables: controllerTunables(config) })
     : undefined;
   const app = createApp(services, () => controller?.health());
   const tls = madeTls?.tls ?? (config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined);

@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
 import type { Aead } from "../crypto/aead.js";
+import type { DatabaseTimeouts } from "../storage/connection-options.js";
 import type { Queryable } from "../storage/database.js";
 import type { Metrics } from "../telemetry/metrics.js";
 import { EventRecorder } from "./api/events.js";
@@ -60,6 +61,8 @@ export function controllerTunables(c: Pick<Config, "controllerConcurrency" | "le
 export interface ControllerDeps {
   db: Queryable;
   databaseUrl: string;
+  /** The pool's bounded connect/query timeouts, for the LISTEN client too (its defaults otherwise). */
+  dbTimeouts?: DatabaseTimeouts;
   aead: Aead;
   account: string;
   kube: KubeClients;
@@ -186,6 +189,7 @@ export class Controller {
       (variable) => variables.keysFor(variable).forEach((k) => queue.add(k)),
       deps.log,
       () => this.#resyncAll(),
+      deps.dbTimeouts,
     );
     const gaugeTimer = setInterval(() => {
       const h = this.health();

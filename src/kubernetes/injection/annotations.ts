@@ -13,6 +13,7 @@ export const DEFAULT_MOUNT_PATH = "/var/run/secrets/strongroom";
 export const DEFAULT_REFRESH_MS = 5 * 60_000;
 
 import { FILE_KEYS, parseRenderedFiles, type RenderedFiles } from "./file-annotations.js";
+import { envKeyCollisions, envSecretKey } from "./secret-layout.js";
 
 const USER_KEYS = new Set(["inject", "host", "mount-path", "refresh-interval", "containers", "binding", "inject-mode"]);
 const OWN_KEYS = new Set(["secret-name", "secret-version"]);
@@ -74,6 +75,7 @@ export function parseInjection(annotations: Record<string, string>): InjectionSp
   if (host !== undefined && !host.trim()) problems.push(`'${PREFIX}host' may not be empty`);
   const rendered = parseRenderedFiles(annotations, PREFIX, problems);
   if (rendered.mode !== "secret" && binding !== undefined) problems.push(`'${PREFIX}binding' needs inject-mode secret`);
+  for (const name of envKeyCollisions(rendered)) problems.push(`file '${envSecretKey(name)}' would share its Secret key with '${PREFIX}env.${name}'; rename the file`);
   if (!rendered.files.length && !Object.keys(rendered.env).length && binding === undefined) problems.push(`no secrets requested: add '${PREFIX}secret.<file>: <variable id>' or '${PREFIX}binding'`);
   if (problems.length) return { problems };
   return { files, host: host?.trim(), mountPath, refreshMs: refreshMs!, containers, binding, rendered };

@@ -6,7 +6,8 @@
  *
  * Outcomes: resolved → Secret written, one Normal Event per Secret on its workload, pods
  * nudged (off this path) on change; denied (identity or permission) → no Secret, Warning
- * Events on the pods; missing variable → no new Secret, the last good one stays; database
+ * Events on the pods; missing variable or a file that cannot be rendered (binary value in a
+ * text format) → no new Secret, the last good one stays, Warning Events; database
  * trouble → thrown, retried with backoff. Reads come from informer caches, never the API.
  */
 import type { CoreV1Api, V1Pod, V1Secret } from "@kubernetes/client-node";
@@ -15,13 +16,14 @@ import type { Aead } from "../../crypto/aead.js";
 import type { Queryable } from "../../storage/database.js";
 import type { Metrics } from "../../telemetry/metrics.js";
 import { parseInjection, SECRET_NAME_ANNOTATION, SECRET_VERSION_ANNOTATION, type InjectionSpec } from "../injection/annotations.js";
-import { identityKey, managedSecretName } from "../injection/secret-name.js";
+import { podSecretName } from "../injection/secret-name.js";
 import type { EventRecorder, EventTarget } from "../api/events.js";
 import { statusOf } from "../api/kube-client.js";
 import type { PodNudger } from "../runtime/pod-nudger.js";
 import { DONE, type ReconcileResult, type Reconciler } from "./contract.js";
 import type { FailureReporter } from "./report-failure.js";
-import { resolveFiles } from "./resolve-files.js";
+import { podSecretData, podSecretVariables } from "./pod-secret-data.js";
+import { resolveVariables } from "./resolve-files.js";
 import { deleteSecret, writeSecret } from "./secret-writer.js";
 
 export interface PodSecretsDeps {
@@ -63,10 +65,16 @@ export class PodSecrets implements Reconciler {
       this.deps.failures.clear(key);
       return DONE;
     }
-    const resolution = await resolveFiles(this.deps, { namespace, serviceAccount: pods[0]!.spec?.serviceAccountName || "default", host: spec.host }, spec.files);
+    const resolution = await resolveVariables(this.deps, { namespace, serviceAccount: pods[0]!.spec?.serviceAccountName || "default", host: spec.host }, podSecretVariables(spec));
     if (!resolution.ok) {
       if (resolution.reason !== "VariableNotFound" && cached) await deleteSecret(this.deps.core, namespace, name);
       await this.deps.failures.report({ key, reason: resolution.reason, message: resolution.message, targets: pods.map(podTarget) });
+      return { variables: resolution.variables, requeueAfterMs: Math.min(spec.refreshMs, DENIED_RETRY_MS) };
+    }
+    const rendered = podSecretData(spec, resolution.values);
+    if (!rendered.ok) {
+      // Like a missing variable: the last good Secret stays; a rotation (or the retry) tries again.
+      await this.deps.failures.report({ key, reason: "RenderFailed", message: rendered.message, targets: pods.map(podTarget) });
       return { variables: resolution.variables, requeueAfterMs: Math.min(spec.refreshMs, DENIED_RETRY_MS) };
     }
     this.deps.failures.clear(key);
@@ -75,12 +83,12 @@ export class PodSecrets implements Reconciler {
     if (!owners.length) return DONE;
     const written = await writeSecret(
       this.deps.core,
-      { namespace, name, data: resolution.data, owners: owners.map((p) => ({ apiVersion: "v1", kind: "Pod", name: p.metadata!.name!, uid: p.metadata!.uid! })), annotations: { "strongroom.io/identity": resolution.roleId } },
+      { namespace, name, data: rendered.data, owners: owners.map((p) => ({ apiVersion: "v1", kind: "Pod", name: p.metadata!.name!, uid: p.metadata!.uid! })), annotations: { "strongroom.io/identity": resolution.roleId } },
       cached,
       () => this.#mayCreate(namespace, name, owners),
     );
     if (written.outcome === "created") {
-      this.deps.events.record(workloadTarget(owners[0]!), "Normal", "SecretsInjected", `Secret ${name} created with ${Object.keys(spec.files).length} file(s) as ${resolution.roleId}`);
+      this.deps.events.record(workloadTarget(owners[0]!), "Normal", "SecretsInjected", `Secret ${name} created with ${spec.rendered.files.length} file(s) and ${Object.keys(spec.rendered.env).length} env variable(s) as ${resolution.roleId}`);
     }
     if (written.outcome === "updated" && written.resourceVersion) {
       const targets = owners.map((p) => ({ namespace, name: p.metadata!.name!, current: p.metadata?.annotations?.[SECRET_VERSION_ANNOTATION] }));
@@ -110,7 +118,7 @@ export class PodSecrets implements Reconciler {
 
   /**
    * Pod annotations are mutable, so the Secret name a pod carries is checked against the
-   * name its own namespace, service account and files give. A pod that names another
+   * name its own namespace, service account, files and env give. A pod that names another
    * identity's Secret is ignored (and told so); it never becomes an owner or a source.
    */
   #consistentPods(namespace: string, name: string, candidates: V1Pod[]): { pods: V1Pod[]; spec: InjectionSpec | undefined } {
@@ -118,7 +126,9 @@ export class PodSecrets implements Reconciler {
     let spec: InjectionSpec | undefined;
     for (const pod of candidates) {
       const parsed = parseInjection(pod.metadata?.annotations ?? {});
-      const expected = "problems" in parsed ? undefined : managedSecretName(namespace, identityKey(parsed, pod.spec?.serviceAccountName), parsed.files);
+      // Agent and init pods have no Secret by design, whatever labels or annotations they carry.
+      if (!("problems" in parsed) && parsed.rendered.mode !== "secret") continue;
+      const expected = "problems" in parsed ? undefined : podSecretName(namespace, parsed, pod.spec?.serviceAccountName);
       if (expected === name) {
         pods.push(pod);
         spec ??= parsed as InjectionSpec;

@@ -5,8 +5,10 @@
  */
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import { MANAGED_LABEL, parseInjection, SECRET_NAME_ANNOTATION, VOLUME_NAME, wantsInjection } from "../injection/annotations.js";
-import { identityKey, managedSecretName } from "../injection/secret-name.js";
+import { needsVolumeItems, volumeItems } from "../injection/secret-layout.js";
+import { podSecretName } from "../injection/secret-name.js";
 import { agentPatch, type AgentInjectionOptions } from "./agent-patch.js";
+import { envPatch } from "./env-patch.js";
 
 export type PatchOperation = { op: "add" | "replace"; path: string; value: unknown };
 export type Mutation = { kind: "skip" } | { kind: "reject"; message: string } | { kind: "patch"; patch: PatchOperation[]; secretName: string | undefined };
@@ -35,11 +37,7 @@ export function mutatePod(pod: V1Pod, namespace: string, agent?: AgentInjectionO
     if (!agent) return { kind: "reject", message: `strongroom: inject-mode ${spec.rendered.mode} needs the webhook's agent settings (--agent-image, --agent-server-url)` };
     return { kind: "patch", patch: agentPatch(pod, spec, namespace, chosen, agent), secretName: undefined };
   }
-  const groups = spec.rendered.files.filter((f) => f.format !== undefined).map((f) => f.file);
-  if (groups.length || Object.keys(spec.rendered.env).length) {
-    return { kind: "reject", message: `strongroom: rendered files (${groups.join(", ") || "none"}) and env.<NAME> are served by inject-mode agent or init in this version; in inject-mode secret use secret.<file>` };
-  }
-  const secretName = Object.keys(spec.files).length ? managedSecretName(namespace, identityKey(spec, pod.spec?.serviceAccountName), spec.files) : undefined;
+  const secretName = podSecretName(namespace, spec, pod.spec?.serviceAccountName);
   const patch: PatchOperation[] = [];
   const labels = pod.metadata?.labels;
   if (!labels) patch.push({ op: "add", path: "/metadata/labels", value: { [MANAGED_LABEL]: "true" } });
@@ -50,9 +48,12 @@ export function mutatePod(pod: V1Pod, namespace: string, agent?: AgentInjectionO
 
   // Idempotent: a re-invoked webhook finds its volume and adds nothing twice.
   const volumes = pod.spec?.volumes;
+  const withFiles = secretName !== undefined && spec.rendered.files.length > 0; // env-only pods mount no files
+  if (!withFiles && !spec.binding) return withEnv(patch, pod, chosen, spec.rendered.env, secretName);
   if (!volumes?.some((v) => v.name === VOLUME_NAME)) {
+    const items = needsVolumeItems(spec.rendered) ? { items: volumeItems(spec.rendered) } : {};
     const sources = [
-      ...(secretName ? [{ secret: { name: secretName, optional: false } }] : []),
+      ...(withFiles ? [{ secret: { name: secretName, ...items, optional: false } }] : []),
       ...(spec.binding ? [{ secret: { name: spec.binding, optional: false } }] : []),
     ];
     const volume = { name: VOLUME_NAME, projected: { sources, defaultMode: 0o440 } };
@@ -67,5 +68,16 @@ export function mutatePod(pod: V1Pod, namespace: string, agent?: AgentInjectionO
   };
   addMounts(containers, "containers");
   addMounts(initContainers, "initContainers");
+  return withEnv(patch, pod, chosen, spec.rendered.env, secretName);
+}
+
+function withEnv(patch: PatchOperation[], pod: V1Pod, chosen: string[], env: Record<string, string>, secretName: string | undefined): Mutation {
+  if (secretName && Object.keys(env).length) {
+    for (const [field, list] of [["containers", pod.spec?.containers ?? []], ["initContainers", pod.spec?.initContainers ?? []]] as const) {
+      const ops = envPatch(list, field, chosen, env, secretName);
+      if (typeof ops === "string") return { kind: "reject", message: `strongroom: ${ops}` };
+      patch.push(...ops);
+    }
+  }
   return { kind: "patch", patch, secretName };
 }
