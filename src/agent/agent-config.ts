@@ -10,9 +10,12 @@ import { buildFileSpec, type FileAnnotations, type FileSpec } from "../render/fi
 export interface AgentConfig {
   readonly url: string;
   readonly account: string;
-  /** authn-jwt service id: POST /authn-jwt/<serviceId>/<account>[/<host>]/authenticate. */
-  readonly serviceId: string;
-  /** Login in the URL (`host/kubernetes/<ns>/<sa>`); undefined = the service maps the token (token-app-property). */
+  /**
+   * How to log in with the token: `authn-kubernetes` (POST /authn-kubernetes/<account>[/<login>]/authenticate,
+   * no policy beyond the host) or `authn-jwt/<service-id>` (Conjur's authn-jwt, with its policy).
+   */
+  readonly authenticator: string;
+  /** Login in the URL (`host/<id>`); undefined = the token's default host (authn-jwt: token-app-property). */
   readonly login: string | undefined;
   readonly tokenFile: string;
   readonly caFile: string | undefined;
@@ -36,8 +39,8 @@ interface AgentSetting {
 export const AGENT_SETTINGS: Record<string, AgentSetting> = {
   url: { flag: "url", env: "STRONGROOM_URL", type: "string", help: "server URL, e.g. https://strongroom.strongroom.svc:8080" },
   account: { flag: "account", env: "STRONGROOM_ACCOUNT", type: "string", default: "default", help: "account" },
-  serviceId: { flag: "authn-jwt-service", env: "STRONGROOM_AUTHN_JWT_SERVICE", type: "string", default: "kubernetes", help: "authn-jwt service id to authenticate with" },
-  login: { flag: "login", env: "STRONGROOM_LOGIN", type: "string", help: "login in the authenticate URL (host/kubernetes/<ns>/<sa>); absent = the service's token-app-property" },
+  authenticator: { flag: "authenticator", env: "STRONGROOM_AUTHENTICATOR", type: "string", default: "authn-kubernetes", help: "authn-kubernetes (the pod's own host, no extra policy) or authn-jwt/<service-id>" },
+  login: { flag: "login", env: "STRONGROOM_LOGIN", type: "string", help: "login in the authenticate URL (host/<id>); absent = kubernetes/<ns>/<sa> (authn-jwt: the service's token-app-property)" },
   tokenFile: { flag: "token-file", env: "STRONGROOM_TOKEN_FILE", type: "string", default: "/var/run/secrets/strongroom/token/token", help: "projected service-account token (re-read at every authentication)" },
   caFile: { flag: "ca-file", env: "STRONGROOM_CA_FILE", type: "string", help: "PEM CA to trust for the server's certificate" },
   dir: { flag: "dir", env: "STRONGROOM_AGENT_DIR", type: "string", default: "/var/run/secrets/strongroom", help: "directory the files are written to" },
@@ -100,12 +103,14 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process
   };
   const url = str("url")?.replace(/\/+$/, "");
   if (!url || !/^https?:\/\//.test(url)) throw new ConfigError("--url (STRONGROOM_URL) is required and must start with http:// or https://");
+  const authenticator = str("authenticator")!;
+  if (authenticator !== "authn-kubernetes" && !/^authn-jwt\/[^\s/.?#%]{1,200}$/.test(authenticator)) throw new ConfigError(`--authenticator must be authn-kubernetes or authn-jwt/<service-id>, got '${authenticator.slice(0, 80)}'`);
   const files = str("files");
   if (!files) throw new ConfigError("--files (STRONGROOM_AGENT_FILES) is required");
   return Object.freeze({
     url,
     account: str("account")!,
-    serviceId: str("serviceId")!,
+    authenticator,
     login: str("login"),
     tokenFile: str("tokenFile")!,
     caFile: str("caFile"),

@@ -28,7 +28,7 @@ function build(config: AgentConfig, log: Logger, metrics: AgentMetrics): { agent
   const client = new ServerClient({
     url: config.url,
     account: config.account,
-    serviceId: config.serviceId,
+    authenticator: config.authenticator,
     login: config.login,
     tokenFile: config.tokenFile,
     ...(config.caFile ? { ca: readFileSync(config.caFile) } : {}),

@@ -1,5 +1,6 @@
 /**
- * The agent's side of the REST API: authn-jwt login, one batch read, the change stream.
+ * The agent's side of the REST API: login with the service-account token (authn-kubernetes or
+ * authn-jwt), one batch read, the change stream.
  * node:http(s) rather than fetch so that a private CA can be trusted per client. Tokens
  * never appear in errors or logs.
  */
@@ -23,7 +24,8 @@ export class ServerError extends Error {
 export interface ClientOptions {
   url: string;
   account: string;
-  serviceId: string;
+  /** `authn-kubernetes` or `authn-jwt/<service-id>`. */
+  authenticator: string;
   login: string | undefined;
   tokenFile: string;
   ca?: Buffer;
@@ -64,7 +66,7 @@ export class ServerClient {
   }
 
   async #authenticate(): Promise<string> {
-    const { account, serviceId, login, tokenFile } = this.options;
+    const { account, authenticator, login, tokenFile } = this.options;
     let jwt: string;
     try {
       jwt = (await readFile(tokenFile, "utf8")).trim();
@@ -72,11 +74,14 @@ export class ServerClient {
       throw new ServerError(undefined, `cannot read the service-account token ${tokenFile}: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
     }
     const hostPart = login ? `/${encodeURIComponent(login)}` : "";
-    const path = `/authn-jwt/${encodeURIComponent(serviceId)}/${encodeURIComponent(account)}${hostPart}/authenticate`;
+    // authn-jwt/<service> → /authn-jwt/<service>/<account>/…; authn-kubernetes → /authn-kubernetes/<account>/…
+    const base = authenticator.split("/").map(encodeURIComponent).join("/");
+    const path = `/${base}/${encodeURIComponent(account)}${hostPart}/authenticate`;
     const res = await this.#send("POST", path, { "Content-Type": "application/x-www-form-urlencoded", "Accept-Encoding": "base64" }, `jwt=${encodeURIComponent(jwt)}`);
     if (res.status !== 200) {
       const who = login ?? "the token's identity";
-      throw new ServerError(res.status, `authn-jwt/${serviceId} refused ${who} (HTTP ${res.status}): check the service's issuer/JWKS/audience and that the host may authenticate`);
+      const hint = authenticator === "authn-kubernetes" ? "check that the host exists (and, for strongroom.io/host, its kubernetes/* annotations) and the server's --kubernetes-issuer/--kubernetes-audience" : "check the service's issuer/JWKS/audience and that the host may authenticate";
+      throw new ServerError(res.status, `${authenticator} refused ${who} (HTTP ${res.status}): ${hint}`);
     }
     this.#token = { value: res.body.toString("utf8").trim(), at: this.now() };
     return this.#token.value;

@@ -3,19 +3,33 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import { pino } from "pino";
 import { loadAgentConfig, type AgentConfig } from "../../src/agent/agent-config.js";
 import { AgentFailure, runOnce, startAgent, type RunningAgent } from "../../src/agent/run-agent.js";
+import { resolveFiles } from "../../src/kubernetes/reconcilers/resolve-files.js";
 import { AgentMetrics } from "../../src/telemetry/metrics.js";
 import { Client } from "../support/client.js";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { CLUSTER_ISSUER, issuerKey, serviceAccountClaims, signToken, startFakeIssuer, type FakeIssuer, type IssuerKey } from "../support/service-account-issuer.js";
 
-const ISSUER = "https://kubernetes.default.svc.cluster.local";
-const now = (): number => Math.floor(Date.now() / 1000);
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 
+/**
+ * Exactly what Secret mode needs (hosts kubernetes/<ns>/<sa>, variables, read/execute) and
+ * nothing else: no authn-jwt webservice, group, privilege or annotation.
+ */
 const POLICY = `
+- !host kubernetes/prod/app
+- !host kubernetes/prod/nosy
+- !variable db/user
+- !variable db/password
+- !variable tls/cert
+- !permit { role: !host kubernetes/prod/app, privilege: [ read, execute ], resources: [ !variable db/user, !variable db/password, !variable tls/cert ] }
+- !permit { role: !host kubernetes/prod/nosy, privilege: [ read, execute ], resources: [ !variable db/user ] }
+`;
+
+/** Loaded only for the last test: authn-jwt stays available as an option, with its own policy. */
+const AUTHN_JWT_POLICY = `
 - !policy
   id: conjur/authn-jwt/kubernetes
   body:
@@ -23,20 +37,10 @@ const POLICY = `
   - !variable public-keys
   - !variable issuer
   - !variable audience
-  - !group apps
-  - !permit { role: !group apps, privilege: [ read, authenticate ], resource: !webservice }
+  - !permit { role: !host /kubernetes/prod/app, privilege: [ read, authenticate ], resource: !webservice }
 - !host
   id: kubernetes/prod/app
   annotations: { authn-jwt/kubernetes/kubernetes.io/namespace: prod, authn-jwt/kubernetes/kubernetes.io/serviceaccount/name: app }
-- !host
-  id: kubernetes/prod/nosy
-  annotations: { authn-jwt/kubernetes/kubernetes.io/namespace: prod, authn-jwt/kubernetes/kubernetes.io/serviceaccount/name: nosy }
-- !grant { role: !group conjur/authn-jwt/kubernetes/apps, members: [ !host kubernetes/prod/app, !host kubernetes/prod/nosy ] }
-- !variable db/user
-- !variable db/password
-- !variable tls/cert
-- !permit { role: !host kubernetes/prod/app, privilege: [ read, execute ], resources: [ !variable db/user, !variable db/password, !variable tls/cert ] }
-- !permit { role: !host kubernetes/prod/nosy, privilege: [ read, execute ], resources: [ !variable db/user ] }
 `;
 
 const FILES = {
@@ -60,19 +64,19 @@ describe("agent: rendered files from the server, following rotations", function 
   this.timeout(60_000);
   let server: TestServer;
   let admin: Client;
-  let key: { privateKey: CryptoKey; jwk: JWK };
+  let issuer: FakeIssuer;
+  let key: IssuerKey;
   let tokenDir: string;
   const agents: RunningAgent[] = [];
   const agentsDir: string[] = [];
 
+  /** The projected token kubelet writes for a pod of service account prod/<sa>. */
   const tokenFor = async (sa: string): Promise<string> => {
     const file = join(tokenDir, sa);
-    const jwt = await new SignJWT({ iss: ISSUER, aud: ["strongroom"], sub: `system:serviceaccount:prod:${sa}`, iat: now(), exp: now() + 600, "kubernetes.io": { namespace: "prod", serviceaccount: { name: sa, uid: "u1" } } })
-      .setProtectedHeader({ alg: "RS256", kid: "cluster" })
-      .sign(key.privateKey);
-    writeFileSync(file, jwt);
+    writeFileSync(file, await signToken(key, serviceAccountClaims("prod", sa)));
     return file;
   };
+  /** The agent's settings as the webhook sets them (authenticator default: authn-kubernetes). */
   const configFor = async (sa: string, files: object = FILES, extra: Record<string, string> = {}): Promise<AgentConfig> => {
     const dir = mkdtempSync(join(tmpdir(), "agent-files-"));
     const config = loadAgentConfig([], {
@@ -95,16 +99,13 @@ describe("agent: rendered files from the server, following rotations", function 
   };
 
   before(async () => {
-    const pair = await generateKeyPair("RS256", { extractable: true });
-    key = { privateKey: pair.privateKey, jwk: { ...(await exportJWK(pair.publicKey)), kid: "cluster", alg: "RS256", use: "sig" } };
+    key = await issuerKey("cluster");
+    issuer = await startFakeIssuer([key]);
     tokenDir = mkdtempSync(join(tmpdir(), "agent-token-"));
-    server = await startTestServer({ account: "acme", flags: { authenticators: "authn,authn-jwt/kubernetes" } });
+    server = await startTestServer({ account: "acme", flags: { ...issuer.flags, authenticators: "authn,authn-kubernetes,authn-jwt/kubernetes" } });
     admin = await new Client(server.url, server.account).login("admin", server.adminKey);
     const loaded = await admin.loadPolicy("POST", "root", POLICY);
     expect(loaded.status, loaded.text).to.equal(201);
-    await admin.setSecret("conjur/authn-jwt/kubernetes/public-keys", JSON.stringify({ type: "jwks", value: { keys: [key.jwk] } }));
-    await admin.setSecret("conjur/authn-jwt/kubernetes/issuer", ISSUER);
-    await admin.setSecret("conjur/authn-jwt/kubernetes/audience", "strongroom");
     await admin.setSecret("db/user", "app");
     await admin.setSecret("db/password", 'p@ss "w$rd"');
     await admin.setSecret("tls/cert", Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0xff]));
@@ -112,6 +113,23 @@ describe("agent: rendered files from the server, following rotations", function 
   after(async () => {
     for (const agent of agents) await agent.stop();
     await server.close();
+    await issuer.close();
+  });
+
+  it("the policy that serves a pod in Secret mode (the controller's resolution) is all the agent needs", async () => {
+    const { pool, aead } = server.services;
+    const secretMode = await resolveFiles({ db: pool, aead, account: server.account }, { namespace: "prod", serviceAccount: "app", host: undefined }, { password: "db/password" });
+    expect(secretMode).to.deep.include({ ok: true, roleId: "acme:host:kubernetes/prod/app" });
+    const webservices = await admin.request("GET", `/resources/${server.account}/webservice`);
+    expect(webservices.json(), "no authenticator policy loaded").to.deep.equal([]);
+    const config = await configFor("app", { password: { secret: "db/password" } });
+    await runOnce(config, log);
+    const written = readFileSync(join(config.dir, "password"));
+    expect(written.toString("base64")).to.equal((secretMode as { data: Record<string, string> }).data.password);
+    // Without a login in the URL the agent is the same default host.
+    const noLogin = await configFor("app", { password: { secret: "db/password" } }, { STRONGROOM_LOGIN: "" });
+    await runOnce(noLogin, log);
+    expect(readFileSync(join(noLogin.dir, "password"), "utf8")).to.equal('p@ss "w$rd"');
   });
 
   it("writes every file on first fetch, with its format and mode, and only then reports ready", async () => {
@@ -177,7 +195,7 @@ describe("agent: rendered files from the server, following rotations", function 
     writeFileSync(wrongAudience.tokenFile, "not-a-jwt");
     await runOnce(wrongAudience, log).then(
       () => expect.fail("should fail"),
-      (err: Error) => expect(err.message).to.match(/authn-jwt\/kubernetes refused host\/kubernetes\/prod\/app \(HTTP 401\)/),
+      (err: Error) => expect(err.message).to.match(/authn-kubernetes refused host\/kubernetes\/prod\/app \(HTTP 401\)/),
     );
   });
 
@@ -198,6 +216,18 @@ describe("agent: rendered files from the server, following rotations", function 
     const result = await run(denied, "nosy");
     expect(result.code).to.equal(1);
     expect(result.stderr.trim()).to.match(/^strongroom agent: batch read of 3 variables refused \(HTTP 403\)$/);
+  });
+
+  it("authn-jwt stays an option (--authenticator authn-jwt/<service>), with its own policy", async () => {
+    const patched = await admin.loadPolicy("POST", "root", AUTHN_JWT_POLICY);
+    expect(patched.status, patched.text).to.equal(201);
+    await admin.setSecret("conjur/authn-jwt/kubernetes/public-keys", JSON.stringify({ type: "jwks", value: { keys: [key.jwk] } }));
+    await admin.setSecret("conjur/authn-jwt/kubernetes/issuer", CLUSTER_ISSUER);
+    await admin.setSecret("conjur/authn-jwt/kubernetes/audience", "strongroom");
+    const config = await configFor("app", { password: { secret: "db/password" } }, { STRONGROOM_AUTHENTICATOR: "authn-jwt/kubernetes" });
+    expect(config.authenticator).to.equal("authn-jwt/kubernetes");
+    await runOnce(config, log);
+    expect(readFileSync(join(config.dir, "password"), "utf8")).to.equal("rotated".repeat(20000));
   });
 
   it("server down: the last good files stay, the agent stays ready and reports the outage", async () => {
