@@ -59,7 +59,7 @@ export interface Config {
   /** Long-poll watches (GET /secrets/watch) one server holds at a time; more are answered 503. */
   readonly maxWatchers: number;
   /** What the webhook injects for inject-mode agent/init; undefined image = those modes are refused. */
-  readonly agent: { readonly image: string | undefined; readonly serverUrl: string | undefined; readonly audience: string; readonly authenticator: string };
+  readonly agent: { readonly image: string | undefined; readonly serverUrl: string | undefined; readonly audience: string; readonly authenticator: string; readonly caFile: string | undefined };
   /** authn-kubernetes: how service-account tokens are verified (docs/adr/0019-authn-kubernetes.md). */
   readonly kubernetesAuthn: {
     readonly issuer: string;
@@ -129,6 +129,7 @@ export const SETTINGS: Record<string, Setting> = {
   agentServerUrl: { flag: "agent-server-url", env: "STRONGROOM_AGENT_SERVER_URL", type: "string", help: "webhook: server URL the injected agent calls, e.g. https://strongroom.strongroom.svc:8080" },
   agentAudience: { flag: "agent-audience", env: "STRONGROOM_AGENT_AUDIENCE", type: "string", default: "strongroom", help: "webhook: audience of the agent's projected service-account token" },
   agentAuthenticator: { flag: "agent-authenticator", env: "STRONGROOM_AGENT_AUTHENTICATOR", type: "string", default: "authn-kubernetes", help: "webhook: how the injected agent logs in: authn-kubernetes, or authn-jwt/<service-id>" },
+  agentCaFile: { flag: "agent-ca-file", env: "STRONGROOM_AGENT_CA_FILE", type: "string", help: "webhook: PEM CA the injected agent trusts for --agent-server-url (default: the CA the server made for --webhook-tls-secret)" },
   kubernetesIssuer: { flag: "kubernetes-issuer", env: "STRONGROOM_KUBERNETES_ISSUER", type: "string", default: "https://kubernetes.default.svc.cluster.local", help: "authn-kubernetes: the cluster's service-account token issuer (kube-apiserver --service-account-issuer)" },
   kubernetesAudience: { flag: "kubernetes-audience", env: "STRONGROOM_KUBERNETES_AUDIENCE", type: "string", default: "strongroom", help: "authn-kubernetes: audience service-account tokens must carry (the agent's projected token audience)" },
   kubernetesJwksUri: { flag: "kubernetes-jwks-uri", env: "STRONGROOM_KUBERNETES_JWKS_URI", type: "string", default: IN_CLUSTER_JWKS_URI, help: "authn-kubernetes: JWKS of the issuer; the default is read with the pod's own token and CA" },
@@ -337,7 +338,7 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     adminKeySecret: secretName("adminKeySecret", flags, env),
     trustedProxies: parseTrustedProxies(str("trustedProxies", flags, env) ?? env.TRUSTED_PROXIES ?? env.CONJUR_TRUSTED_PROXIES),
     maxWatchers: int("maxWatchers", flags, env, 0, 1_000_000)!,
-    agent: Object.freeze({ image: str("agentImage", flags, env), serverUrl: str("agentServerUrl", flags, env), audience: str("agentAudience", flags, env)!, authenticator: agentAuthenticator(str("agentAuthenticator", flags, env)!) }),
+    agent: Object.freeze({ image: str("agentImage", flags, env), serverUrl: str("agentServerUrl", flags, env), audience: str("agentAudience", flags, env)!, authenticator: agentAuthenticator(str("agentAuthenticator", flags, env)!), caFile: str("agentCaFile", flags, env) }),
     kubernetesAuthn: kubernetesAuthnSettings(flags, env),
   });
 }

@@ -19,6 +19,8 @@ export interface AgentConfig {
   readonly login: string | undefined;
   readonly tokenFile: string;
   readonly caFile: string | undefined;
+  /** PEM CA given inline (the webhook sets it); used when caFile is absent. */
+  readonly caPem: string | undefined;
   readonly dir: string;
   readonly files: readonly FileSpec[];
   readonly once: boolean;
@@ -43,6 +45,7 @@ export const AGENT_SETTINGS: Record<string, AgentSetting> = {
   login: { flag: "login", env: "STRONGROOM_LOGIN", type: "string", help: "login in the authenticate URL (host/<id>); absent = kubernetes/<ns>/<sa> (authn-jwt: the service's token-app-property)" },
   tokenFile: { flag: "token-file", env: "STRONGROOM_TOKEN_FILE", type: "string", default: "/var/run/secrets/strongroom/token/token", help: "projected service-account token (re-read at every authentication)" },
   caFile: { flag: "ca-file", env: "STRONGROOM_CA_FILE", type: "string", help: "PEM CA to trust for the server's certificate" },
+  caPem: { flag: "ca-pem", env: "STRONGROOM_CA_PEM", type: "string", help: "PEM CA to trust, inline (the webhook passes the server's CA this way)" },
   dir: { flag: "dir", env: "STRONGROOM_AGENT_DIR", type: "string", default: "/var/run/secrets/strongroom", help: "directory the files are written to" },
   files: { flag: "files", env: "STRONGROOM_AGENT_FILES", type: "string", help: 'JSON {"<file>": {"secret"|"secrets", "format", "template", "mode"}} (the pod annotations)' },
   once: { flag: "once", env: "STRONGROOM_AGENT_ONCE", type: "boolean", help: "write the files once and exit (init containers)" },
@@ -114,6 +117,7 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process
     login: str("login"),
     tokenFile: str("tokenFile")!,
     caFile: str("caFile"),
+    caPem: str("caPem"),
     dir: str("dir")!,
     files: parseAgentFiles(files),
     once: get("once") === true,

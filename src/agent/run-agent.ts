@@ -31,7 +31,7 @@ function build(config: AgentConfig, log: Logger, metrics: AgentMetrics): { agent
     authenticator: config.authenticator,
     login: config.login,
     tokenFile: config.tokenFile,
-    ...(config.caFile ? { ca: readFileSync(config.caFile) } : {}),
+    ...(config.caFile ? { ca: readFileSync(config.caFile) } : config.caPem ? { ca: Buffer.from(config.caPem) } : {}),
   });
   const agent = new Agent({
     server: client,

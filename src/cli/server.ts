@@ -27,10 +27,11 @@ import { WatchHub } from "../secrets/watch-hub.js";
 import type { AgentInjectionOptions } from "../kubernetes/webhook/agent-patch.js";
 import { SecretChangeListener } from "../kubernetes/runtime/secret-change-listener.js";
 
-/** The webhook's agent settings for inject-mode agent/init, when configured. */
-function agentInjection(config: Config): { agent?: AgentInjectionOptions } {
-  const { image, serverUrl, audience, authenticator } = config.agent;
-  return image && serverUrl ? { agent: { image, serverUrl, audience, authenticator, account: config.account } } : {};
+/** The webhook's agent settings for inject-mode agent/init, when configured; the agent trusts --agent-ca-file or the server-made CA. */
+function agentInjection(config: Config, madeCaPem: string | undefined): { agent?: AgentInjectionOptions } {
+  const { image, serverUrl, audience, authenticator, caFile } = config.agent;
+  const caPem = caFile ? readFileSync(caFile, "utf8") : madeCaPem;
+  return image && serverUrl ? { agent: { image, serverUrl, audience, authenticator, account: config.account, ...(caPem ? { caPem } : {}) } } : {};
 }
 
 export interface RunningServer {
@@ -107,7 +108,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   let webhook: WebhookServer | undefined;
   try {
     port = await listen(server, config.port, config.host);
-    if (config.webhookPort !== undefined && tls) webhook = await startWebhookServer({ port: config.webhookPort, host: config.host, ...tls, metrics, log, ...agentInjection(config) });
+    if (config.webhookPort !== undefined && tls) webhook = await startWebhookServer({ port: config.webhookPort, host: config.host, ...tls, metrics, log, ...agentInjection(config, madeTls?.caPem) });
   } catch (err) {
     await watchListener.stop();
     await closeServer(server);

@@ -42,6 +42,14 @@ describe("webhook: inject-mode agent and init (no Secret)", () => {
     const tokenMounts = [...out.spec!.containers, ...out.spec!.initContainers!].filter((c) => c.volumeMounts?.some((m) => m.name === "strongroom-token")).map((c) => c.name);
     expect(tokenMounts).to.deep.equal(["strongroom-agent"]);
     expect(out.metadata!.labels?.["strongroom.io/managed"], "no Secret for the controller to make").to.equal(undefined);
+    expect(env.STRONGROOM_CA_PEM, "no private CA configured").to.equal(undefined);
+  });
+
+  it("agent: passes the server's private CA inline so the agent can verify https://…svc", () => {
+    const input = pod({ ...GROUP, "strongroom.io/inject-mode": "agent" });
+    const caPem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    const agent = apply(input, mutatePod(input, "prod", { ...AGENT, caPem })).spec!.initContainers![0]!;
+    expect(agent.env).to.deep.include({ name: "STRONGROOM_CA_PEM", value: caPem });
   });
 
   it("init: a plain init container with --once, no restartPolicy or probes", () => {

@@ -12,6 +12,8 @@ const CA_BUNDLE_CHECK_MS = 60_000;
 
 export interface ServerMadeTls {
   tls: { cert: Buffer; key: Buffer };
+  /** The CA that signed it: injected agents trust it for the REST API. */
+  caPem: string;
   stop(): void;
 }
 
@@ -20,7 +22,7 @@ export async function serverMadeTls(config: Config, log: Logger, kubeConfig: Kub
   const boot = kubernetesBootstrap({ namespace: config.namespace, log, ...(kubeConfig ? { kubeConfig } : {}) });
   const tls = await boot.webhookTls({ secretName: config.webhookTlsSecret, configName: config.webhookConfig, validityDays: config.webhookCertDays });
   const stop = boot.keepCaBundle(config.webhookConfig, tls.caPem, CA_BUNDLE_CHECK_MS);
-  return { tls: { cert: Buffer.from(tls.certPem), key: Buffer.from(tls.keyPem) }, stop };
+  return { tls: { cert: Buffer.from(tls.certPem), key: Buffer.from(tls.keyPem) }, caPem: tls.caPem, stop };
 }
 
 /** Where a new account's admin key goes instead of stdout; undefined keeps the printed line. */

@@ -18,6 +18,8 @@ export interface AgentInjectionOptions {
   authenticator: string;
   /** Audience of the projected service-account token. */
   audience: string;
+  /** PEM CA the agent trusts for serverUrl (a private CA), passed in its env. */
+  caPem?: string;
 }
 
 export const AGENT_CONTAINER = "strongroom-agent";
@@ -43,6 +45,7 @@ export function agentContainer(spec: InjectionSpec, pod: V1Pod, namespace: strin
       { name: "STRONGROOM_AGENT_DIR", value: spec.mountPath },
       { name: "STRONGROOM_AGENT_FILES", value: JSON.stringify(spec.rendered.annotationsByFile) },
       { name: "STRONGROOM_AGENT_HEALTH_PORT", value: String(AGENT_HEALTH_PORT) },
+      ...(options.caPem ? [{ name: "STRONGROOM_CA_PEM", value: options.caPem }] : []),
     ],
     volumeMounts: [
       { name: FILES_VOLUME, mountPath: spec.mountPath },
