@@ -1,6 +1,7 @@
 /**
  * The injector's decision for one pod: a JSONPatch that adds a projected volume (our
- * managed Secret and/or a SecretBinding's Secret), read-only mounts in the chosen
+ * managed Secret, with items and file modes when grouped files, env or file-mode are used,
+ * and/or a SecretBinding's Secret), read-only mounts and env secretKeyRefs in the chosen
  * containers, the managed label and the Secret-name annotation. Pure: no I/O.
  */
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
