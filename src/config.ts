@@ -59,7 +59,7 @@ export interface Config {
   /** Long-poll watches (GET /secrets/watch) one server holds at a time; more are answered 503. */
   readonly maxWatchers: number;
   /** What the webhook injects for inject-mode agent/init; undefined image = those modes are refused. */
-  readonly agent: { readonly image: string | undefined; readonly serverUrl: string | undefined; readonly audience: string; readonly authenticator: string; readonly caFile: string | undefined };
+  readonly agent: { readonly image: string | undefined; readonly serverUrl: string | undefined; readonly audience: string; readonly authenticator: string; readonly caFile: string | undefined; readonly resources: AgentResources | undefined };
   /** authn-kubernetes: how service-account tokens are verified (docs/adr/0019-authn-kubernetes.md). */
   readonly kubernetesAuthn: {
     readonly issuer: string;
@@ -130,6 +130,7 @@ export const SETTINGS: Record<string, Setting> = {
   agentAudience: { flag: "agent-audience", env: "STRONGROOM_AGENT_AUDIENCE", type: "string", default: "strongroom", help: "webhook: audience of the agent's projected service-account token" },
   agentAuthenticator: { flag: "agent-authenticator", env: "STRONGROOM_AGENT_AUTHENTICATOR", type: "string", default: "authn-kubernetes", help: "webhook: how the injected agent logs in: authn-kubernetes, or authn-jwt/<service-id>" },
   agentCaFile: { flag: "agent-ca-file", env: "STRONGROOM_AGENT_CA_FILE", type: "string", help: "webhook: PEM CA the injected agent trusts for --agent-server-url (default: the CA the server made for --webhook-tls-secret)" },
+  agentResources: { flag: "agent-resources", env: "STRONGROOM_AGENT_RESOURCES", type: "string", help: 'webhook: the injected agent\'s resources as JSON, e.g. {"requests":{"cpu":"10m","memory":"48Mi"},"limits":{"memory":"128Mi"}}' },
   kubernetesIssuer: { flag: "kubernetes-issuer", env: "STRONGROOM_KUBERNETES_ISSUER", type: "string", default: "https://kubernetes.default.svc.cluster.local", help: "authn-kubernetes: the cluster's service-account token issuer (kube-apiserver --service-account-issuer)" },
   kubernetesAudience: { flag: "kubernetes-audience", env: "STRONGROOM_KUBERNETES_AUDIENCE", type: "string", default: "strongroom", help: "authn-kubernetes: audience service-account tokens must carry (the agent's projected token audience)" },
   kubernetesJwksUri: { flag: "kubernetes-jwks-uri", env: "STRONGROOM_KUBERNETES_JWKS_URI", type: "string", default: IN_CLUSTER_JWKS_URI, help: "authn-kubernetes: JWKS of the issuer; the default is read with the pod's own token and CA" },
@@ -244,6 +245,33 @@ export function parseTrustedProxies(value: string | undefined): readonly string[
   );
 }
 
+/** A container's requests/limits: quantities by resource name. */
+export type AgentResources = { readonly requests?: Readonly<Record<string, string>>; readonly limits?: Readonly<Record<string, string>> };
+
+/** `--agent-resources`: JSON `{requests?, limits?}` of Kubernetes quantities; bounded, shape-checked. */
+export function agentResources(json: string | undefined): AgentResources | undefined {
+  if (json === undefined) return undefined;
+  const fail = (why: string): never => {
+    throw new ConfigError(`--agent-resources ${why}, e.g. {"requests":{"cpu":"10m","memory":"48Mi"},"limits":{"memory":"128Mi"}}`);
+  };
+  if (json.length > 4096) fail("is longer than 4096 characters");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    fail("must be JSON");
+  }
+  const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!isMap(parsed) || Object.keys(parsed).some((k) => k !== "requests" && k !== "limits")) fail("must be an object with requests and/or limits");
+  for (const part of Object.values(parsed as Record<string, unknown>)) {
+    if (!isMap(part)) fail("requests and limits must be objects");
+    for (const [name, quantity] of Object.entries(part as Record<string, unknown>)) {
+      if (!/^[a-z0-9./-]{1,63}$/.test(name) || typeof quantity !== "string" || !/^[0-9.]+([eE][0-9]+|[numkKMGTPE]i?)?$/.test(quantity)) fail(`has an invalid entry '${name.slice(0, 40)}'`);
+    }
+  }
+  return Object.freeze(parsed as AgentResources);
+}
+
 /** `--agent-authenticator`: authn-kubernetes (no policy of its own) or an authn-jwt service. */
 function agentAuthenticator(value: string): string {
   if (value === "authn-kubernetes" || /^authn-jwt\/[^\s/.?#%]{1,200}$/.test(value)) return value;
@@ -338,7 +366,7 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     adminKeySecret: secretName("adminKeySecret", flags, env),
     trustedProxies: parseTrustedProxies(str("trustedProxies", flags, env) ?? env.TRUSTED_PROXIES ?? env.CONJUR_TRUSTED_PROXIES),
     maxWatchers: int("maxWatchers", flags, env, 0, 1_000_000)!,
-    agent: Object.freeze({ image: str("agentImage", flags, env), serverUrl: str("agentServerUrl", flags, env), audience: str("agentAudience", flags, env)!, authenticator: agentAuthenticator(str("agentAuthenticator", flags, env)!), caFile: str("agentCaFile", flags, env) }),
+    agent: Object.freeze({ image: str("agentImage", flags, env), serverUrl: str("agentServerUrl", flags, env), audience: str("agentAudience", flags, env)!, authenticator: agentAuthenticator(str("agentAuthenticator", flags, env)!), caFile: str("agentCaFile", flags, env), resources: agentResources(str("agentResources", flags, env)) }),
     kubernetesAuthn: kubernetesAuthnSettings(flags, env),
   });
 }

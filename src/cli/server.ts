@@ -29,9 +29,9 @@ import { SecretChangeListener } from "../kubernetes/runtime/secret-change-listen
 
 /** The webhook's agent settings for inject-mode agent/init, when configured; the agent trusts --agent-ca-file or the server-made CA. */
 function agentInjection(config: Config, madeCaPem: string | undefined): { agent?: AgentInjectionOptions } {
-  const { image, serverUrl, audience, authenticator, caFile } = config.agent;
+  const { image, serverUrl, audience, authenticator, caFile, resources } = config.agent;
   const caPem = caFile ? readFileSync(caFile, "utf8") : madeCaPem;
-  return image && serverUrl ? { agent: { image, serverUrl, audience, authenticator, account: config.account, ...(caPem ? { caPem } : {}) } } : {};
+  return image && serverUrl ? { agent: { image, serverUrl, audience, authenticator, account: config.account, ...(caPem ? { caPem } : {}), ...(resources ? { resources } : {}) } } : {};
 }
 
 export interface RunningServer {

@@ -5,7 +5,7 @@
  * a plain init container with --once. Files live on a memory-backed emptyDir mounted
  * read-only into the application containers; only the agent gets the projected token.
  */
-import type { V1Container, V1Pod } from "@kubernetes/client-node";
+import type { V1Container, V1Pod, V1ResourceRequirements } from "@kubernetes/client-node";
 import type { InjectionSpec } from "../injection/annotations.js";
 import type { PatchOperation } from "./mutate-pod.js";
 
@@ -20,6 +20,8 @@ export interface AgentInjectionOptions {
   audience: string;
   /** PEM CA the agent trusts for serverUrl (a private CA), passed in its env. */
   caPem?: string;
+  /** The agent container's requests/limits (default: small, see AGENT_RESOURCES). */
+  resources?: V1ResourceRequirements;
 }
 
 export const AGENT_CONTAINER = "strongroom-agent";
@@ -27,6 +29,8 @@ export const FILES_VOLUME = "strongroom-secrets";
 export const TOKEN_VOLUME = "strongroom-token";
 const TOKEN_DIR = "/var/run/secrets/strongroom-token";
 export const AGENT_HEALTH_PORT = 8099;
+/** Small by default: the agent holds a few rendered files and one keep-alive connection. */
+export const AGENT_RESOURCES: V1ResourceRequirements = { requests: { cpu: "10m", memory: "48Mi" }, limits: { memory: "128Mi" } };
 
 export function agentContainer(spec: InjectionSpec, pod: V1Pod, namespace: string, options: AgentInjectionOptions): V1Container {
   const once = spec.rendered.mode === "init";
@@ -57,7 +61,7 @@ export function agentContainer(spec: InjectionSpec, pod: V1Pod, namespace: strin
           startupProbe: { httpGet: { path: "/health", port: AGENT_HEALTH_PORT }, periodSeconds: 1, failureThreshold: 600 },
           livenessProbe: { httpGet: { path: "/health/live", port: AGENT_HEALTH_PORT }, periodSeconds: 10 },
         }),
-    resources: { requests: { cpu: "10m", memory: "48Mi" }, limits: { memory: "128Mi" } },
+    resources: options.resources ?? AGENT_RESOURCES,
     securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
   };
 }
