@@ -96,7 +96,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     watchHub: new WatchHub(config.maxWatchers),
   };
   // One LISTEN connection per server feeds every long-poll watch (GET /secrets/watch).
-  const watchListener = new SecretChangeListener(db.url, (variableId) => services.watchHub?.notify(variableId), log);
+  // After a reconnect every watcher re-checks (a notification may have been missed); bounded waits as the pool's.
+  const watchListener = new SecretChangeListener(db.url, (variableId) => services.watchHub?.notify(variableId), log, () => services.watchHub?.notifyAll(), db.timeouts);
   await watchListener.start();
   const controller = config.controller
     ? new Controller({ db: db.pool, databaseUrl: db.url, dbTimeouts: db.timeouts, aead, account: config.account, kube: kubeClients(options.kubeConfig), log, metrics, leaseNamespace: config.namespace, tunables: controllerTunables(config) })
