@@ -73,6 +73,24 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s.%s.svc" (include "strongroom.fullname" .) .Release.Namespace }}
 {{- end }}
 
+{{/* authn always; authn-kubernetes when enabled; then the extra list, without repeats. */}}
+{{- define "strongroom.authenticators" -}}
+{{- $names := list "authn" }}
+{{- if .Values.authnKubernetes.enabled }}{{ $names = append $names "authn-kubernetes" }}{{ end }}
+{{- range .Values.authenticators }}{{ $names = append $names . }}{{ end }}
+{{- $names | uniq | join "," }}
+{{- end }}
+
+{{/* The injected agent runs the chart's own image unless agent.image says otherwise. */}}
+{{- define "strongroom.agentImage" -}}
+{{- printf "%s:%s" (.Values.agent.image.repository | default .Values.image.repository) (.Values.agent.image.tag | default .Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+
+{{/* Agents reach the API through this release's Service; https when the API shares the webhook's certificate. */}}
+{{- define "strongroom.agentServerUrl" -}}
+{{- if .Values.agent.serverUrl }}{{ .Values.agent.serverUrl }}{{ else }}{{ printf "%s://%s:%v" (ternary "https" "http" (eq (include "strongroom.tls" .) "true")) (include "strongroom.serviceHost" .) .Values.service.port }}{{ end }}
+{{- end }}
+
 {{/* Refuse combinations the schema cannot express clearly. */}}
 {{- define "strongroom.validate" -}}
 {{- if and (eq .Values.database.mode "embedded") (or .Values.database.url .Values.database.existingSecret) }}
@@ -80,6 +98,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- if and (not (include "strongroom.externalDatabase" .)) (gt (int .Values.replicaCount) 1) }}
 {{- fail "replicaCount > 1 needs an external database: embedded storage keeps data on one PersistentVolumeClaim. Set database.url or database.existingSecret (this selects external storage), or replicaCount=1" }}
+{{- end }}
+{{- if and .Values.agent.enabled (eq .Values.agent.authenticator "authn-kubernetes") (not .Values.authnKubernetes.enabled) }}
+{{- fail "agent.authenticator=authn-kubernetes needs authnKubernetes.enabled=true (or set agent.authenticator to an authn-jwt/<service-id> listed in authenticators)" }}
 {{- end }}
 {{- if and (eq .Values.database.mode "external") (not .Values.database.url) (not .Values.database.existingSecret) }}
 {{- fail "database.mode=external needs database.url or database.existingSecret (recommended: a CloudNativePG cluster's app Secret)" }}
