@@ -30,6 +30,14 @@ const b64url = (s: string | Buffer): string => {
   const unpadded = Buffer.from(s).toString("base64url");
   return unpadded + "=".repeat((4 - (unpadded.length % 4)) % 4);
 };
+/**
+ * The Go SDK (authn.NewToken: base64.StdEncoding) and the Ruby SDK (strict_decode64) decode the
+ * payload with the *standard* alphabet, so a `-` or `_` in it breaks them. Those appear only for
+ * `>`, `?`, `~`, DEL or non-ASCII bytes at some offsets (e.g. login `host/ap~1`); escaping those
+ * characters as JSON `\uXXXX` keeps the payload ASCII without them, so both alphabets agree.
+ */
+const claimsJson = (claims: object): string =>
+  JSON.stringify(claims).replace(/[>?~\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 /** A signing key's fingerprint, as stored: 64 hex digits. Anything else never reaches SQL. */
 const KID = /^[0-9a-f]{64}$/;
 /** Tokens larger than this are not ours (ours are ~300 bytes); refuse before decoding. */
@@ -103,7 +111,7 @@ export class TokenService {
     if (!key) throw errors.unauthorized();
     const iat = this.now();
     const protectedPart = b64url(JSON.stringify({ alg: ALG, kid: key.kid }));
-    const payload = b64url(JSON.stringify({ iat, sub: login, exp: iat + this.ttlSeconds }));
+    const payload = b64url(claimsJson({ iat, sub: login, exp: iat + this.ttlSeconds }));
     const signature = b64url(this.#sign(key, `${protectedPart}.${payload}`));
     return JSON.stringify({ protected: protectedPart, payload, signature });
   }

@@ -5,7 +5,8 @@
 import { checkStorable, LIMITS } from "../input/limits.js";
 
 export const ROLE_KINDS = ["user", "host", "group", "layer", "policy"] as const;
-export const RESOURCE_KINDS = [...ROLE_KINDS, "variable", "webservice"] as const;
+/** Kinds a resource list may filter by (Conjur's list: the CLI's `conjur list -k host_factory`). */
+export const RESOURCE_KINDS = [...ROLE_KINDS, "variable", "webservice", "host_factory", "public_key", "configuration"] as const;
 
 export interface ParsedId {
   account: string;

@@ -70,7 +70,8 @@ export function hostFactoriesRouter(services: Services): Router {
     const expiration = parseExpiration(expirationText, new Date());
     const countText = params.one("count") ?? "1";
     if (!/^\d{1,4}$/.test(countText) || Number(countText) < 1 || Number(countText) > MAX_TOKENS_PER_REQUEST) throw errors.unprocessable(`Invalid value for parameter 'count': ${countText.slice(0, 64)}`);
-    const cidr = params.list("cidr").map((entry) => {
+    // The Python SDK sends `cidr[]=` (an empty entry) when no CIDR is given: that means none.
+    const cidr = params.list("cidr").filter((entry) => entry !== "").map((entry) => {
       const parsed = normalizeCidr(entry);
       if ("error" in parsed) throw errors.unprocessable(parsed.error);
       return parsed.cidr;

@@ -4,6 +4,7 @@ import { countVisible, describeResources, isVisible, listVisible, memberships, r
 import { accessToOne, allRoles, hasRole, permittedRoles, resourceExists, roleExists } from "../../authz/permissions.js";
 import { fullId, makeFullRoleId, parseFullId, RESOURCE_KINDS, ROLE_KINDS } from "../../authz/ids.js";
 import { ApiError, errors } from "../../errors.js";
+import { filterGrants, pageGrants, type GrantFilter } from "../../authz/membership-filter.js";
 import { describeFactory } from "../../hostfactory/tokens.js";
 import { boundedInteger, LIMITS } from "../../input/limits.js";
 import { callerOf, requireToken, type Caller } from "../middleware/authenticate.js";
@@ -25,6 +26,19 @@ function pagination(req: Request): { limit: number | undefined; offset: number }
   if (limit !== undefined && (limit.length > 10 || Number(limit) > LIST_LIMIT_MAX)) throw errors.argument(`'Limit' parameter must not exceed ${LIST_LIMIT_MAX}`);
   if (limit !== undefined) return { limit: Number(limit), offset: parsedOffset };
   return { limit: offset !== undefined ? 10 : LIST_LIMIT_MAX, offset: parsedOffset };
+}
+
+/** `kind` / `kind[]` and `search` from the query string (a path's own `kind` never counts), for /roles member lists. */
+function grantFilter(req: Request): GrantFilter {
+  const kinds = queryList(req, "kind");
+  const search = queryString(req, "search");
+  return { ...(kinds ? { kinds } : {}), ...(search !== undefined ? { search } : {}) };
+}
+
+function optionalInteger(req: Request, name: string, min: number): number | undefined {
+  const raw = queryString(req, name);
+  if (raw === undefined) return undefined;
+  return boundedInteger(raw, min) ?? fail(errors.argument(`'${name}' contains an invalid value. '${name}' must be an integer from ${min} to ${LIMITS.queryNumber}.`));
 }
 
 /** The `{account}/{kind}/{identifier}` a request names, and its full id. */
@@ -112,9 +126,11 @@ export function resourcesRouter(services: Services): Router {
       const all = await allRoles(db, id);
       res.json(counted(filter ? all.filter((r) => filter.includes(r)) : all));
     } else if (hasQuery(req, "memberships")) {
-      res.json(counted(await memberships(db, "member_id", id)));
+      res.json(counted(filterGrants(await memberships(db, "member_id", id), "role", grantFilter(req))));
     } else if (hasQuery(req, "members")) {
-      res.json(counted(await memberships(db, "role_id", id)));
+      const members = filterGrants(await memberships(db, "role_id", id), "member", grantFilter(req));
+      if (isTrue(req, "count")) res.json({ count: members.length });
+      else res.json(pageGrants(members, optionalInteger(req, "limit", 1), optionalInteger(req, "offset", 0)));
     } else {
       res.json({ created_at: railsTime(role.created_at), id, ...(role.policy_id ? { policy: role.policy_id } : {}), members: await memberships(db, "role_id", id) });
     }
