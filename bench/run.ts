@@ -14,7 +14,7 @@ import { startEmbeddedPostgres } from "../src/storage/embedded.js";
 import { authenticate, hostLogin, loadDataset, variableId, APPS, VARIABLES_PER_APP, HOSTS_PER_APP } from "./lib/dataset.js";
 import { childrenOf, loadAverage } from "./lib/proc-stats.js";
 import { runLoad, startFloor, startStrongroom, type LoadSpec } from "./lib/processes.js";
-import { machine, table, type Measured, type ScenarioResult } from "./lib/report.js";
+import { combine, machine, table, type Measured, type ScenarioResult } from "./lib/report.js";
 
 const SHORT = process.env.BENCH_SHORT === "1";
 const WARMUP = SHORT ? 1 : 3;
@@ -63,18 +63,26 @@ try {
     { key: "mix", name: "90/10 read/write", connections: 50, target: "—", strongroom: (t) => [{ method: "GET", paths: readable.map(secretPath), token: t.host, weight: 9 }, { method: "POST", paths: readable.map(secretPath), token: t.admin, randomBody: true, weight: 1 }] },
   ];
 
-  const measure = async (url: string, pid: number, connections: number, kinds: LoadSpec["kinds"]): Promise<Measured> => {
+  const measure = async (url: string, pid: number, connections: number, kinds: LoadSpec["kinds"], seconds = SECONDS, warmup = WARMUP): Promise<Measured> => {
     const loadBefore = loadAverage();
-    const { load, usage } = await runLoad({ url, connections, warmupSeconds: WARMUP, seconds: SECONDS, kinds }, { process: () => [pid], postgres: postgresPids });
+    const { load, usage } = await runLoad({ url, connections, warmupSeconds: warmup, seconds, kinds }, { process: () => [pid], postgres: postgresPids });
     return { load, process: usage.process!, postgres: usage.postgres!, loadBefore };
+  };
+  // Other work on the machine drifts: the floor runs half before and half after Strongroom,
+  // so both are measured around the same moment on average.
+  const measureFloor = async (connections: number, kinds: LoadSpec["kinds"], during: () => Promise<Measured>): Promise<[Measured, Measured]> => {
+    const before = await measure(floor.url, floor.pid, connections, kinds, SECONDS / 2);
+    const strongroom = await during();
+    const after = await measure(floor.url, floor.pid, connections, kinds, SECONDS / 2, 1);
+    return [combine(before, after), strongroom];
   };
 
   const results: ScenarioResult[] = [];
   for (const s of scenarios.filter((sc) => !ONLY || ONLY.includes(sc.key))) {
     // Fresh tokens per scenario: a run may outlast a token's 8 minutes.
     const tokens = { host: await authenticate(server.url, ACCOUNT, hostLogin(0, 0), hostKeys.get(hostLogin(0, 0))!), admin: await authenticate(server.url, ACCOUNT, "admin", server.adminApiKey) };
-    const floorRun = s.floor ? await measure(floor.url, floor.pid, s.connections, s.floor) : undefined;
-    const strongroom = await measure(server.url, server.pid, s.connections, s.strongroom(tokens));
+    const measureStrongroom = (): Promise<Measured> => measure(server.url, server.pid, s.connections, s.strongroom(tokens));
+    const [floorRun, strongroom] = s.floor ? await measureFloor(s.connections, s.floor, measureStrongroom) : [undefined, await measureStrongroom()];
     results.push({ name: s.name, connections: s.connections, target: s.target, strongroom, ...(floorRun ? { floor: floorRun } : {}) });
     console.error(`${s.name}: ${strongroom.load.rps.toFixed(0)} req/s${floorRun ? ` (floor ${floorRun.load.rps.toFixed(0)})` : ""}`);
   }

@@ -59,14 +59,13 @@ export async function startStrongroom(opts: { databaseUrl: string; dataKey: stri
   const log = openSync(opts.logFile, "a");
   const child = spawn(
     process.execPath,
-    [...profileFlags(), join("dist", "cli", "main.js"), "server", "--host", "127.0.0.1", "--port", String(port), "--account", opts.account, "--log-level", "info"],
+    [...profileFlags(), join("dist", "cli", "main.js"), "server", "--host", "127.0.0.1", "--port", String(port), "--account", opts.account, "--log-level", process.env.BENCH_LOG_LEVEL ?? "info"],
     { stdio: ["ignore", log, log], env: { ...process.env, DATABASE_URL: opts.databaseUrl, STRONGROOM_DATA_KEY: opts.dataKey } },
   );
+  // main.ts prints the key once the server listens, whatever the log level.
   const adminApiKey = await waitFor("the server to listen", 60, () => {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}; see ${opts.logFile}`);
-    const text = readFileSync(opts.logFile, "utf8");
-    if (!text.includes("strongroom server listening")) return undefined;
-    return /API key for admin: (\S+)/.exec(text)?.[1];
+    return /API key for admin: (\S+)/.exec(readFileSync(opts.logFile, "utf8"))?.[1];
   });
   return { pid: child.pid!, url: `http://127.0.0.1:${port}`, adminApiKey, stop: stopper(child) };
 }

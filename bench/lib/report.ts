@@ -20,6 +20,28 @@ export interface ScenarioResult {
   floor?: Measured;
 }
 
+/** Two halves of one measurement: throughput over both, latency percentiles averaged (an approximation), peaks the larger. */
+export function combine(a: Measured, b: Measured): Measured {
+  const seconds = a.load.requests / a.load.rps + b.load.requests / b.load.rps;
+  const requests = a.load.requests + b.load.requests;
+  const mean = (x: number, y: number): number => (x + y) / 2;
+  return {
+    load: {
+      ...a.load,
+      requests,
+      rps: requests / seconds,
+      p50: mean(a.load.p50, b.load.p50),
+      p99: mean(a.load.p99, b.load.p99),
+      non2xx: a.load.non2xx + b.load.non2xx,
+      errors: a.load.errors + b.load.errors,
+      timeouts: a.load.timeouts + b.load.timeouts,
+    },
+    process: { cores: mean(a.process.cores, b.process.cores), peakRssMiB: Math.max(a.process.peakRssMiB, b.process.peakRssMiB) },
+    postgres: { cores: mean(a.postgres.cores, b.postgres.cores), peakRssMiB: Math.max(a.postgres.peakRssMiB, b.postgres.peakRssMiB) },
+    loadBefore: mean(a.loadBefore, b.loadBefore),
+  };
+}
+
 const fmt = (n: number, digits = 0): string => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 function row(s: ScenarioResult): string[] {

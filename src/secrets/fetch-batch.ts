@@ -7,7 +7,7 @@
 import type { Aead } from "../crypto/aead.js";
 import { errors, type ApiError } from "../errors.js";
 import type { Queryable } from "../storage/database.js";
-import { loadSecretRows, secretAad } from "./secret-rows.js";
+import { loadBatchRows, secretAad } from "./secret-rows.js";
 
 export async function fetchBatch(deps: { db: Queryable; aead: Aead }, roleId: string, ids: string[]): Promise<Map<string, Buffer>> {
   const result = await fetchBatchAccounted(deps, roleId, ids);
@@ -25,7 +25,7 @@ export async function fetchBatchAccounted(
   ids: string[],
 ): Promise<{ values: Map<string, Buffer> } | { error: ApiError; refusals: BatchRefusals }> {
   const unique = [...new Set(ids)];
-  const rows = new Map((await loadSecretRows(deps.db, roleId, unique, null)).map((r) => [r.resource_id, r]));
+  const rows = new Map((await loadBatchRows(deps.db, roleId, unique)).map((r) => [r.resource_id, r]));
   const refusals: BatchRefusals = new Map();
   for (const id of unique) {
     const row = rows.get(id);

@@ -2,7 +2,7 @@
 import type { Aead } from "../crypto/aead.js";
 import { errors } from "../errors.js";
 import type { Queryable } from "../storage/database.js";
-import { loadSecretRows, secretAad } from "./secret-rows.js";
+import { loadSecretRow, secretAad } from "./secret-rows.js";
 
 export interface FetchedSecret {
   value: Buffer;
@@ -11,7 +11,7 @@ export interface FetchedSecret {
 }
 
 export async function fetchSecret(deps: { db: Queryable; aead: Aead }, roleId: string, resourceId: string, version: number | null): Promise<FetchedSecret> {
-  const [row] = await loadSecretRows(deps.db, roleId, [resourceId], version);
+  const row = await loadSecretRow(deps.db, roleId, resourceId, version);
   // Invisible looks exactly like missing, so existence does not leak.
   if (!row || !row.visible) throw errors.secretNotFound(resourceId);
   if (!row.allowed) throw errors.forbidden();

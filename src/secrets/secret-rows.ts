@@ -53,22 +53,37 @@ const select = (versionFilter: string): string => `SELECT r.resource_id,
  */
 const LATEST_OF_ONE = `${select("")} WHERE r.resource_id = $2`;
 const VERSION_OF_ONE = `${select(" AND version = $3")} WHERE r.resource_id = $2`;
-const LATEST_OF_MANY = `${select("")} WHERE r.resource_id = ANY($2::text[])`;
 
-/** `version` (a given version, not the latest) is for a single id only: a batch reads the latest. */
-export async function loadSecretRows(db: Queryable, roleId: string, ids: string[], version: number | null): Promise<SecretRow[]> {
-  const single = ids.length === 1;
-  return roleClosures.withClosure(db, roleId, async (roles) => {
-    // Named, so each connection parses and plans it once: the hottest queries we have.
-    const { rows } = await db.query<SecretRow>(
-      version !== null
-        ? { name: "secret-version-of-one", text: VERSION_OF_ONE, values: [roles, ids[0], version] }
-        : single
-          ? { name: "secret-latest-of-one", text: LATEST_OF_ONE, values: [roles, ids[0]] }
-          : { name: "secret-latest-of-many", text: LATEST_OF_MANY, values: [roles, ids] },
-    );
-    return rows;
+/**
+ * A batch needs less: whether each may be executed and its latest value (no visibility,
+ * no mime type), and the permission probe can use the whole primary key prefix.
+ */
+const LATEST_OF_MANY = `SELECT r.resource_id,
+    array_position($1::text[], r.owner_id) IS NOT NULL OR p.executes AS allowed,
+    s.version, s.value,
+    ${MEMBERSHIP_VERSION}
+  FROM resources r
+  CROSS JOIN LATERAL (
+    SELECT count(*) > 0 AS executes FROM permissions
+    WHERE resource_id = r.resource_id AND privilege = 'execute' AND array_position($1::text[], role_id) IS NOT NULL
+  ) p
+  LEFT JOIN LATERAL (SELECT version, value FROM secrets WHERE resource_id = r.resource_id ORDER BY version DESC LIMIT 1) s ON true
+  WHERE r.resource_id = ANY($2::text[])`;
+
+export type BatchRow = Pick<SecretRow, "resource_id" | "allowed" | "version" | "value" | "membership_version">;
+
+/** One variable: the row if it exists (latest value, or `version`). Named statements: each connection plans them once. */
+export async function loadSecretRow(db: Queryable, roleId: string, id: string, version: number | null): Promise<SecretRow | undefined> {
+  const rows = await roleClosures.withClosure(db, roleId, async (roles) => {
+    const query = version === null ? { name: "secret-latest-of-one", text: LATEST_OF_ONE, values: [roles, id] } : { name: "secret-version-of-one", text: VERSION_OF_ONE, values: [roles, id, version] };
+    return (await db.query<SecretRow>(query)).rows;
   });
+  return rows[0];
+}
+
+/** Many variables, latest values: one row per id that exists. */
+export async function loadBatchRows(db: Queryable, roleId: string, ids: string[]): Promise<BatchRow[]> {
+  return roleClosures.withClosure(db, roleId, async (roles) => (await db.query<BatchRow>({ name: "secret-latest-of-many", text: LATEST_OF_MANY, values: [roles, ids] })).rows);
 }
 
 /** Secret values are bound to their variable and version. */
