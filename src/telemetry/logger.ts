@@ -2,10 +2,10 @@
 import { pino, type Logger } from "pino";
 
 /**
- * A synchronous destination that can hold back the lines logged inside `batch()` and write
- * them with one system call: a batch read of 100 variables is 100 audit lines, and 100
- * write()s cost more than the rest of the request. Outside `batch()` every line is written
- * at once, as pino's own synchronous destination does; a failed write throws to the caller.
+ * Wraps a destination so that the lines logged inside `batch()` reach it as one write: a
+ * batch read of 100 variables is 100 audit lines, and sonic-boom measures its whole pending
+ * buffer on every write (quadratic: 0.24 ms per such request). Outside `batch()` every line
+ * is handed on at once, unchanged; an error the destination throws reaches the caller.
  */
 export class BatchingDestination implements pino.DestinationStream {
   #pending: string[] | undefined;
