@@ -14,7 +14,8 @@ interface Row {
 }
 
 const load = async (db: Queryable, roleId: string): Promise<Row | undefined> =>
-  (await db.query<Row>("SELECT api_key, password_hash, rotated_at FROM credentials WHERE role_id = $1", [roleId])).rows[0];
+  // Named: every authentication runs it, so each connection parses and plans it once.
+  (await db.query<Row>({ name: "load-credentials", text: "SELECT api_key, password_hash, rotated_at FROM credentials WHERE role_id = $1", values: [roleId] })).rows[0];
 
 /** Give a role a fresh API key (creating its credentials row); returns the key. */
 export async function rotateApiKey(db: Queryable, aead: Aead, roleId: string): Promise<string> {
