@@ -20,7 +20,8 @@ describe("the strongroom command", () => {
     expect(run(["server", "--help"]).stdout).to.contain("--database-url");
   });
 
-  it("reports a bad flag or setting on one line with exit 2", () => {
+  it("reports a bad flag or setting on one line with exit 2", function () {
+    this.timeout(60_000); // six cold starts of node: slow on a loaded machine
     for (const [args, pattern] of [
       [["server", "--bogus"], /Unknown option '--bogus'/],
       [["server", "--port", "99999"], /--port must be an integer from 0 to 65535/],
@@ -63,7 +64,7 @@ describe("the strongroom command", () => {
   it("starts on embedded Postgres, prints the admin key once, serves, and stops cleanly on SIGTERM", async function () {
     this.timeout(120_000);
     const dir = mkdtempSync(join(tmpdir(), "strongroom-cli-"));
-    const start = async (): Promise<{ stdout: string; port: number; stop: () => Promise<number | null> }> => {
+    const start = async (): Promise<{ stdout: () => string; port: number; stop: () => Promise<number | null> }> => {
       const child = spawn(process.execPath, [BIN, "server", "--port", "0", "--host", "127.0.0.1", "--data-dir", dir], {
         env: { ...process.env, STRONGROOM_DATA_KEY: "", DATABASE_URL: "" },
       });
@@ -72,7 +73,7 @@ describe("the strongroom command", () => {
         child.once("exit", (code) => fail(new Error(`exited ${code}: ${stdout}`)));
         child.stdout.on("data", (c: Buffer) => {
           stdout += c.toString();
-          const m = /"port":(\d+)/.exec(stdout);
+          const m = /"port":(\d+)[^\n]*strongroom server listening/.exec(stdout);
           if (m) ok(Number(m[1]));
         });
       });
@@ -82,17 +83,20 @@ describe("the strongroom command", () => {
           child.once("exit", (code) => ok(code));
           child.kill("SIGTERM");
         });
-      return { stdout, port, stop };
+      return { stdout: () => stdout, port, stop };
     };
     try {
       const first = await start();
-      const key = /API key for admin: (\S+)/.exec(first.stdout)?.[1];
+      // The key line follows the listening line: wait for it.
+      for (let i = 0; i < 100 && !/API key for admin/.test(first.stdout()); i++) await new Promise((ok) => setTimeout(ok, 50));
+      const key = /API key for admin: (\S+)/.exec(first.stdout())?.[1];
       expect(key).to.match(/^[0-9a-z]{50,56}$/);
       const auth = await fetch(`http://127.0.0.1:${first.port}/authn/default/admin/authenticate`, { method: "POST", body: key! });
       expect(auth.status).to.equal(200);
       expect(await first.stop()).to.equal(0);
       const second = await start();
-      expect(second.stdout).to.not.contain("API key for admin");
+      await new Promise((ok) => setTimeout(ok, 500));
+      expect(second.stdout()).to.not.contain("API key for admin");
       const again = await fetch(`http://127.0.0.1:${second.port}/authn/default/admin/authenticate`, { method: "POST", body: key! });
       expect(again.status).to.equal(200);
       expect(await second.stop()).to.equal(0);

@@ -41,7 +41,7 @@ describe("embedded Postgres left behind by a killed server", function () {
 
   it("recovers after kill -9 of node alone: stops the orphaned Postgres, starts, and the data survives", async () => {
     const first = await startCliServer(["--data-dir", dir]);
-    adminKey = /API key for admin: (\S+)/.exec(first.output())![1]!;
+    adminKey = (await first.waitFor(/API key for admin: (\S+)/))[1]!;
     const auth = await authenticate(first.port, adminKey);
     const base = `http://127.0.0.1:${first.port}`;
     expect((await fetch(`${base}/policies/default/policy/root`, { method: "POST", headers: { Authorization: auth }, body: "- !variable kept" })).status).to.equal(201);

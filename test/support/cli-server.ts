@@ -13,6 +13,8 @@ export interface CliServer {
   stop(): Promise<number | null>;
   /** SIGKILL: node alone dies, as with the OOM killer or `kill -9`. */
   kill(): Promise<void>;
+  /** The first match of `pattern` in stdout, waiting for it (the admin key follows the listening line). */
+  waitFor(pattern: RegExp, ms?: number): Promise<RegExpExecArray>;
 }
 
 export async function startCliServer(args: string[], env: Record<string, string> = {}): Promise<CliServer> {
@@ -43,6 +45,15 @@ export async function startCliServer(args: string[], env: Record<string, string>
     kill: async () => {
       child.kill("SIGKILL");
       await exited;
+    },
+    waitFor: async (pattern, ms = 10_000) => {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const match = pattern.exec(stdout);
+        if (match) return match;
+        if (Date.now() > deadline) throw new Error(`no ${pattern} in the server's output within ${ms} ms`);
+        await new Promise((ok) => setTimeout(ok, 50));
+      }
     },
   };
 }

@@ -8,6 +8,8 @@ class FakeClock implements Clock {
   #timers: { at: number; fn: () => void; id: number }[] = [];
   #next = 0;
   now = (): number => this.t;
+  /** The worst case: every retry waits its full jitter, so bounds hold for any real jitter. */
+  random = (): number => 0.999;
   setTimeout = (fn: () => void, ms: number): unknown => {
     const id = ++this.#next;
     this.#timers.push({ at: this.t + ms, fn, id });

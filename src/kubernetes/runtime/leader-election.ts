@@ -42,10 +42,13 @@ export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /** Jitter for the retry period, in [0, 1): injectable so tests are deterministic. */
+  random?(): number;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  random: () => Math.random(),
   setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
@@ -121,7 +124,7 @@ export class LeaderElector {
       await this.#lose("could not renew the Lease within the renew deadline");
     }
     if (this.#stopped) return;
-    const jitter = this.#leading ? 0 : Math.random() * 0.2 * this.#timings.retryPeriodMs;
+    const jitter = this.#leading ? 0 : (this.#clock.random?.() ?? Math.random()) * 0.2 * this.#timings.retryPeriodMs;
     this.#timer = this.#clock.setTimeout(() => void this.#round(), this.#timings.retryPeriodMs + jitter);
   }
 
