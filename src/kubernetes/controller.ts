@@ -158,7 +158,7 @@ export class Controller {
     const t = this.#tunables;
     const events = new EventRecorder(deps.kube.core, deps.log);
     const failures = new FailureReporter({ events, metrics: deps.metrics, log: deps.log });
-    const nudger = new PodNudger(deps.kube.core, deps.log, { perSecond: t.podNudgesPerSecond, concurrency: 8 });
+    const nudger = new PodNudger(deps.kube.core, deps.log, { perSecond: t.podNudgesPerSecond, concurrency: 2, busy: () => queue.readyDepth + queue.running > 0 });
     const variables = new VariableIndex();
     const queue = new WorkQueue((key) => this.#reconcile(key), {
       concurrency: t.concurrency,

@@ -6,6 +6,7 @@
  */
 import type { CoreV1Api } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { API_CONNECTIONS } from "./connection-pool.js";
 import { describeError } from "./kube-client.js";
 
 export interface EventTarget {
@@ -32,6 +33,8 @@ interface Pending {
 }
 
 const MAX_TRACKED = 10_000;
+/** Events in flight: half of the shared connection pool (./connection-pool.ts), so Secret writes never wait behind Events. */
+const IN_FLIGHT = Math.max(1, API_CONNECTIONS / 2);
 
 export class EventRecorder {
   readonly #seen = new Map<string, number>();
@@ -83,7 +86,7 @@ export class EventRecorder {
   }
 
   #drain(): void {
-    while (this.#inFlight < 4 && this.#backlog.length) {
+    while (this.#inFlight < IN_FLIGHT && this.#backlog.length) {
       const next = this.#backlog.shift()!;
       this.#inFlight++;
       void this.#send(next).finally(() => {

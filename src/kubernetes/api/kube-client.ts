@@ -1,5 +1,6 @@
 /** Kubernetes API clients from KUBECONFIG, ~/.kube/config or the in-cluster service account. */
 import * as k8s from "@kubernetes/client-node";
+import { sharedDispatcher, type ConnectOptions } from "./connection-pool.js";
 
 export interface KubeClients {
   config: k8s.KubeConfig;
@@ -28,16 +29,26 @@ export function defaultKubeConfig(): k8s.KubeConfig {
  * @kubernetes/client-node 2.0.1 builds a new undici Agent for every request to a TLS
  * cluster (KubeConfig.applySecurityAuthentication → createDispatcher), so every API call
  * paid a TLS handshake (docs/adr/0017-operator-runtime.md). Keep one dispatcher per
- * cluster and user, as the library already does for its https.Agent cache.
+ * cluster and user, as the library already does for its https.Agent cache: for direct
+ * connections our bounded, long-lived pool (./connection-pool.ts); through a proxy, the
+ * library's own agent, memoised.
  */
 export function reuseConnections(config: k8s.KubeConfig): void {
-  const patched = config as unknown as { createDispatcher(cluster: k8s.Cluster | null, options: object): unknown; __strongroomShared?: boolean; getAgentCacheKey(cluster: k8s.Cluster | null): string };
+  const patched = config as unknown as {
+    createDispatcher(cluster: k8s.Cluster | null, options: object): unknown;
+    createDispatcherOptions(cluster: k8s.Cluster | null, options: object): { type: string; connect?: ConnectOptions };
+    getAgentCacheKey(cluster: k8s.Cluster | null): string;
+    __strongroomShared?: boolean;
+  };
   if (patched.__strongroomShared) return;
   const original = patched.createDispatcher.bind(config);
   const cache = new Map<string, unknown>();
   patched.createDispatcher = (cluster, options) => {
     const key = patched.getAgentCacheKey(cluster);
-    if (!cache.has(key)) cache.set(key, original(cluster, options));
+    if (!cache.has(key)) {
+      const planned = patched.createDispatcherOptions(cluster, options);
+      cache.set(key, planned.type === "agent" || planned.type === "none" ? sharedDispatcher(planned.connect) : original(cluster, options));
+    }
     return cache.get(key);
   };
   patched.__strongroomShared = true;

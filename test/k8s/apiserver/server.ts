@@ -42,6 +42,8 @@ export class TestApiServer {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => void this.#handle(req, res);
     this.#server = opts.tls ? https.createServer(opts.tls, handler) : http.createServer(handler);
     this.#server.on(opts.tls ? "secureConnection" : "connection", () => this.connections++);
+    // kube-apiserver closes idle connections after 90 s (its http.Server IdleTimeout); Node's default is 5 s.
+    this.#server.keepAliveTimeout = 90_000;
   }
 
   async start(): Promise<this> {
