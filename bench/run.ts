@@ -6,6 +6,7 @@
  * Env: BENCH_SHORT=1 (smoke run: 1 s warm-up, 3 s measured, no results.json),
  *      BENCH_ONLY=get,batch100 (run only these scenarios), BENCH_SECONDS=N (measured seconds).
  */
+import pg from "pg";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,17 +25,23 @@ const ACCOUNT = "bench";
 
 const dir = mkdtempSync(join(tmpdir(), "strongroom-bench-"));
 const logFile = join(dir, "server.log");
-const pg = await startEmbeddedPostgres(dir, () => undefined);
+const database = await startEmbeddedPostgres(dir, () => undefined);
 const postmaster = Number(readFileSync(join(dir, "pg", "postmaster.pid"), "utf8").split("\n")[0]);
 const postgresPids = (): number[] => childrenOf(postmaster);
 const stops: (() => Promise<void>)[] = [];
 
 try {
-  const server = await startStrongroom({ databaseUrl: pg.url, dataKey: generateDataKey(), account: ACCOUNT, logFile });
+  const server = await startStrongroom({ databaseUrl: database.url, dataKey: generateDataKey(), account: ACCOUNT, logFile });
   stops.push(() => server.stop());
-  const floor = await startFloor(pg.url, APPS * VARIABLES_PER_APP);
+  const floor = await startFloor(database.url, APPS * VARIABLES_PER_APP);
   stops.push(() => floor.stop());
   const { hostKeys } = await loadDataset(server.url, ACCOUNT, server.adminApiKey);
+  // Steady state, as a server that has run a while: statistics and visibility maps current,
+  // so autovacuum does not wake up in the middle of a measurement.
+  const admin = new pg.Client({ connectionString: database.url });
+  await admin.connect();
+  await admin.query("VACUUM ANALYZE");
+  await admin.end();
   console.error(`data set loaded: ${APPS * VARIABLES_PER_APP} variables, ${hostKeys.size} hosts; server log: ${logFile}`);
 
   // What host apps/app0/host-0 may read (through layer → consumers group), and the floor's equivalent.
@@ -97,6 +104,6 @@ try {
   }
 } finally {
   for (const stop of stops.reverse()) await stop();
-  await pg.stop();
+  await database.stop();
   if (!process.exitCode) rmSync(dir, { recursive: true, force: true });
 }
