@@ -15,6 +15,7 @@ export type AuditAction =
   | "login"
   | "rotate-api-key"
   | "set-password"
+  | "configure-authenticator"
   | "read-secret"
   | "write-secret"
   | "clear-expirations"

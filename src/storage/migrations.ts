@@ -154,6 +154,18 @@ CREATE TRIGGER role_memberships_truncated AFTER TRUNCATE ON role_memberships
   FOR EACH STATEMENT EXECUTE FUNCTION bump_membership_version();
 `,
   },
+  {
+    version: 5,
+    name: "authenticator configs (PATCH /authn-jwt/{service_id}/{account})",
+    sql: `
+-- Conjur's authenticator_configs: an authenticator enabled through the API, besides the
+-- server's --authenticators list (enabled = list ∪ rows with enabled = true).
+CREATE TABLE authenticator_configs (
+  resource_id text PRIMARY KEY REFERENCES resources(resource_id) ON DELETE CASCADE,
+  enabled boolean NOT NULL
+);
+`,
+  },
 ];
 
 const LOCK_KEY = 7_310_241; // arbitrary, constant: "strongroom migrations"

@@ -331,6 +331,23 @@ describe("authn-jwt", () => {
         enabled: ["authn", "authn-jwt/jwks", "authn-jwt/k8s", "authn-jwt/keys", "authn-jwt/noca", "authn-jwt/nows"],
       });
     });
+
+    it("enables and disables a service with PATCH /authn-jwt/{service_id}/{account} (form or JSON), needing update on its webservice", async () => {
+      const patch = (client: Client, service: string, body: string, contentType?: string) =>
+        client.request("PATCH", `/authn-jwt/${service}/${server.account}`, { body, headers: contentType ? { "Content-Type": contentType } : {} });
+      const operator = await new Client(server.url, server.account).login("operator", (await admin.request("PUT", `/authn/${server.account}/api_key?role=user:operator`)).text);
+      expect((await patch(operator, "disabled", "enabled=true")).status, "no update privilege").to.equal(403);
+      expect((await patch(admin, "nothing-here", "enabled=true")).status, "no webservice").to.equal(401);
+      expect((await patch(admin, "disabled", "{not json", "application/json")).status, "unparsable JSON").to.equal(400);
+      const enabled = await patch(admin, "disabled", "enabled=true", "application/x-www-form-urlencoded");
+      expect([enabled.status, enabled.text]).to.deep.equal([204, ""]);
+      expect((await admin.request("GET", "/authenticators", { auth: false })).json().enabled).to.include("authn-jwt/disabled");
+      expect((await authenticate("disabled", await blueToken(), { host: "host/jwt-apps/svc-a" })).status).to.equal(200);
+      expect((await patch(admin, "disabled", JSON.stringify({ enabled: " FALSE " }), "application/json")).status).to.equal(204);
+      await expectEmpty401(authenticate("disabled", await blueToken(), { host: "host/jwt-apps/svc-a" }), "disabled again", "CONJ00004E");
+      expect((await patch(admin, "jwks", "enabled=false")).status).to.equal(204);
+      expect((await admin.request("GET", "/authenticators", { auth: false })).json().enabled).to.include("authn-jwt/jwks");
+    });
   });
 
   describe("GET /authn-jwt/{service_id}/{account}/status", () => {

@@ -105,6 +105,7 @@ const ROUTES: [string[], string][] = [
   [["POST"], "/authn-jwt/{id}/{account}/authenticate"],
   [["POST"], "/authn-jwt/{id}/{account}/{id}/authenticate"],
   [["GET"], "/authn-jwt/{id}/{account}/status"],
+  [["PATCH"], "/authn-jwt/{id}/{account}"],
   [["GET"], "/authenticators"],
   [["GET"], "/public_keys/{account}/{kind}/{id}"],
   [["POST"], "/host_factory_tokens"],

@@ -10,7 +10,7 @@ import { loginForRole, roleIdForLogin } from "../../authz/ids.js";
 import { accessToOne, roleExists } from "../../authz/permissions.js";
 import type { Aead } from "../../crypto/aead.js";
 import type { Queryable } from "../../storage/database.js";
-import { isEnabled } from "../authenticators.js";
+import { isAuthenticatorEnabled } from "../authenticators.js";
 import { parseClaimAliases, parseEnforcedClaims } from "./claim-lists.js";
 import { failures } from "./failures.js";
 import { resolveLogin } from "./identity.js";
@@ -47,7 +47,7 @@ export async function authenticateJwt(deps: JwtAuthnDeps, request: JwtAuthnReque
   const now = deps.now?.() ?? new Date();
   const authenticator = `authn-jwt/${serviceId}`;
   if (!(await accountExists(deps.pool, account))) throw failures.accountNotDefined(account);
-  if (!isEnabled(deps.enabled, authenticator)) throw failures.notEnabled(authenticator);
+  if (!(await isAuthenticatorEnabled(deps.pool, deps.enabled, authenticator))) throw failures.notEnabled(authenticator);
   const jwt = jwtFromBody(request.body);
   const vars = await loadServiceVariables({ db: deps.pool, aead: deps.aead }, account, serviceId);
   const keys = deps.keys.resolverFor(signingKeySource(vars));

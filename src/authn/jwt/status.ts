@@ -5,7 +5,7 @@
  * Throws the first JwtAuthnFailure; the adapter renders it as Conjur does.
  */
 import { accountExists } from "../../accounts/accounts.js";
-import { isEnabled } from "../authenticators.js";
+import { isAuthenticatorEnabled } from "../authenticators.js";
 import { checkCanAccess, restrictionSettings, type JwtAuthnDeps } from "./authenticate.js";
 import { failures } from "./failures.js";
 import { checkIdentitySettings } from "./identity.js";
@@ -19,7 +19,7 @@ export async function checkJwtStatus(deps: JwtAuthnDeps, request: { account: str
   const webservice = webserviceId(account, serviceId);
   await checkCanAccess(deps.pool, request.callerRoleId, request.callerLogin, `${webservice}/status`, `${authenticator}/status`, "read");
   if (!(await resourceExists(deps.pool, webservice))) throw failures.webserviceNotFound(authenticator);
-  if (!isEnabled(deps.enabled, authenticator)) throw failures.notEnabled(authenticator);
+  if (!(await isAuthenticatorEnabled(deps.pool, deps.enabled, authenticator))) throw failures.notEnabled(authenticator);
   const vars = await loadServiceVariables({ db: deps.pool, aead: deps.aead }, account, serviceId);
   await deps.keys.resolverFor(signingKeySource(vars)).load();
   issuerValue(vars);

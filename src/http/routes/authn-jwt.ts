@@ -5,7 +5,9 @@
  * maps its failures to Conjur's answers and audits every attempt.
  */
 import { Router, type NextFunction, type Request, type Response } from "express";
-import { listAuthenticators } from "../../authn/authenticators.js";
+import { enabledFromBody, listAuthenticators, setAuthenticatorEnabled } from "../../authn/authenticators.js";
+import { fullId } from "../../authz/ids.js";
+import { accessToOne, resourceExists } from "../../authz/permissions.js";
 import { authenticateJwt, type JwtAuthnDeps, type JwtAuthnProgress } from "../../authn/jwt/authenticate.js";
 import { JwtAuthnFailure } from "../../authn/jwt/failures.js";
 import { SigningKeyCache } from "../../authn/jwt/signing-keys.js";
@@ -96,6 +98,23 @@ export function authnJwtRouter(services: Services): Router {
       return;
     }
     res.json({ status: "ok" });
+  });
+
+  // Conjur's UpdateAuthenticatorConfig: `update` on the webservice; 401 for an unknown account
+  // or webservice, 403 without the privilege, 204 when done; every answer has an empty body.
+  router.patch("/authn-jwt/:service_id/:account", async (req: Request, res: Response) => {
+    const account = accountOf(req);
+    const serviceId = serviceIdOf(req);
+    const caller = await authenticateRequest(services, req, res);
+    const enabled = enabledFromBody(rawBody(req), req.get("content-type"));
+    if (enabled === "malformed") throw errors.emptyBadRequest();
+    const webservice = fullId(account, "webservice", `conjur/authn-jwt/${serviceId}`);
+    const access = await accessToOne(pool, caller.roleId, webservice, "update");
+    if (!(await resourceExists(pool, webservice))) throw errors.unauthorized();
+    if (!access.allowed) throw errors.forbidden();
+    await setAuthenticatorEnabled(pool, webservice, enabled);
+    await audit.record({ ...auditContext(req, res, "configure-authenticator", { role: caller.roleId, resource: webservice }), outcome: "success", reason: `enabled=${enabled}` });
+    res.status(204).end();
   });
 
   router.get("/authenticators", async (_req: Request, res: Response, _next: NextFunction) => {
