@@ -17,7 +17,6 @@ async function signingKey(kid: string, alg = "RS256"): Promise<SigningKey> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
   return { kid, privateKey, publicKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: "sig" } };
 }
-
 const now = (): number => Math.floor(Date.now() / 1000);
 const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString("base64url");
 
