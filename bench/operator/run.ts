@@ -80,6 +80,11 @@ function linearity(runs: ScenarioResult[]): string[] {
   return [head, ...rows];
 }
 
+/** A line on stderr as each size finishes (a 10,000-pod run takes minutes). */
+function progress(r: ScenarioResult): void {
+  console.error(`bench:operator: ${r.pods} pods done: cold ${r.servedMs} ms, ${r.coldCalls} calls, slowest rotation ${Math.round(r.arrivals.at(-1)!)} ms, restart ${r.restartMs} ms, ${r.connections} connections`);
+}
+
 async function main(): Promise<void> {
   await startTestPostgres();
   const tls = selfSignedCertificate();
@@ -88,9 +93,11 @@ async function main(): Promise<void> {
   try {
     load.push(loadavg()[0]!.toFixed(2));
     runs.push(await scenario({ workloads: WORKLOADS, replicas: REPLICAS, rotations: ROTATIONS, tls, drainNudges: true, trace, profiler }));
+    progress(runs[0]!);
     for (const pods of SCALE) {
       load.push(loadavg()[0]!.toFixed(2));
       runs.push(await scenario({ workloads: Math.ceil(pods / REPLICAS), replicas: REPLICAS, rotations: 1, tls, drainNudges: false, trace }));
+      progress(runs.at(-1)!);
     }
     load.push(loadavg()[0]!.toFixed(2));
   } finally {
