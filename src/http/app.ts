@@ -30,12 +30,13 @@ export function createApp(services: Services, controllerHealth?: () => Controlle
   app.use(inputGuard);
   // Conjur reads raw bodies whatever the Content-Type (secrets are bytes; policies are YAML).
   app.use(express.raw({ type: () => true, limit: services.config.bodyLimitBytes }));
+  // The read path first: every router before it costs each secret read its route matching.
+  app.use(secretsRouter(services));
+  app.use(watchRouter(services));
   app.use(operationsRouter(services, controllerHealth));
   app.use(authnRouter(services));
   app.use(authnJwtRouter(services));
   app.use(authnKubernetesRouter(services));
-  app.use(watchRouter(services));
-  app.use(secretsRouter(services));
   app.use(policiesRouter(services));
   app.use(resourcesRouter(services));
   app.use(hostFactoriesRouter(services));

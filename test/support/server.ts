@@ -23,7 +23,7 @@ export async function startTestServer(opts: { account?: string; tokenTtl?: numbe
     { STRONGROOM_DATA_KEY: dataKey, ...opts.env },
   );
   const log = opts.logLines
-    ? pino({ level: "debug" }, { write: (line: string) => void opts.logLines!.push(line) })
+    ? pino({ level: "debug" }, { write: (chunk: string) => void opts.logLines!.push(...chunk.split("\n").filter((line) => line !== "")) })
     : pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
   const running = await startServer(config, log, { metrics: new Metrics(false), ...(opts.kubeConfig ? { kubeConfig: opts.kubeConfig } : {}) });
   return { ...running, account, adminKey: running.adminApiKey!, databaseUrl, dataKey };
