@@ -2,7 +2,9 @@
  * The one place that reads flags and environment. Every setting has a flag and a
  * `STRONGROOM_*` environment twin; flags win. The result is validated and frozen.
  */
-import { parseArgs } from "node:util";
+import { boundedSetting, ConfigError, helpOf, parseFlagsOf, readSetting, type Flags, type Setting } from "./settings-table.js";
+
+export { boundedSetting, ConfigError, helpOf, parseFlagsOf, readSetting, type Flags, type Setting };
 import { normalizeCidr } from "./authn/cidr.js";
 
 export interface Config {
@@ -72,16 +74,7 @@ export interface Config {
   };
 }
 
-/** A problem with flags or environment: the CLI prints its message on one line and exits 2. */
-export class ConfigError extends Error {}
 
-interface Setting {
-  flag: string;
-  env: string;
-  type: "string" | "boolean";
-  help: string;
-  default?: string;
-}
 
 /** The in-cluster API server's JWKS, and the pod's own credentials that read it. */
 export const IN_CLUSTER_JWKS_URI = "https://kubernetes.default.svc/openid/v1/jwks";
@@ -140,42 +133,13 @@ export const SETTINGS: Record<string, Setting> = {
   adminKeySecret: { flag: "admin-key-secret", env: "STRONGROOM_ADMIN_KEY_SECRET", type: "string", help: "write a new account's admin API key to this Secret instead of printing it" },
 };
 
-export type Flags = Record<string, string | boolean | undefined>;
 
-/** Parse argv against SETTINGS (plus `--help`); unknown flags are a ConfigError. */
-export function parseFlags(argv: string[], only: string[] = Object.keys(SETTINGS)): { flags: Flags; positionals: string[] } {
-  const options: Record<string, { type: "string" | "boolean" }> = { help: { type: "boolean" } };
-  for (const key of only) {
-    const s = SETTINGS[key]!;
-    options[s.flag] = { type: s.type };
-  }
-  try {
-    const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-    return { flags: parsed.values, positionals: parsed.positionals };
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
-}
 
-export function helpFor(only: string[] = Object.keys(SETTINGS)): string {
-  return only
-    .map((key) => {
-      const s = SETTINGS[key]!;
-      const value = s.type === "string" ? " VALUE" : "";
-      const dflt = s.default ? ` (default ${s.default})` : "";
-      return `  --${s.flag}${value}`.padEnd(28) + `${s.help}${dflt}; env ${s.env}`;
-    })
-    .join("\n");
-}
+export const parseFlags = (argv: string[], only: string[] = Object.keys(SETTINGS)): { flags: Flags; positionals: string[] } => parseFlagsOf(SETTINGS, argv, only);
 
-function raw(key: string, flags: Flags, env: NodeJS.ProcessEnv): string | boolean | undefined {
-  const s = SETTINGS[key]!;
-  const fromFlag = flags[s.flag];
-  if (fromFlag !== undefined) return fromFlag;
-  const fromEnv = env[s.env];
-  if (fromEnv !== undefined && fromEnv !== "") return s.type === "boolean" ? /^(1|true|yes)$/i.test(fromEnv) : fromEnv;
-  return s.default;
-}
+export const helpFor = (only: string[] = Object.keys(SETTINGS)): string => helpOf(SETTINGS, only);
+
+const raw = (key: string, flags: Flags, env: NodeJS.ProcessEnv): string | boolean | undefined => readSetting(SETTINGS, key, flags, env);
 
 function str(key: string, flags: Flags, env: NodeJS.ProcessEnv): string | undefined {
   const v = raw(key, flags, env);
@@ -184,11 +148,7 @@ function str(key: string, flags: Flags, env: NodeJS.ProcessEnv): string | undefi
 
 function int(key: string, flags: Flags, env: NodeJS.ProcessEnv, min: number, max: number): number | undefined {
   const v = str(key, flags, env);
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-    throw new ConfigError(`--${SETTINGS[key]!.flag} must be an integer from ${min} to ${max}, got '${v}'`);
-  }
-  return Number(v);
+  return v === undefined ? undefined : boundedSetting(SETTINGS[key]!, v, min, max);
 }
 
 export function validateAccountName(name: string): string {

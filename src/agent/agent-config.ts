@@ -2,8 +2,7 @@
  * Settings of `strongroom agent` (the in-pod agent the webhook injects). Every setting has a
  * flag and a STRONGROOM_* env twin, flags win; the webhook sets the env.
  */
-import { parseArgs } from "node:util";
-import { ConfigError } from "../config.js";
+import { boundedSetting, ConfigError, helpOf, parseFlagsOf, readSetting, type Setting } from "../config.js";
 import { RenderError } from "../render/errors.js";
 import { buildFileSpec, type FileAnnotations, type FileSpec } from "../render/file-spec.js";
 
@@ -30,15 +29,7 @@ export interface AgentConfig {
   readonly logLevel: string;
 }
 
-interface AgentSetting {
-  flag: string;
-  env: string;
-  type: "string" | "boolean";
-  help: string;
-  default?: string;
-}
-
-export const AGENT_SETTINGS: Record<string, AgentSetting> = {
+export const AGENT_SETTINGS: Record<string, Setting> = {
   url: { flag: "url", env: "STRONGROOM_URL", type: "string", help: "server URL, e.g. https://strongroom.strongroom.svc:8080" },
   account: { flag: "account", env: "STRONGROOM_ACCOUNT", type: "string", default: "default", help: "account" },
   authenticator: { flag: "authenticator", env: "STRONGROOM_AUTHENTICATOR", type: "string", default: "authn-kubernetes", help: "authn-kubernetes (the pod's own host, no extra policy) or authn-jwt/<service-id>" },
@@ -55,11 +46,7 @@ export const AGENT_SETTINGS: Record<string, AgentSetting> = {
   logLevel: { flag: "log-level", env: "STRONGROOM_LOG_LEVEL", type: "string", default: "info", help: "pino log level" },
 };
 
-export function agentHelp(): string {
-  return Object.values(AGENT_SETTINGS)
-    .map((s) => `  --${s.flag}${s.type === "string" ? " VALUE" : ""}`.padEnd(28) + `${s.help}${s.default ? ` (default ${s.default})` : ""}; env ${s.env}`)
-    .join("\n");
-}
+export const agentHelp = (): string => helpOf(AGENT_SETTINGS);
 
 /** The webhook's JSON: file name → that file's annotations. Validated with the same rules as the webhook. */
 export function parseAgentFiles(json: string): FileSpec[] {
@@ -82,28 +69,11 @@ export function parseAgentFiles(json: string): FileSpec[] {
 }
 
 export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentConfig | "help" {
-  const options: Record<string, { type: "string" | "boolean" }> = { help: { type: "boolean" } };
-  for (const s of Object.values(AGENT_SETTINGS)) options[s.flag] = { type: s.type };
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
+  const values = parseFlagsOf(AGENT_SETTINGS, argv, Object.keys(AGENT_SETTINGS), false).flags;
   if (values.help) return "help";
-  const get = (key: string): string | boolean | undefined => {
-    const s = AGENT_SETTINGS[key]!;
-    if (values[s.flag] !== undefined) return values[s.flag];
-    const fromEnv = env[s.env];
-    if (fromEnv !== undefined && fromEnv !== "") return s.type === "boolean" ? /^(1|true|yes)$/i.test(fromEnv) : fromEnv;
-    return s.default;
-  };
+  const get = (key: string): string | boolean | undefined => readSetting(AGENT_SETTINGS, key, values, env);
   const str = (key: string): string | undefined => (typeof get(key) === "string" ? (get(key) as string) : undefined);
-  const int = (key: string, min: number, max: number): number => {
-    const v = str(key)!;
-    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new ConfigError(`--${AGENT_SETTINGS[key]!.flag} must be an integer from ${min} to ${max}, got '${v}'`);
-    return Number(v);
-  };
+  const int = (key: string, min: number, max: number): number => boundedSetting(AGENT_SETTINGS[key]!, str(key)!, min, max);
   const url = str("url")?.replace(/\/+$/, "");
   if (!url || !/^https?:\/\//.test(url)) throw new ConfigError("--url (STRONGROOM_URL) is required and must start with http:// or https://");
   const authenticator = str("authenticator")!;
