@@ -50,6 +50,7 @@ export interface Config {
   readonly dbConnectTimeoutMs: number;
   /** Longest a database statement may run: server statement_timeout and client-side wait (then 503). */
   readonly dbQueryTimeoutMs: number;
+  readonly dbPoolSize: number;
   /** Kubernetes Secrets the server makes itself when absent (docs/adr/0009-server-made-keys.md). */
   readonly dataKeySecret: string | undefined;
   readonly webhookTlsSecret: string | undefined;
@@ -112,6 +113,7 @@ export const SETTINGS: Record<string, Setting> = {
   authnMaxFailuresPerAddress: { flag: "authn-max-failures-per-address", env: "STRONGROOM_AUTHN_MAX_FAILURES_PER_ADDRESS", type: "string", default: "100", help: "failed authentications per client address per window before 429 (0 = off)" },
   authnFailureWindow: { flag: "authn-failure-window", env: "STRONGROOM_AUTHN_FAILURE_WINDOW", type: "string", default: "300", help: "seconds failures are counted and a throttled role or address waits" },
   dbConnectTimeout: { flag: "db-connect-timeout", env: "STRONGROOM_DB_CONNECT_TIMEOUT", type: "string", default: "5000", help: "ms to wait for a database connection (new or pooled) before answering 503" },
+  dbPoolSize: { flag: "db-pool-size", env: "STRONGROOM_DB_POOL_SIZE", type: "string", default: "10", help: "database connections per server process (more than Postgres has cores queues work in Postgres instead of here)" },
   dbQueryTimeout: { flag: "db-query-timeout", env: "STRONGROOM_DB_QUERY_TIMEOUT", type: "string", default: "15000", help: "ms a database statement may take (server and client side) before answering 503" },
   dataKeySecret: { flag: "data-key-secret", env: "STRONGROOM_DATA_KEY_SECRET", type: "string", help: "take the data key from this Kubernetes Secret in --namespace, creating it when absent (never overwritten)" },
   webhookTlsSecret: { flag: "webhook-tls-secret", env: "STRONGROOM_WEBHOOK_TLS_SECRET", type: "string", help: "serve HTTPS with a CA and certificate kept in this Secret, made when absent (instead of --tls-cert)" },
@@ -319,6 +321,7 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     authnFailureWindowSeconds: int("authnFailureWindow", flags, env, 1, 86_400)!,
     dbConnectTimeoutMs: int("dbConnectTimeout", flags, env, 100, 600_000)!,
     dbQueryTimeoutMs: int("dbQueryTimeout", flags, env, 100, 3_600_000)!,
+    dbPoolSize: int("dbPoolSize", flags, env, 1, 1000)!,
     dataKeySecret,
     webhookTlsSecret,
     webhookConfig,

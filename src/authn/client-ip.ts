@@ -14,8 +14,13 @@ export const XFF_MAX_ENTRIES = 32;
 
 const ALWAYS_TRUSTED = ["127.0.0.1/32", "::1/128"];
 
+/** Peers remembered (a server sees few distinct ones: its clients, proxies, kubelets); then forgotten all at once. */
+const PEERS_REMEMBERED = 1024;
+
 export class ClientIpResolver {
   readonly #trusted: Cidr[];
+  /** Socket peer → its canonical form and whether it is a proxy: parsing it is most of a request's address work. */
+  readonly #peers = new Map<string, { address: string; trusted: boolean }>();
 
   /** `trustedProxies`: normalised CIDRs (config validates them). */
   constructor(trustedProxies: readonly string[] = []) {
@@ -28,8 +33,9 @@ export class ClientIpResolver {
 
   /** `remoteAddress` is the socket's peer; `forwardedFor` the raw header (undefined when absent). */
   resolve(remoteAddress: string | undefined, forwardedFor: string | undefined): string {
-    const remote = canonical(remoteAddress ?? "") ?? remoteAddress ?? "";
-    if (!this.isTrusted(remote) || !forwardedFor) return remote;
+    const peer = this.#peer(remoteAddress ?? "");
+    const remote = peer.address;
+    if (!peer.trusted || !forwardedFor) return remote;
     // Rack splits on commas and whitespace and strips ports; we also skip entries that are not addresses.
     const entries = forwardedFor
       .slice(-XFF_MAX_CHARS)
@@ -42,6 +48,17 @@ export class ClientIpResolver {
     if (entries.length === 0) return remote;
     const untrusted = entries.filter((address) => !this.isTrusted(address));
     return untrusted.length > 0 ? untrusted[untrusted.length - 1]! : entries[0]!;
+  }
+
+  #peer(remoteAddress: string): { address: string; trusted: boolean } {
+    let peer = this.#peers.get(remoteAddress);
+    if (!peer) {
+      const address = canonical(remoteAddress) ?? remoteAddress;
+      peer = { address, trusted: this.isTrusted(address) };
+      if (this.#peers.size >= PEERS_REMEMBERED) this.#peers.clear();
+      this.#peers.set(remoteAddress, peer);
+    }
+    return peer;
   }
 }
 

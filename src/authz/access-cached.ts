@@ -8,13 +8,13 @@
  * Not for use inside a transaction that has itself changed role memberships: the version
  * it checks against changes only when that transaction commits.
  */
-import { MEMBERSHIP_VERSION, roleClosures, type Versioned } from "./closure-cache.js";
+import { AUTHORIZATION_VERSION, roleClosures, type Versioned } from "./closure-cache.js";
 import type { Access } from "./permissions.js";
 import type { Queryable } from "../storage/database.js";
 
 const ACCESS_TO_ONE = `SELECT array_position($1::text[], r.owner_id) IS NOT NULL OR p.held AS visible,
     array_position($1::text[], r.owner_id) IS NOT NULL OR p.allowed AS allowed,
-    ${MEMBERSHIP_VERSION}
+    ${AUTHORIZATION_VERSION}
   FROM resources r
   CROSS JOIN LATERAL (
     SELECT count(*) > 0 AS held, coalesce(bool_or(privilege = $3), false) AS allowed

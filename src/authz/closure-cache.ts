@@ -3,12 +3,13 @@
  *
  * Computing a role's transitive memberships is a recursive query that Postgres re-plans on
  * every execution; caching the answer turns the hot read query into plain index lookups
- * with a generic plan. A cached closure is only used together with the membership version
- * it was computed under (table `membership_version`, changed in the same transaction as any
- * change to `role_memberships`): the query that uses it returns the version it saw, and a
- * different one means the closure may be stale, so it is recomputed and the query re-run.
- * A revoked membership therefore takes effect for the very next statement after its commit,
- * on every replica, with no invalidation message. See docs/adr/0016-read-path.md.
+ * with a generic plan. A cached closure is only used together with the authorization
+ * version it was computed under (table `authorization_version`, changed in the same
+ * transaction as any change to memberships, permissions, resources or annotations): the
+ * query that uses it returns the version it saw, and a different one means the closure may
+ * be stale, so it is recomputed and the query re-run. A revoked membership therefore takes
+ * effect for the very next statement after its commit, on every replica, with no
+ * invalidation message. See docs/adr/0016-read-path.md and 0020-read-decisions.md.
  */
 import { CLOSURE_CTE } from "./permissions.js";
 import { errors } from "../errors.js";
@@ -19,13 +20,13 @@ export interface Closure {
   version: string;
 }
 
-/** Rows of a query that used a closure: each says which membership version it saw. */
+/** Rows of a query that used a closure: each says which authorization version it saw. */
 export interface Versioned {
-  membership_version: string;
+  authorization_version: string;
 }
 
 /** SQL for a query's select list: the version its snapshot sees (an InitPlan, evaluated once). */
-export const MEMBERSHIP_VERSION = "(SELECT version::text FROM membership_version WHERE id = 1) AS membership_version";
+export const AUTHORIZATION_VERSION = "(SELECT version::text FROM authorization_version WHERE id = 1) AS authorization_version";
 
 /** Cached closures beyond this many roles are dropped all at once (as the token cache does). */
 const CACHE_LIMIT = 10_000;
@@ -40,7 +41,7 @@ export class RoleClosures {
     const { rows } = await db.query<{ roles: string[]; version: string }>({
       name: "role-closure",
       text: `WITH RECURSIVE ${CLOSURE_CTE}
-        SELECT (SELECT array_agg(role_id) FROM closure) AS roles, (SELECT version::text FROM membership_version WHERE id = 1) AS version`,
+        SELECT (SELECT array_agg(role_id) FROM closure) AS roles, (SELECT version::text FROM authorization_version WHERE id = 1) AS version`,
       values: [roleId],
     });
     const closure = { roles: rows[0]!.roles, version: rows[0]!.version };
@@ -59,7 +60,7 @@ export class RoleClosures {
     let closure = this.#cache.get(roleId) ?? (await this.compute(db, roleId));
     for (let attempt = 1; ; attempt++) {
       const rows = await query(closure.roles);
-      if (rows.length === 0 || rows[0]!.membership_version === closure.version) return rows;
+      if (rows.length === 0 || rows[0]!.authorization_version === closure.version) return rows;
       if (attempt === ATTEMPTS) throw errors.unavailable("Role memberships are changing too fast to answer; retry");
       closure = await this.compute(db, roleId);
     }

@@ -25,7 +25,7 @@ function dataKeyFromSecret(config: Config, db: Queryable, log: Logger, kubeConfi
 export async function openStorage(config: Config, log: Logger, kube: { kubeConfig?: KubeConfig | undefined } = {}): Promise<Storage> {
   const localKey = config.dataKeySecret ? undefined : await resolveDataKey({ dataKey: config.dataKey, dataDir: config.dataDir, log });
   const timeouts = { connectTimeoutMs: config.dbConnectTimeoutMs, queryTimeoutMs: config.dbQueryTimeoutMs };
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log, timeouts });
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log, timeouts, poolSize: config.dbPoolSize });
   try {
     const dataKey = localKey ?? (await dataKeyFromSecret(config, db.pool, log, kube.kubeConfig));
     return { db, aead: await openKeyring(db.pool, dataKey, config.previousDataKeys) };

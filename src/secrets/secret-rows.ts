@@ -8,8 +8,13 @@
  * index lookups whose generic plan Postgres keeps: no re-planning per request. A single id
  * has its own statement (`= $2`, not `= ANY($2)`): with an array, the generic plan's row
  * estimate makes Postgres prefer re-planning every execution. See docs/adr/0016-read-path.md.
+ *
+ * A read the caller was granted before goes first through a statement that fetches only the
+ * value and the authorization version: the cached decision answers for it when the version
+ * is unchanged (authz/read-decisions.ts, docs/adr/0020-read-decisions.md).
  */
-import { MEMBERSHIP_VERSION, roleClosures } from "../authz/closure-cache.js";
+import { AUTHORIZATION_VERSION, roleClosures } from "../authz/closure-cache.js";
+import { readDecisions } from "../authz/read-decisions.js";
 import type { Queryable } from "../storage/database.js";
 
 export interface SecretRow {
@@ -19,7 +24,7 @@ export interface SecretRow {
   version: number | null;
   value: Buffer | null;
   mime_type: string | null;
-  membership_version: string;
+  authorization_version: string;
 }
 
 /**
@@ -34,7 +39,7 @@ const select = (versionFilter: string): string => `SELECT r.resource_id,
     array_position($1::text[], r.owner_id) IS NOT NULL OR p.executes AS allowed,
     s.version, s.value,
     (SELECT a.value FROM annotations a WHERE a.resource_id = r.resource_id AND a.name = 'conjur/mime_type') AS mime_type,
-    ${MEMBERSHIP_VERSION}
+    ${AUTHORIZATION_VERSION}
   FROM resources r
   CROSS JOIN LATERAL (
     SELECT count(*) > 0 AS held, coalesce(bool_or(privilege = 'execute'), false) AS executes
@@ -61,7 +66,8 @@ const VERSION_OF_ONE = `${select(" AND version = $3")} WHERE r.resource_id = $2`
 const LATEST_OF_MANY = `SELECT r.resource_id,
     array_position($1::text[], r.owner_id) IS NOT NULL OR p.executes AS allowed,
     s.version, s.value,
-    ${MEMBERSHIP_VERSION}
+    (SELECT a.value FROM annotations a WHERE a.resource_id = r.resource_id AND a.name = 'conjur/mime_type') AS mime_type,
+    ${AUTHORIZATION_VERSION}
   FROM resources r
   CROSS JOIN LATERAL (
     SELECT count(*) > 0 AS executes FROM permissions
@@ -70,20 +76,55 @@ const LATEST_OF_MANY = `SELECT r.resource_id,
   LEFT JOIN LATERAL (SELECT version, value FROM secrets WHERE resource_id = r.resource_id ORDER BY version DESC LIMIT 1) s ON true
   WHERE r.resource_id = ANY($2::text[])`;
 
-export type BatchRow = Pick<SecretRow, "resource_id" | "allowed" | "version" | "value" | "membership_version">;
+/**
+ * The value alone, for reads already granted under a cached decision: one backward probe
+ * of the secrets primary key per id, and the version this snapshot sees. No row for an id
+ * (no value, or the variable is gone) sends the read to the full check.
+ */
+const LATEST_VALUE_OF_ONE = `SELECT version, value, ${AUTHORIZATION_VERSION}
+  FROM secrets WHERE resource_id = $1 ORDER BY version DESC LIMIT 1`;
+const LATEST_VALUES_OF_MANY = `SELECT i.id AS resource_id, s.version, s.value, ${AUTHORIZATION_VERSION}
+  FROM unnest($1::text[]) AS i(id)
+  CROSS JOIN LATERAL (SELECT version, value FROM secrets WHERE resource_id = i.id ORDER BY version DESC LIMIT 1) s`;
+
+export type BatchRow = Pick<SecretRow, "resource_id" | "allowed" | "version" | "value" | "authorization_version">;
+type ValueRow = Pick<SecretRow, "resource_id" | "version" | "value" | "authorization_version">;
+
+/** Remembers the grants among rows the full check answered; forgets the refusals. */
+function remember(roleId: string, rows: readonly (Pick<SecretRow, "resource_id" | "allowed" | "mime_type" | "authorization_version"> & { visible?: boolean })[]): void {
+  for (const row of rows) {
+    if (row.allowed && row.visible !== false) readDecisions.grant(roleId, row.resource_id, { version: row.authorization_version, mimeType: row.mime_type });
+    else readDecisions.forget(roleId, row.resource_id);
+  }
+}
 
 /** One variable: the row if it exists (latest value, or `version`). Named statements: each connection plans them once. */
 export async function loadSecretRow(db: Queryable, roleId: string, id: string, version: number | null): Promise<SecretRow | undefined> {
+  const decision = version === null ? readDecisions.get(roleId, id) : undefined;
+  if (decision) {
+    const row = (await db.query<ValueRow>({ name: "secret-latest-value-of-one", text: LATEST_VALUE_OF_ONE, values: [id] })).rows[0];
+    if (row && row.authorization_version === decision.version) return { ...row, resource_id: id, visible: true, allowed: true, mime_type: decision.mimeType };
+  }
   const rows = await roleClosures.withClosure(db, roleId, async (roles) => {
     const query = version === null ? { name: "secret-latest-of-one", text: LATEST_OF_ONE, values: [roles, id] } : { name: "secret-version-of-one", text: VERSION_OF_ONE, values: [roles, id, version] };
     return (await db.query<SecretRow>(query)).rows;
   });
+  if (rows.length === 0) readDecisions.forget(roleId, id);
+  else remember(roleId, rows);
   return rows[0];
 }
 
-/** Many variables, latest values: one row per id that exists. */
+/** Many distinct variables, latest values: one row per id that exists. */
 export async function loadBatchRows(db: Queryable, roleId: string, ids: string[]): Promise<BatchRow[]> {
-  return roleClosures.withClosure(db, roleId, async (roles) => (await db.query<BatchRow>({ name: "secret-latest-of-many", text: LATEST_OF_MANY, values: [roles, ids] })).rows);
+  const decisions = ids.map((id) => readDecisions.get(roleId, id));
+  if (decisions.every((d) => d !== undefined)) {
+    const rows = (await db.query<ValueRow>({ name: "secret-latest-values-of-many", text: LATEST_VALUES_OF_MANY, values: [ids] })).rows;
+    const versions = new Map(rows.map((row) => [row.resource_id, row.authorization_version]));
+    if (rows.length === ids.length && ids.every((id, i) => versions.get(id) === decisions[i]!.version)) return rows.map((row) => ({ ...row, allowed: true }));
+  }
+  const rows = await roleClosures.withClosure(db, roleId, async (roles) => (await db.query<SecretRow>({ name: "secret-latest-of-many", text: LATEST_OF_MANY, values: [roles, ids] })).rows);
+  remember(roleId, rows);
+  return rows;
 }
 
 /** Secret values are bound to their variable and version. */

@@ -17,13 +17,16 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export async function openDatabase(opts: { databaseUrl?: string | undefined; dataDir: string; log: Logger; timeouts?: DatabaseTimeouts }): Promise<Database> {
+/** node-postgres's own default, and what measured best on the read path (docs/adr/0020-read-decisions.md). */
+export const DEFAULT_POOL_SIZE = 10;
+
+export async function openDatabase(opts: { databaseUrl?: string | undefined; dataDir: string; log: Logger; timeouts?: DatabaseTimeouts; poolSize?: number }): Promise<Database> {
   const timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS;
   const embedded = opts.databaseUrl
     ? undefined
     : await startEmbeddedPostgres(opts.dataDir, (line) => opts.log.debug({ postgres: line.trim() }), { warn: (message, details) => opts.log.warn(details, message) });
   const url = opts.databaseUrl ?? embedded!.url;
-  const pool = new pg.Pool({ ...connectionOptions(url, timeouts), max: 20 });
+  const pool = new pg.Pool({ ...connectionOptions(url, timeouts), max: opts.poolSize ?? DEFAULT_POOL_SIZE });
   // An idle client's network error must not crash the process; the next query reports it.
   pool.on("error", (err) => opts.log.warn({ err: err.message }, "idle database connection failed"));
   // Belt and braces: a socket error on a checked-out client must never be an unhandled

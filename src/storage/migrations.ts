@@ -166,6 +166,39 @@ CREATE TABLE authenticator_configs (
 );
 `,
   },
+  {
+    version: 6,
+    name: "authorization version (read decisions cache)",
+    sql: `
+-- The membership version becomes the authorization version: it changes whenever anything a
+-- read's authorization depends on changes (memberships, permissions, resources and their
+-- owners, annotations such as conjur/mime_type), in the same transaction. A replica that
+-- cached "role R may read variable V" under this version knows the decision is exact for
+-- any statement that sees the same version (docs/adr/0020-read-decisions.md).
+ALTER TABLE membership_version RENAME TO authorization_version;
+DROP TRIGGER role_memberships_changed ON role_memberships;
+DROP TRIGGER role_memberships_truncated ON role_memberships;
+DROP FUNCTION bump_membership_version();
+-- Deferred to commit and done once per transaction, so concurrent writers hold the row
+-- lock only while committing.
+CREATE FUNCTION bump_authorization_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_setting('strongroom.authorization_bumped', true) IS DISTINCT FROM 'yes' THEN
+    PERFORM set_config('strongroom.authorization_bumped', 'yes', true);
+    UPDATE authorization_version SET version = gen_random_uuid();
+  END IF;
+  RETURN NULL;
+END $$;
+${["role_memberships", "permissions", "resources", "annotations"]
+  .map(
+    (table) => `CREATE CONSTRAINT TRIGGER ${table}_changed AFTER INSERT OR UPDATE OR DELETE ON ${table}
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bump_authorization_version();
+CREATE TRIGGER ${table}_truncated AFTER TRUNCATE ON ${table}
+  FOR EACH STATEMENT EXECUTE FUNCTION bump_authorization_version();`,
+  )
+  .join("\n")}
+`,
+  },
 ];
 
 const LOCK_KEY = 7_310_241; // arbitrary, constant: "strongroom migrations"

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { RoleClosures } from "../../src/authz/closure-cache.js";
 import type { Queryable } from "../../src/storage/database.js";
 
-/** A database whose membership version and closures the test sets; it counts closure queries. */
+/** A database whose authorization version and closures the test sets; it counts closure queries. */
 function fakeDatabase(state: { version: string; roles: string[] }) {
   const db = {
     closureQueries: 0,
@@ -14,7 +14,7 @@ function fakeDatabase(state: { version: string; roles: string[] }) {
   return db;
 }
 
-describe("authz: role closures cached per role, checked against the membership version", () => {
+describe("authz: role closures cached per role, checked against the authorization version", () => {
   it("computes a closure once and reuses it while the version the query sees is unchanged", async () => {
     const state = { version: "v1", roles: ["a:host:h", "a:group:g"] };
     const db = fakeDatabase(state);
@@ -23,7 +23,7 @@ describe("authz: role closures cached per role, checked against the membership v
     for (let i = 0; i < 3; i++) {
       await closures.withClosure(db as unknown as Queryable, "a:host:h", async (roles) => {
         seen.push(roles);
-        return [{ membership_version: state.version }];
+        return [{ authorization_version: state.version }];
       });
     }
     expect(db.closureQueries).to.equal(1);
@@ -34,14 +34,14 @@ describe("authz: role closures cached per role, checked against the membership v
     const state = { version: "v1", roles: ["a:host:h", "a:group:g"] };
     const db = fakeDatabase(state);
     const closures = new RoleClosures();
-    await closures.withClosure(db as unknown as Queryable, "a:host:h", async () => [{ membership_version: "v1" }]);
+    await closures.withClosure(db as unknown as Queryable, "a:host:h", async () => [{ authorization_version: "v1" }]);
     // The membership is revoked: new version, smaller closure.
     state.version = "v2";
     state.roles = ["a:host:h"];
     const used: string[][] = [];
     const rows = await closures.withClosure(db as unknown as Queryable, "a:host:h", async (roles) => {
       used.push(roles);
-      return [{ membership_version: state.version, allowed: roles.includes("a:group:g") }];
+      return [{ authorization_version: state.version, allowed: roles.includes("a:group:g") }];
     });
     expect(used).to.deep.equal([["a:host:h", "a:group:g"], ["a:host:h"]]);
     expect(rows[0]!.allowed).to.equal(false);
@@ -62,7 +62,7 @@ describe("authz: role closures cached per role, checked against the membership v
     const closures = new RoleClosures();
     let status: number | undefined;
     try {
-      await closures.withClosure(db as unknown as Queryable, "a:host:h", async () => [{ membership_version: "never the same" }]);
+      await closures.withClosure(db as unknown as Queryable, "a:host:h", async () => [{ authorization_version: "never the same" }]);
     } catch (err) {
       status = (err as { status?: number }).status;
     }
@@ -73,8 +73,8 @@ describe("authz: role closures cached per role, checked against the membership v
   it("keeps each role's closure apart", async () => {
     const closures = new RoleClosures();
     const db = { query: async (q: { values: string[] }) => ({ rows: [{ roles: [q.values[0]!], version: "v1" }] }) };
-    const a = await closures.withClosure(db as unknown as Queryable, "a:host:one", async (roles) => [{ membership_version: "v1", roles }]);
-    const b = await closures.withClosure(db as unknown as Queryable, "a:host:two", async (roles) => [{ membership_version: "v1", roles }]);
+    const a = await closures.withClosure(db as unknown as Queryable, "a:host:one", async (roles) => [{ authorization_version: "v1", roles }]);
+    const b = await closures.withClosure(db as unknown as Queryable, "a:host:two", async (roles) => [{ authorization_version: "v1", roles }]);
     expect(a[0]!.roles).to.deep.equal(["a:host:one"]);
     expect(b[0]!.roles).to.deep.equal(["a:host:two"]);
   });

@@ -9,6 +9,7 @@ import type { NextFunction, Request, Response } from "express";
 export function normalizePath(req: Request, _res: Response, next: NextFunction): void {
   const q = req.url.indexOf("?");
   const path = q < 0 ? req.url : req.url.slice(0, q);
+  if (!path.includes("//") && (path.length === 1 || !path.endsWith("/"))) return next();
   let normal = path.replace(/\/{2,}/g, "/");
   if (normal.length > 1 && normal.endsWith("/")) normal = normal.slice(0, -1);
   if (normal !== path) req.url = normal + (q < 0 ? "" : req.url.slice(q));

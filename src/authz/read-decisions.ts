@@ -1,0 +1,62 @@
+/**
+ * Read decisions, cached per (role, variable) in process and checked on every use.
+ *
+ * "Role R may read variable V, whose mime type is M" depends only on memberships,
+ * ownership, permissions and annotations, all of which change the authorization version
+ * (table `authorization_version`) in the same transaction. A decision is remembered with
+ * the version its own statement saw; a later read runs a statement that fetches only the
+ * value and the version *its* snapshot sees, and uses the decision only if the two are
+ * equal — then the decision is exactly what the full check would answer in that snapshot.
+ * Any other answer (a different version, no row) falls back to the full check, which
+ * re-decides. So a revoked permission applies to the very next statement after its
+ * commit, on every replica, with no invalidation message. Only grants are cached: a
+ * refusal always takes the full check. See docs/adr/0020-read-decisions.md.
+ */
+
+export interface ReadDecision {
+  /** The authorization version the decision was taken under. */
+  version: string;
+  /** The variable's `conjur/mime_type` annotation under that version. */
+  mimeType: string | null;
+}
+
+/** Decisions beyond this many are dropped all at once (as the token and closure caches are). */
+const CACHE_LIMIT = 100_000;
+
+export class ReadDecisions {
+  readonly #cache = new Map<string, ReadDecision>();
+
+  // Ids never contain NUL (src/input/limits.ts), so the key is unambiguous.
+  #key = (roleId: string, resourceId: string): string => `${roleId}\0${resourceId}`;
+
+  get(roleId: string, resourceId: string): ReadDecision | undefined {
+    return this.#cache.get(this.#key(roleId, resourceId));
+  }
+
+  /** Remember that `roleId` may read `resourceId` under `version`. */
+  grant(roleId: string, resourceId: string, decision: ReadDecision): void {
+    if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
+    this.#cache.set(this.#key(roleId, resourceId), decision);
+  }
+
+  /** Drop a decision the full check no longer grants. */
+  forget(roleId: string, resourceId: string): void {
+    this.#cache.delete(this.#key(roleId, resourceId));
+  }
+
+  get size(): number {
+    return this.#cache.size;
+  }
+
+  /** Forget everything (tests; a process that wants to start cold). */
+  clear(): void {
+    this.#cache.clear();
+  }
+}
+
+/**
+ * One per process, like `roleClosures`: an entry is only ever used after its version is
+ * compared with the version read from the database it is used on (versions are random
+ * UUIDs), so servers on different databases in one process share it safely.
+ */
+export const readDecisions = new ReadDecisions();
