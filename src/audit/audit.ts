@@ -72,9 +72,12 @@ export class Audit {
 
   /** Write the events (one line each) to every sink; throws the 503 of `auditUnavailable` if any sink fails. */
   async record(...events: AuditEvent[]): Promise<void> {
-    if (events.length === 0) return;
     const time = new Date().toISOString();
-    const records = events.map((e) => ({ time, ...e }));
+    await this.#write(events.map((e) => ({ time, ...e })));
+  }
+
+  async #write(records: AuditRecord[]): Promise<void> {
+    if (records.length === 0) return;
     try {
       await Promise.all(this.#sinks.map((sink) => sink.write(records)));
     } catch (err) {
@@ -85,11 +88,12 @@ export class Audit {
 
   /** One record per resource (a batch of n variables is n lines, one write): success when its reason is undefined. */
   async recordEach(context: AuditContext, outcomes: Iterable<readonly [string, string | undefined]>): Promise<void> {
-    const events: AuditEvent[] = [];
+    const time = new Date().toISOString();
+    const records: AuditRecord[] = [];
     for (const [resource, reason] of outcomes) {
-      events.push(reason === undefined ? { ...context, resource, outcome: "success" } : { ...context, resource, outcome: "failure", reason });
+      records.push(reason === undefined ? { time, ...context, resource, outcome: "success" } : { time, ...context, resource, outcome: "failure", reason });
     }
-    await this.record(...events);
+    await this.#write(records);
   }
 
   /** Runs `work` and records its outcome; a success is answered only once its record is written. */

@@ -4,8 +4,9 @@
  * (a batch read's n records) go to the destination as one write.
  *
  * The lines are pino's own shape (level, time, the logger's bindings, the record, msg), but
- * serialised here with one JSON.stringify per record: going through pino's per-call
- * machinery cost ~1.7 µs per record, a third of a 100-variable batch's overhead over the floor.
+ * serialised here: going through pino's per-call machinery cost ~1.7 µs per record, and one
+ * JSON.stringify of each whole record ~1 µs, most of a 100-variable batch's overhead over
+ * the floor. A record's fields are the AuditEvent's; none of them is ever a secret value.
  */
 import { pino, type Logger } from "pino";
 import type { AuditRecord, AuditSink } from "./audit.js";
@@ -29,10 +30,23 @@ export class LogAuditSink implements AuditSink {
     if (!this.#log.isLevelEnabled("info")) return Promise.resolve();
     const time = Date.now();
     let lines = "";
-    for (const { time: _time, ...event } of records) {
-      lines += `{"level":${INFO},"time":${time},${this.#bindings}${JSON.stringify(event).slice(1, -1)},"msg":${JSON.stringify(`audit ${event.action} ${event.outcome}`)}}\n`;
+    // The records of one call share their request (action, role, request id, address):
+    // that part of the line is serialised once; only resource, outcome and reason vary.
+    let shared: AuditRecord | undefined;
+    let head = "";
+    for (const record of records) {
+      if (!shared || !sameRequest(shared, record)) {
+        shared = record;
+        head = `{"level":${INFO},"time":${time},${this.#bindings}"action":${json(record.action)}${member("role", record.role)}${member("requestId", record.requestId)}${member("clientIp", record.clientIp)}`;
+      }
+      lines += `${head}${member("resource", record.resource)},"outcome":${json(record.outcome)}${member("reason", record.reason)},"msg":${json(`audit ${record.action} ${record.outcome}`)}}\n`;
     }
     this.#destination.write(lines);
     return Promise.resolve();
   }
 }
+
+const json = (value: string): string => JSON.stringify(value);
+/** `,"name":value`, or nothing when the value is undefined (as JSON.stringify omits it). */
+const member = (name: string, value: string | undefined): string => (value === undefined ? "" : `,"${name}":${JSON.stringify(value)}`);
+const sameRequest = (a: AuditRecord, b: AuditRecord): boolean => a.action === b.action && a.role === b.role && a.requestId === b.requestId && a.clientIp === b.clientIp;

@@ -10,11 +10,13 @@
  * estimate makes Postgres prefer re-planning every execution. See docs/adr/0016-read-path.md.
  *
  * A read the caller was granted before goes first through a statement that fetches only the
- * value and the authorization version: the cached decision answers for it when the version
- * is unchanged (authz/read-decisions.ts, docs/adr/0020-read-decisions.md).
+ * value and the authorization version, shared by the reads of one event-loop turn
+ * (latest-values.ts): the cached decision answers for it when the version is unchanged
+ * (authz/read-decisions.ts, docs/adr/0020-read-decisions.md).
  */
 import { AUTHORIZATION_VERSION, roleClosures } from "../authz/closure-cache.js";
 import { readDecisions } from "../authz/read-decisions.js";
+import { latestValues } from "./latest-values.js";
 import type { Queryable } from "../storage/database.js";
 
 export interface SecretRow {
@@ -76,19 +78,7 @@ const LATEST_OF_MANY = `SELECT r.resource_id,
   LEFT JOIN LATERAL (SELECT version, value FROM secrets WHERE resource_id = r.resource_id ORDER BY version DESC LIMIT 1) s ON true
   WHERE r.resource_id = ANY($2::text[])`;
 
-/**
- * The value alone, for reads already granted under a cached decision: one backward probe
- * of the secrets primary key per id, and the version this snapshot sees. No row for an id
- * (no value, or the variable is gone) sends the read to the full check.
- */
-const LATEST_VALUE_OF_ONE = `SELECT version, value, ${AUTHORIZATION_VERSION}
-  FROM secrets WHERE resource_id = $1 ORDER BY version DESC LIMIT 1`;
-const LATEST_VALUES_OF_MANY = `SELECT i.id AS resource_id, s.version, s.value, ${AUTHORIZATION_VERSION}
-  FROM unnest($1::text[]) AS i(id)
-  CROSS JOIN LATERAL (SELECT version, value FROM secrets WHERE resource_id = i.id ORDER BY version DESC LIMIT 1) s`;
-
 export type BatchRow = Pick<SecretRow, "resource_id" | "allowed" | "version" | "value" | "authorization_version">;
-type ValueRow = Pick<SecretRow, "resource_id" | "version" | "value" | "authorization_version">;
 
 /** Remembers the grants among rows the full check answered; forgets the refusals. */
 function remember(roleId: string, rows: readonly (Pick<SecretRow, "resource_id" | "allowed" | "mime_type" | "authorization_version"> & { visible?: boolean })[]): void {
@@ -102,8 +92,8 @@ function remember(roleId: string, rows: readonly (Pick<SecretRow, "resource_id" 
 export async function loadSecretRow(db: Queryable, roleId: string, id: string, version: number | null): Promise<SecretRow | undefined> {
   const decision = version === null ? readDecisions.get(roleId, id) : undefined;
   if (decision) {
-    const row = (await db.query<ValueRow>({ name: "secret-latest-value-of-one", text: LATEST_VALUE_OF_ONE, values: [id] })).rows[0];
-    if (row && row.authorization_version === decision.version) return { ...row, resource_id: id, visible: true, allowed: true, mime_type: decision.mimeType };
+    const row = (await latestValues(db, [id])).get(id);
+    if (row && row.authorization_version === decision.version) return { ...row, visible: true, allowed: true, mime_type: decision.mimeType };
   }
   const rows = await roleClosures.withClosure(db, roleId, async (roles) => {
     const query = version === null ? { name: "secret-latest-of-one", text: LATEST_OF_ONE, values: [roles, id] } : { name: "secret-version-of-one", text: VERSION_OF_ONE, values: [roles, id, version] };
@@ -118,9 +108,8 @@ export async function loadSecretRow(db: Queryable, roleId: string, id: string, v
 export async function loadBatchRows(db: Queryable, roleId: string, ids: string[]): Promise<BatchRow[]> {
   const decisions = ids.map((id) => readDecisions.get(roleId, id));
   if (decisions.every((d) => d !== undefined)) {
-    const rows = (await db.query<ValueRow>({ name: "secret-latest-values-of-many", text: LATEST_VALUES_OF_MANY, values: [ids] })).rows;
-    const versions = new Map(rows.map((row) => [row.resource_id, row.authorization_version]));
-    if (rows.length === ids.length && ids.every((id, i) => versions.get(id) === decisions[i]!.version)) return rows.map((row) => ({ ...row, allowed: true }));
+    const rows = await latestValues(db, ids);
+    if (ids.every((id, i) => rows.get(id)?.authorization_version === decisions[i]!.version)) return ids.map((id) => ({ ...rows.get(id)!, allowed: true }));
   }
   const rows = await roleClosures.withClosure(db, roleId, async (roles) => (await db.query<SecretRow>({ name: "secret-latest-of-many", text: LATEST_OF_MANY, values: [roles, ids] })).rows);
   remember(roleId, rows);

@@ -9,12 +9,36 @@ import { pino, type Logger } from "pino";
  */
 export class BatchingDestination implements pino.DestinationStream {
   #pending: string[] | undefined;
+  /** Lines that may wait (the request log): they go out with the next write, or after this turn of the event loop. */
+  #later = "";
+  #laterScheduled = false;
 
   constructor(private readonly target: pino.DestinationStream) {}
 
   write(line: string): void {
     if (this.#pending) this.#pending.push(line);
-    else this.target.write(line);
+    else this.#hand(line);
+  }
+
+  /**
+   * A line that need not be written before the caller goes on: it joins the next write
+   * (an audit record, which must be written before its answer, carries it for free) or is
+   * written once the current turn of the event loop is over. Order is kept: a later line
+   * never overtakes it. One write() per request instead of two on the read path.
+   */
+  writeLater(line: string): void {
+    this.#later += line;
+    if (this.#laterScheduled) return;
+    this.#laterScheduled = true;
+    setImmediate(() => {
+      this.#laterScheduled = false;
+      try {
+        if (this.#later) this.#hand("");
+      } catch {
+        // Request-log lines only: dropped rather than crash. An audit write to the same
+        // destination fails on its own, and its request fails closed.
+      }
+    });
   }
 
   batch(log: () => void): void {
@@ -25,11 +49,18 @@ export class BatchingDestination implements pino.DestinationStream {
     } finally {
       this.#pending = undefined;
     }
-    if (lines.length > 0) this.target.write(lines.join(""));
+    if (lines.length > 0) this.#hand(lines.join(""));
   }
 
   flushSync(): void {
+    if (this.#later) this.#hand("");
     (this.target as { flushSync?: () => void }).flushSync?.();
+  }
+
+  #hand(text: string): void {
+    const later = this.#later;
+    this.#later = "";
+    this.target.write(later + text);
   }
 }
 
@@ -47,3 +78,26 @@ export function logInOneWrite(logger: Logger, log: () => void): void {
 }
 
 export type { Logger };
+
+/** The logger's bindings as JSON members (`"service":"strongroom",`), computed once per logger. */
+const bindingsText = new WeakMap<Logger, string>();
+
+/**
+ * Logs an info line built by the caller (`fields`: JSON members, e.g. `"a":1,"b":"x"`,
+ * already escaped) in pino's own shape, without pino's per-call machinery, to be written
+ * with the next write (see `BatchingDestination.writeLater`). For the per-request log line.
+ */
+export function logInfoLater(logger: Logger, fields: string, msg: string): void {
+  if (!logger.isLevelEnabled("info")) return;
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym];
+  if (!(stream instanceof BatchingDestination)) {
+    logger.info(JSON.parse(`{${fields}}`) as object, msg);
+    return;
+  }
+  let bindings = bindingsText.get(logger);
+  if (bindings === undefined) {
+    const text = JSON.stringify(logger.bindings()).slice(1, -1);
+    bindingsText.set(logger, (bindings = text ? `${text},` : ""));
+  }
+  stream.writeLater(`{"level":30,"time":${Date.now()},${bindings}${fields},"msg":${JSON.stringify(msg)}}\n`);
+}

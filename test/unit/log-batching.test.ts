@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { pino } from "pino";
 import { LogAuditSink } from "../../src/audit/log-sink.js";
-import { BatchingDestination, logInOneWrite } from "../../src/telemetry/logger.js";
+import { BatchingDestination, logInfoLater, logInOneWrite } from "../../src/telemetry/logger.js";
 
 describe("logging: a batch of lines in one write", () => {
   const recording = () => {
@@ -50,5 +50,38 @@ describe("logging: a batch of lines in one write", () => {
     await sink.write(records);
     expect(writes).to.have.length(1);
     expect(writes[0]!.trimEnd().split("\n")).to.have.length(10);
+  });
+});
+
+describe("logging: request-log lines written with the next write", () => {
+  const recording = () => {
+    const writes: string[] = [];
+    return { writes, target: { write: (s: string) => void writes.push(s) } };
+  };
+
+  it("joins a deferred line to the next write, in order, and writes it alone after this turn when nothing follows", async () => {
+    const { writes, target } = recording();
+    const log = pino({ level: "info", base: { service: "strongroom" } }, new BatchingDestination(target));
+    logInfoLater(log, `"requestId":"r1","status":200`, "request");
+    expect(writes).to.have.length(0);
+    log.info({ audit: true }, "audit line");
+    expect(writes).to.have.length(1);
+    const [first, second] = writes[0]!.trimEnd().split("\n").map((l) => JSON.parse(l));
+    expect(first).to.include({ level: 30, service: "strongroom", requestId: "r1", status: 200, msg: "request" });
+    expect(second).to.include({ audit: true, msg: "audit line" });
+    logInfoLater(log, `"requestId":"r2"`, "request");
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).to.have.length(2);
+    expect(JSON.parse(writes[1]!)).to.include({ requestId: "r2", msg: "request" });
+  });
+
+  it("flushes deferred lines on flushSync (exit), and writes nothing below the level", () => {
+    const { writes, target } = recording();
+    const destination = new BatchingDestination(target);
+    logInfoLater(pino({ level: "warn" }, destination), `"requestId":"quiet"`, "request");
+    logInfoLater(pino({ level: "info" }, destination), `"requestId":"r3"`, "request");
+    destination.flushSync();
+    expect(writes.join("")).to.not.include("quiet");
+    expect(JSON.parse(writes.join(""))).to.include({ requestId: "r3" });
   });
 });

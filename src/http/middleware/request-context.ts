@@ -4,6 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
+import { logInfoLater } from "../../telemetry/logger.js";
 import type { Services } from "../services.js";
 
 const REQUEST_ID = /^[a-zA-Z\d-]{1,255}$/;
@@ -21,7 +22,8 @@ export function requestContext(services: Services) {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       services.metrics.httpRequests.inc(labels);
       services.metrics.httpDuration.observe(labels, seconds);
-      services.log.info({ requestId, method: req.method, route, path: req.path, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, "request");
+      const fields = `"requestId":${JSON.stringify(requestId)},"method":${JSON.stringify(req.method)},"route":${JSON.stringify(route)},"path":${JSON.stringify(req.path)},"status":${res.statusCode},"ms":${Math.round(seconds * 1e4) / 10}`;
+      logInfoLater(services.log, fields, "request");
     });
     next();
   };
