@@ -8,28 +8,25 @@
  * lock from a notifying transaction's commit until its WAL is flushed, so notifying
  * writers committed one fsync at a time (~500 writes/s here, ~900 without). The price is a
  * crash between the commit and the NOTIFY: that one signal is lost, and the controller's
- * refresh interval (its safety net) catches up. See docs/adr/0016-read-path.md.
+ * refresh interval (its safety net) catches up. The signals of one event-loop turn share one
+ * statement (change-signals.ts). See docs/adr/0016-read-path.md.
  */
 import type pg from "pg";
 import { accessToOneCached } from "../authz/access-cached.js";
+import { updateGrants, type Grant } from "../authz/cached-grants.js";
+import { AUTHORIZATION_VERSION, type Versioned } from "../authz/closure-cache.js";
 import type { Queryable } from "../storage/database.js";
 import { parseFullId } from "../authz/ids.js";
 import type { Aead } from "../crypto/aead.js";
 import { errors } from "../errors.js";
 import { inTransaction } from "../storage/database.js";
 import { secretAad } from "./secret-rows.js";
+import { signalSecretChanged } from "./change-signals.js";
 
-export const SECRET_CHANGED_CHANNEL = "strongroom_secret_changed";
+const LOCK_VARIABLE = `SELECT ${AUTHORIZATION_VERSION} FROM resources WHERE resource_id = $1 FOR UPDATE`;
 
 const WRITE_VERSION = `WITH inserted AS (INSERT INTO secrets (resource_id, version, value) VALUES ($1, $2, $3))
   DELETE FROM secrets WHERE resource_id = $1 AND version <= $4`;
-
-/**
- * The signal alone, in its own one-statement transaction. That transaction holds no data,
- * so it need not wait for its commit record to reach the disk; it would otherwise hold
- * the notify lock through an fsync again. The secret itself was committed durably before.
- */
-const NOTIFY = "SELECT pg_notify($1, $2), set_config('synchronous_commit', 'off', true)";
 
 export interface AddVersionResult {
   version: number;
@@ -43,11 +40,15 @@ export async function addVersion(
   value: Buffer,
 ): Promise<AddVersionResult> {
   if (value.length === 0) throw errors.argument("'value' may not be empty");
-  // Privileges first, before a transaction or a lock is taken for this caller.
-  await authorizeUpdate(deps.pool, roleId, resourceId);
+  // Privileges first, before a transaction or a lock is taken for this caller: a grant
+  // cached from an earlier write (authz/cached-grants.ts), else the check itself.
+  const grant = updateGrants.get(roleId, resourceId) ?? (await authorizeUpdate(deps.pool, roleId, resourceId));
   const result = await inTransaction(deps.pool, async (db): Promise<AddVersionResult> => {
-    // Serialise writers of one variable so version numbers never collide.
-    await db.query({ name: "lock-variable", text: "SELECT 1 FROM resources WHERE resource_id = $1 FOR UPDATE", values: [resourceId] });
+    // Serialise writers of one variable so version numbers never collide. The same
+    // statement reads the authorization version: if memberships, permissions or the
+    // variable changed since the grant was decided, decide again before writing.
+    const locked = (await db.query<Versioned>({ name: "lock-variable", text: LOCK_VARIABLE, values: [resourceId] })).rows[0];
+    if (locked?.authorization_version !== grant.version) await authorizeUpdate(db, roleId, resourceId);
     // A statement of its own, after the lock: it sees what the writer before us committed.
     const latest = (await db.query<{ version: number; value: Buffer }>({ name: "latest-version", text: "SELECT version, value FROM secrets WHERE resource_id = $1 ORDER BY version DESC LIMIT 1", values: [resourceId] })).rows[0];
     if (latest && deps.aead.decrypt(latest.value, secretAad(resourceId, latest.version)).equals(value)) {
@@ -62,7 +63,7 @@ export async function addVersion(
   });
   if (result.created) {
     // Committed already: a failure here costs one signal (the refresh interval catches up), not the write.
-    await deps.pool.query({ name: "notify-secret-changed", text: NOTIFY, values: [SECRET_CHANGED_CHANNEL, resourceId] }).catch(() => undefined);
+    await signalSecretChanged(deps.pool, resourceId);
   }
   return result;
 }
@@ -76,11 +77,16 @@ export async function clearExpirations(deps: { pool: pg.Pool; beforeCommit?: () 
   });
 }
 
-async function authorizeUpdate(db: Queryable, roleId: string, resourceId: string): Promise<void> {
+/** `update` on the variable, or 404 (invisible) / 403; a grant is remembered for the next write. */
+async function authorizeUpdate(db: Queryable, roleId: string, resourceId: string): Promise<Grant> {
   const access = await accessToOneCached(db, roleId, resourceId, "update");
+  if (!access.visible || !access.allowed) updateGrants.forget(roleId, resourceId);
   if (!access.visible) {
     const id = parseFullId(resourceId)!;
     throw errors.recordNotFound(id.account, id.kind, id.identifier);
   }
   if (!access.allowed) throw errors.forbidden();
+  const grant = { version: access.version!, mimeType: null };
+  updateGrants.grant(roleId, resourceId, grant);
+  return grant;
 }

@@ -11,11 +11,11 @@
  *
  * A read the caller was granted before goes first through a statement that fetches only the
  * value and the authorization version, shared by the reads of one event-loop turn
- * (latest-values.ts): the cached decision answers for it when the version is unchanged
- * (authz/read-decisions.ts, docs/adr/0020-read-decisions.md).
+ * (latest-values.ts): the cached grant answers for it when the version is unchanged
+ * (authz/cached-grants.ts, docs/adr/0020-read-decisions.md).
  */
 import { AUTHORIZATION_VERSION, roleClosures } from "../authz/closure-cache.js";
-import { readDecisions } from "../authz/read-decisions.js";
+import { readGrants } from "../authz/cached-grants.js";
 import { latestValues } from "./latest-values.js";
 import type { Queryable } from "../storage/database.js";
 
@@ -83,33 +83,33 @@ export type BatchRow = Pick<SecretRow, "resource_id" | "allowed" | "version" | "
 /** Remembers the grants among rows the full check answered; forgets the refusals. */
 function remember(roleId: string, rows: readonly (Pick<SecretRow, "resource_id" | "allowed" | "mime_type" | "authorization_version"> & { visible?: boolean })[]): void {
   for (const row of rows) {
-    if (row.allowed && row.visible !== false) readDecisions.grant(roleId, row.resource_id, { version: row.authorization_version, mimeType: row.mime_type });
-    else readDecisions.forget(roleId, row.resource_id);
+    if (row.allowed && row.visible !== false) readGrants.grant(roleId, row.resource_id, { version: row.authorization_version, mimeType: row.mime_type });
+    else readGrants.forget(roleId, row.resource_id);
   }
 }
 
 /** One variable: the row if it exists (latest value, or `version`). Named statements: each connection plans them once. */
 export async function loadSecretRow(db: Queryable, roleId: string, id: string, version: number | null): Promise<SecretRow | undefined> {
-  const decision = version === null ? readDecisions.get(roleId, id) : undefined;
-  if (decision) {
+  const grant = version === null ? readGrants.get(roleId, id) : undefined;
+  if (grant) {
     const row = (await latestValues(db, [id])).get(id);
-    if (row && row.authorization_version === decision.version) return { ...row, visible: true, allowed: true, mime_type: decision.mimeType };
+    if (row && row.authorization_version === grant.version) return { ...row, visible: true, allowed: true, mime_type: grant.mimeType };
   }
   const rows = await roleClosures.withClosure(db, roleId, async (roles) => {
     const query = version === null ? { name: "secret-latest-of-one", text: LATEST_OF_ONE, values: [roles, id] } : { name: "secret-version-of-one", text: VERSION_OF_ONE, values: [roles, id, version] };
     return (await db.query<SecretRow>(query)).rows;
   });
-  if (rows.length === 0) readDecisions.forget(roleId, id);
+  if (rows.length === 0) readGrants.forget(roleId, id);
   else remember(roleId, rows);
   return rows[0];
 }
 
 /** Many distinct variables, latest values: one row per id that exists. */
 export async function loadBatchRows(db: Queryable, roleId: string, ids: string[]): Promise<BatchRow[]> {
-  const decisions = ids.map((id) => readDecisions.get(roleId, id));
-  if (decisions.every((d) => d !== undefined)) {
+  const grants = ids.map((id) => readGrants.get(roleId, id));
+  if (grants.every((g) => g !== undefined)) {
     const rows = await latestValues(db, ids);
-    if (ids.every((id, i) => rows.get(id)?.authorization_version === decisions[i]!.version)) return ids.map((id) => ({ ...rows.get(id)!, allowed: true }));
+    if (ids.every((id, i) => rows.get(id)?.authorization_version === grants[i]!.version)) return ids.map((id) => ({ ...rows.get(id)!, allowed: true }));
   }
   const rows = await roleClosures.withClosure(db, roleId, async (roles) => (await db.query<SecretRow>({ name: "secret-latest-of-many", text: LATEST_OF_MANY, values: [roles, ids] })).rows);
   remember(roleId, rows);

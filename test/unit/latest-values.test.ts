@@ -1,58 +1,59 @@
 import { expect } from "chai";
-import { LatestValues, type ValueRow } from "../../src/secrets/latest-values.js";
-import type { Queryable } from "../../src/storage/database.js";
+import pg from "pg";
+import { latestValues, type ValueRow } from "../../src/secrets/latest-values.js";
 
-/** A database that answers every id with a row (except ids starting with "none"), recording each statement's ids. */
-function fakeDatabase(fail = false) {
+/** A pool (never connected) whose query answers every id with a row, except ids starting with "none"; it records each statement's ids. */
+function fakePool(fail = false) {
   const statements: string[][] = [];
-  const db = {
-    statements,
-    query: async (config: { values: [string[]] }) => {
-      const ids = config.values[0];
-      statements.push(ids);
-      if (fail) throw new Error("connection terminated");
-      const rows: ValueRow[] = ids.filter((id) => !id.startsWith("none")).map((id) => ({ resource_id: id, version: 1, value: Buffer.from(id), authorization_version: "v1" }));
-      return { rows };
-    },
-  };
-  return db;
+  const pool = new pg.Pool();
+  pool.query = (async (config: { values: [string[]] }) => {
+    const ids = config.values[0];
+    statements.push([...ids]);
+    if (fail) throw new Error("connection terminated");
+    const rows: ValueRow[] = ids.filter((id) => !id.startsWith("none")).map((id) => ({ resource_id: id, version: 1, value: Buffer.from(id), authorization_version: "v1" }));
+    return { rows };
+  }) as unknown as typeof pool.query;
+  return { pool, statements };
 }
 
 describe("secrets: latest values of one event-loop turn read with one statement", () => {
-  it("answers every read of the turn from one statement, each with its own ids (no row for an id without a value)", async () => {
-    const db = fakeDatabase();
-    const values = new LatestValues(db as unknown as Queryable);
-    const [a, b, c] = await Promise.all([values.read(["x"]), values.read(["y", "none-z"]), values.read(["x", "w"])]);
-    expect(db.statements).to.deep.equal([["x", "y", "none-z", "w"]]);
+  it("answers every read of the turn from one statement, each with its own ids (no entry for an id without a value)", async () => {
+    const { pool, statements } = fakePool();
+    const [a, b, c] = await Promise.all([latestValues(pool, ["x"]), latestValues(pool, ["y", "none-z"]), latestValues(pool, ["w"])]);
+    expect(statements).to.deep.equal([["x", "y", "none-z", "w"]]);
     expect(a.get("x")!.value.toString()).to.equal("x");
-    expect(b.get("y")!.value.toString()).to.equal("y");
-    expect(b.has("none-z")).to.equal(false);
+    expect([...b.keys()]).to.deep.equal(["y"]);
     expect(c.get("w")!.value.toString()).to.equal("w");
   });
 
-  it("starts a new statement for reads of a later turn", async () => {
-    const db = fakeDatabase();
-    const values = new LatestValues(db as unknown as Queryable);
-    await values.read(["x"]);
-    await values.read(["y"]);
-    expect(db.statements).to.deep.equal([["x"], ["y"]]);
+  it("joins reads that arrive in separate I/O callbacks of one turn, and starts afresh in the next turn", async () => {
+    const { pool, statements } = fakePool();
+    const reads: Promise<unknown>[] = [];
+    // Two callbacks of one turn, as two requests parsed from two sockets.
+    await new Promise<void>((resolve) => {
+      setImmediate(() => reads.push(latestValues(pool, ["x"])));
+      setImmediate(() => {
+        reads.push(latestValues(pool, ["y"]));
+        resolve();
+      });
+    });
+    await Promise.all(reads);
+    await latestValues(pool, ["z"]);
+    expect(statements).to.deep.equal([["x", "y"], ["z"]]);
   });
 
-  it("never splits one read across statements (a batch is answered from one snapshot), at most 1,000 ids a statement otherwise", async () => {
-    const db = fakeDatabase();
-    const values = new LatestValues(db as unknown as Queryable);
-    const big = Array.from({ length: 900 }, (_, i) => `big${i}`);
-    const other = Array.from({ length: 200 }, (_, i) => `other${i}`);
-    const huge = Array.from({ length: 1500 }, (_, i) => `huge${i}`);
-    await Promise.all([values.read(big), values.read(other), values.read(huge)]);
-    expect(db.statements.map((ids) => ids.length)).to.deep.equal([900, 200, 1500]);
+  it("puts at most 1,000 ids in one statement", async () => {
+    const { pool, statements } = fakePool();
+    const many = Array.from({ length: 1500 }, (_, i) => `v${i}`);
+    const rows = await latestValues(pool, many);
+    expect(statements.map((ids) => ids.length)).to.deep.equal([1000, 500]);
+    expect(rows.size).to.equal(1500);
   });
 
   it("fails every read of a statement that fails, and the next turn starts afresh", async () => {
-    const db = fakeDatabase(true);
-    const values = new LatestValues(db as unknown as Queryable);
-    const results = await Promise.allSettled([values.read(["x"]), values.read(["y"])]);
+    const { pool, statements } = fakePool(true);
+    const results = await Promise.allSettled([latestValues(pool, ["x"]), latestValues(pool, ["y"])]);
     expect(results.map((r) => r.status)).to.deep.equal(["rejected", "rejected"]);
-    expect(db.statements).to.have.length(1);
+    expect(statements).to.have.length(1);
   });
 });

@@ -1,8 +1,8 @@
 /** `/authn/{account}/…`: authenticate, login, API key rotation, password; and `/whoami`. */
 import { Router, type Request, type Response } from "express";
-import { apiKeyOf, checkApiKey, checkApiKeyOrPassword, rotateApiKey, rotatedAt, setPassword } from "../../authn/credentials.js";
+import { apiKeyLoginOf, apiKeyMatches, apiKeyOf, checkApiKeyOrPassword, rotateApiKey, rotatedAt, setPassword } from "../../authn/credentials.js";
 import { assertPasswordComplexity } from "../../authn/passwords.js";
-import { isClientAllowed, ORIGIN_REFUSED, restrictionsOf } from "../../authn/restrictions.js";
+import { isClientAllowed, ORIGIN_REFUSED } from "../../authn/restrictions.js";
 import { accessToOne, roleExists } from "../../authz/permissions.js";
 import { parseFullId, parseRoleParam, roleIdForLogin, fullId } from "../../authz/ids.js";
 import { errors } from "../../errors.js";
@@ -70,8 +70,13 @@ export function authnRouter(services: Services): Router {
     const account = accountOf(req);
     const login = req.params.login as string;
     const roleId = roleIdForLogin(account, login);
-    await checkCredential(req, res, "authenticate", roleId, () => checkApiKey(pool, aead, roleId, rawBody(req)));
-    if (!isClientAllowed(await restrictionsOf(pool, roleId), req.ip)) {
+    let restrictedTo: readonly string[] = [];
+    await checkCredential(req, res, "authenticate", roleId, async () => {
+      const credentials = await apiKeyLoginOf(pool, roleId);
+      restrictedTo = credentials?.restrictedTo ?? [];
+      return apiKeyMatches(aead, roleId, credentials, rawBody(req));
+    });
+    if (!isClientAllowed(restrictedTo, req.ip)) {
       await record(req, res, "authenticate", roleId, false, `401 ${ORIGIN_REFUSED}`);
       throw errors.unauthorized();
     }

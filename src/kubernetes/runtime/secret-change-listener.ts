@@ -6,7 +6,7 @@
  */
 import pg from "pg";
 import type { Logger } from "pino";
-import { SECRET_CHANGED_CHANNEL } from "../../secrets/add-version.js";
+import { SECRET_CHANGED_CHANNEL } from "../../secrets/change-signals.js";
 import { connectionOptions, DEFAULT_TIMEOUTS, type DatabaseTimeouts } from "../../storage/connection-options.js";
 
 export class SecretChangeListener {

@@ -1,9 +1,9 @@
 import { expect } from "chai";
-import { ReadDecisions } from "../../src/authz/read-decisions.js";
+import { CachedGrants } from "../../src/authz/cached-grants.js";
 
 describe("authz: read decisions cached per (role, variable)", () => {
   it("keeps each role's grants apart and forgets one without touching the others", () => {
-    const decisions = new ReadDecisions();
+    const decisions = new CachedGrants();
     decisions.grant("a:host:one", "a:variable:x", { version: "v1", mimeType: null });
     decisions.grant("a:host:two", "a:variable:x", { version: "v1", mimeType: "text/plain" });
     expect(decisions.get("a:host:one", "a:variable:x")).to.deep.equal({ version: "v1", mimeType: null });
@@ -16,7 +16,7 @@ describe("authz: read decisions cached per (role, variable)", () => {
   });
 
   it("replaces a grant in place (size unchanged) and drops everything at its limit", () => {
-    const decisions = new ReadDecisions();
+    const decisions = new CachedGrants();
     decisions.grant("r", "v", { version: "v1", mimeType: null });
     decisions.grant("r", "v", { version: "v2", mimeType: null });
     expect(decisions.size).to.equal(1);

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { readDecisions } from "../../src/authz/read-decisions.js";
+import { readGrants, updateGrants } from "../../src/authz/cached-grants.js";
 import { Client, fq } from "../support/client.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
@@ -10,7 +10,7 @@ import { startTestServer, type TestServer } from "../support/server.js";
  * a permission, an owner, a mime type, the variable itself — applies to the very next read,
  * single or batch, on the replica that made the change and on another one.
  */
-describe("secrets: cached read decisions follow every authorization change at once", () => {
+describe("secrets: cached grants (read, update) follow every authorization change at once", () => {
   let server: TestServer;
   let replica: TestServer;
   let admin: Client;
@@ -40,6 +40,8 @@ describe("secrets: cached read decisions follow every authorization change at on
 - !variable db/user
 - !variable db/owned
 - !permit { role: !group readers, privileges: [read, execute], resources: [!variable db/password, !variable db/user] }
+- !variable db/rotated
+- !permit { role: !group readers, privileges: [read, execute, update], resources: !variable db/rotated }
 `,
     );
     const apiKey = loaded.json().created_roles[fq(server.account, "app", "host")].api_key as string;
@@ -55,7 +57,7 @@ describe("secrets: cached read decisions follow every authorization change at on
 
   it("caches a granted read and answers from it (content type included) while nothing changes", async () => {
     await warm("db/password", "s3cret");
-    expect(readDecisions.get(fq(server.account, "app", "host"), id("db/password"))).to.not.equal(undefined);
+    expect(readGrants.get(fq(server.account, "app", "host"), id("db/password"))).to.not.equal(undefined);
     for (const client of clients) expect((await client.getSecret("db/password")).headers.get("content-type")).to.match(/^text\/plain/);
   });
 
@@ -103,11 +105,23 @@ describe("secrets: cached read decisions follow every authorization change at on
     for (const client of clients) expect((await client.getSecret("db/password")).status).to.equal(404);
   });
 
+  it("a write after `update` is revoked is refused at once, on both replicas, and writes nothing", async () => {
+    for (const [i, client] of clients.entries()) {
+      for (let n = 0; n < 2; n++) expect((await client.setSecret("db/rotated", `v${i}${n}`)).status).to.equal(201);
+    }
+    expect(updateGrants.get(fq(server.account, "app", "host"), id("db/rotated"))).to.not.equal(undefined);
+    expect((await admin.loadPolicy("PATCH", "root", "- !deny { role: !group readers, privilege: update, resource: !variable db/rotated }\n")).status).to.equal(201);
+    for (const client of clients) expect((await client.setSecret("db/rotated", "refused")).status).to.equal(403);
+    expect((await clients[0]!.getSecret("db/rotated")).text).to.equal("v11");
+    expect((await admin.loadPolicy("PATCH", "root", "- !delete { record: !variable db/rotated }\n")).status).to.equal(201);
+    for (const client of clients) expect((await client.setSecret("db/rotated", "gone")).status).to.equal(404);
+  });
+
   it("a grant is used only together with the version it was taken under (a forged stale entry is re-checked)", async () => {
     const role = fq(server.account, "app", "host");
     // As if a grant had been cached under some earlier version: the full check must decide.
-    readDecisions.grant(role, id("db/owned"), { version: "00000000-0000-0000-0000-000000000000", mimeType: null });
+    readGrants.grant(role, id("db/owned"), { version: "00000000-0000-0000-0000-000000000000", mimeType: null });
     for (const client of clients) expect((await client.getSecret("db/owned")).status).to.equal(404);
-    expect(readDecisions.get(role, id("db/owned"))).to.equal(undefined);
+    expect(readGrants.get(role, id("db/owned"))).to.equal(undefined);
   });
 });
