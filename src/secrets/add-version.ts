@@ -1,6 +1,6 @@
 /**
  * Write a variable's value: a new version unless it equals the latest; only the newest
- * `keep` versions survive, pruned in the same transaction. Once committed, a NOTIFY on
+ * `keep` versions survive, pruned by the same statement. Once committed, a NOTIFY on
  * channel `strongroom_secret_changed` (payload: the variable id) tells every replica's
  * controller and watchers to refresh what uses it.
  *
@@ -20,52 +20,118 @@ import { parseFullId } from "../authz/ids.js";
 import type { Aead } from "../crypto/aead.js";
 import { errors } from "../errors.js";
 import { inTransaction } from "../storage/database.js";
+import { latestValues } from "./latest-values.js";
 import { secretAad } from "./secret-rows.js";
 import { signalSecretChanged } from "./change-signals.js";
 
-const LOCK_VARIABLE = `SELECT ${AUTHORIZATION_VERSION} FROM resources WHERE resource_id = $1 FOR UPDATE`;
+/**
+ * Insert the new version and prune the old in one statement, and only if (a) the grant the
+ * writer holds is still the authorization version this snapshot sees, and (b) no version
+ * at or above ours exists (a writer that read a stale latest must not slip a low version
+ * under newer ones). Without a transaction around it, it is its own commit.
+ */
+const WRITE_IF_UNCHANGED = `WITH inserted AS (
+    INSERT INTO secrets (resource_id, version, value)
+    SELECT $1, $2, $3 WHERE (SELECT version::text FROM authorization_version WHERE id = 1) = $5
+      AND NOT EXISTS (SELECT 1 FROM secrets WHERE resource_id = $1 AND version >= $2)
+    RETURNING version),
+  pruned AS (DELETE FROM secrets WHERE resource_id = $1 AND version <= $4 AND EXISTS (SELECT 1 FROM inserted))
+  SELECT count(*)::int AS inserted FROM inserted`;
 
-const WRITE_VERSION = `WITH inserted AS (INSERT INTO secrets (resource_id, version, value) VALUES ($1, $2, $3))
-  DELETE FROM secrets WHERE resource_id = $1 AND version <= $4`;
+/**
+ * The lock that queues writers of one variable. NO KEY UPDATE, not UPDATE: an optimistic
+ * writer's insert takes KEY SHARE on the same row (the foreign key) and must not wait for
+ * it while holding the index entry a locked writer waits for (a deadlock).
+ */
+const LOCK_VARIABLE = `SELECT ${AUTHORIZATION_VERSION} FROM resources WHERE resource_id = $1 FOR NO KEY UPDATE`;
+
+/** Another writer took our version number, or the variable went away under us. */
+const RACED = new Set(["23505", "23503"]);
 
 export interface AddVersionResult {
   version: number;
   created: boolean;
 }
 
-export async function addVersion(
-  deps: { pool: pg.Pool; aead: Aead; keep: number; beforeCommit?: () => Promise<void> },
-  roleId: string,
-  resourceId: string,
-  value: Buffer,
-): Promise<AddVersionResult> {
+interface Deps {
+  pool: pg.Pool;
+  aead: Aead;
+  keep: number;
+  beforeCommit?: () => Promise<void>;
+}
+
+/**
+ * Optimistic first: read the latest version (shared with the reads of this turn), compare,
+ * write with one statement that checks nothing changed in between — two round trips
+ * instead of six (BEGIN, lock, read, write, COMMIT, …). A writer that finds anything changed
+ * (a concurrent writer of the same variable, a policy change) takes the variable's lock and
+ * writes as before, so contended variables queue instead of retrying.
+ */
+export async function addVersion(deps: Deps, roleId: string, resourceId: string, value: Buffer): Promise<AddVersionResult> {
   if (value.length === 0) throw errors.argument("'value' may not be empty");
-  // Privileges first, before a transaction or a lock is taken for this caller: a grant
-  // cached from an earlier write (authz/cached-grants.ts), else the check itself.
-  const grant = updateGrants.get(roleId, resourceId) ?? (await authorizeUpdate(deps.pool, roleId, resourceId));
-  const result = await inTransaction(deps.pool, async (db): Promise<AddVersionResult> => {
-    // Serialise writers of one variable so version numbers never collide. The same
-    // statement reads the authorization version: if memberships, permissions or the
-    // variable changed since the grant was decided, decide again before writing.
-    const locked = (await db.query<Versioned>({ name: "lock-variable", text: LOCK_VARIABLE, values: [resourceId] })).rows[0];
-    if (locked?.authorization_version !== grant.version) await authorizeUpdate(db, roleId, resourceId);
-    // A statement of its own, after the lock: it sees what the writer before us committed.
-    const latest = (await db.query<{ version: number; value: Buffer }>({ name: "latest-version", text: "SELECT version, value FROM secrets WHERE resource_id = $1 ORDER BY version DESC LIMIT 1", values: [resourceId] })).rows[0];
-    if (latest && deps.aead.decrypt(latest.value, secretAad(resourceId, latest.version)).equals(value)) {
-      return { version: latest.version, created: false };
-    }
-    const version = (latest?.version ?? 0) + 1;
-    // Insert and prune in one round trip.
-    await db.query({ name: "write-version", text: WRITE_VERSION, values: [resourceId, version, deps.aead.encrypt(value, secretAad(resourceId, version)), version - deps.keep] });
-    // The audit record is written before the commit: a change that cannot be audited rolls back.
-    await deps.beforeCommit?.();
-    return { version, created: true };
-  });
-  if (result.created) {
-    // Committed already: a failure here costs one signal (the refresh interval catches up), not the write.
-    await signalSecretChanged(deps.pool, resourceId);
-  }
+  // The audit record is written before the change commits, once: a change that cannot be audited is not made.
+  let audited = false;
+  const audit = async (): Promise<void> => {
+    if (!audited) await deps.beforeCommit?.();
+    audited = true;
+  };
+  const result = (await writeIfUnchanged(deps, audit, roleId, resourceId, value)) ?? (await writeLocked(deps, audit, roleId, resourceId, value));
+  // Committed: a failure to signal costs one refresh interval, not the write.
+  if (result.created) await signalSecretChanged(deps.pool, resourceId);
   return result;
+}
+
+/** The optimistic write; undefined when something changed and the locked write must decide. */
+async function writeIfUnchanged(deps: Deps, audit: () => Promise<void>, roleId: string, resourceId: string, value: Buffer): Promise<AddVersionResult | undefined> {
+  // Privileges first, before anything is written: a grant cached from an earlier write
+  // (authz/cached-grants.ts), else the check itself.
+  const grant = updateGrants.get(roleId, resourceId) ?? (await authorizeUpdate(deps.pool, roleId, resourceId));
+  const latest = (await latestValues(deps.pool, [resourceId])).get(resourceId);
+  if (latest && latest.authorization_version !== grant.version) return undefined;
+  if (latest && deps.aead.decrypt(latest.value, secretAad(resourceId, latest.version)).equals(value)) return { version: latest.version, created: false };
+  const version = (latest?.version ?? 0) + 1;
+  await audit();
+  try {
+    const values = [resourceId, version, deps.aead.encrypt(value, secretAad(resourceId, version)), version - deps.keep, grant.version];
+    const { rows } = await deps.pool.query<{ inserted: number }>({ name: "write-version-if-unchanged", text: WRITE_IF_UNCHANGED, values });
+    return rows[0]!.inserted === 1 ? { version, created: true } : undefined;
+  } catch (err) {
+    if (RACED.has((err as { code?: string }).code ?? "")) return undefined;
+    throw err;
+  }
+}
+
+/** Locked rounds before giving up: each is lost only to an optimistic writer that got in first. */
+const LOCKED_ATTEMPTS = 16;
+const LOST_RACE = Symbol("lost race");
+
+/**
+ * Writers of one variable in turn, under its lock, deciding the grant again when the
+ * authorization changed. An optimistic writer may still get in between our read and our
+ * write (it takes no lock): then this round rolls back and the next one reads again.
+ */
+async function writeLocked(deps: Deps, audit: () => Promise<void>, roleId: string, resourceId: string, value: Buffer): Promise<AddVersionResult> {
+  for (let attempt = 1; attempt <= LOCKED_ATTEMPTS; attempt++) {
+    const grant = updateGrants.get(roleId, resourceId) ?? (await authorizeUpdate(deps.pool, roleId, resourceId));
+    try {
+      return await inTransaction(deps.pool, async (db): Promise<AddVersionResult> => {
+        const locked = (await db.query<Versioned>({ name: "lock-variable", text: LOCK_VARIABLE, values: [resourceId] })).rows[0];
+        const granted = locked?.authorization_version === grant.version ? grant : await authorizeUpdate(db, roleId, resourceId);
+        // A statement of its own, after the lock: it sees what the writer before us committed.
+        const latest = (await db.query<{ version: number; value: Buffer }>({ name: "latest-version", text: "SELECT version, value FROM secrets WHERE resource_id = $1 ORDER BY version DESC LIMIT 1", values: [resourceId] })).rows[0];
+        if (latest && deps.aead.decrypt(latest.value, secretAad(resourceId, latest.version)).equals(value)) return { version: latest.version, created: false };
+        const version = (latest?.version ?? 0) + 1;
+        const values = [resourceId, version, deps.aead.encrypt(value, secretAad(resourceId, version)), version - deps.keep, granted.version];
+        const { rows } = await db.query<{ inserted: number }>({ name: "write-version-if-unchanged", text: WRITE_IF_UNCHANGED, values });
+        if (rows[0]!.inserted !== 1) throw LOST_RACE;
+        await audit();
+        return { version, created: true };
+      });
+    } catch (err) {
+      if (err !== LOST_RACE && !RACED.has((err as { code?: string }).code ?? "")) throw err;
+    }
+  }
+  throw errors.unavailable("The variable is changing too fast to write; retry");
 }
 
 /** `?expirations`: clear expiry on every version (rotators call this). */

@@ -12,6 +12,7 @@ const POLICY = `
     - !variable { id: cert, mime_type: application/x-pem-file }
     - !variable "weird id: with spaces/and ünïcode"
     - !variable binary
+    - !variable raced
   - !layer
   - !host reader
   - !host viewer
@@ -73,6 +74,20 @@ describe("secrets: POST and GET /secrets/{account}/variable/{id}", () => {
     expect((await admin.getSecret("lonely", "?version=1")).text).to.equal("v1");
     expect((await admin.getSecret("lonely", "?version=2")).text).to.equal("v2");
     expect((await admin.getSecret("lonely", "?version=3")).status).to.equal(404);
+  });
+
+  it("gives concurrent writers of one variable a version each: none is lost, none collides, 20 newest kept", async () => {
+    const values = Array.from({ length: 30 }, (_, i) => `racer-${i}`);
+    const answers = await Promise.all(values.map((value) => admin.setSecret("app/raced", value)));
+    expect(answers.map((res) => res.status)).to.deep.equal(values.map(() => 201));
+    const resource = await admin.request("GET", `/resources/${server.account}/variable/app%2Fraced`);
+    const versions = (resource.json().secrets as { version: number }[]).map((s) => s.version).sort((a, b) => a - b);
+    expect(versions).to.deep.equal(Array.from({ length: 20 }, (_, i) => i + 11));
+    // Every kept version holds one of the values, each at most once, and the latest is one of them.
+    const kept = await Promise.all(versions.map(async (v) => (await admin.getSecret("app/raced", `?version=${v}`)).text));
+    expect(new Set(kept).size).to.equal(20);
+    expect(kept.every((value) => values.includes(value))).to.equal(true);
+    expect(values).to.include((await admin.getSecret("app/raced")).text);
   });
 
   it("keeps only the 20 newest versions: after 21 writes version 1 is gone and 2..21 remain", async () => {
