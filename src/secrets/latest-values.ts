@@ -33,12 +33,18 @@ async function readLatest(db: Queryable, ids: readonly string[]): Promise<(Value
 const joined = perTurnLoader(readLatest);
 
 /**
+ * A read of more ids than this has a statement of its own: its round trip is already shared
+ * by its ids, and joining costs a promise per id.
+ */
+const JOINED_UP_TO = 16;
+
+/**
  * The latest value of each id that has one (an id with none has no entry). Only a pool's
  * reads are shared: a client inside a transaction must see its own statements in its own
  * order, so it reads alone.
  */
 export async function latestValues(db: Queryable, ids: readonly string[]): Promise<Map<string, ValueRow>> {
-  const rows = db instanceof pg.Pool ? await joined(db).loadMany(ids) : await readLatest(db, ids);
+  const rows = db instanceof pg.Pool && ids.length <= JOINED_UP_TO ? await joined(db).loadMany(ids) : await readLatest(db, ids);
   const byId = new Map<string, ValueRow>();
   for (const row of rows) {
     if (row instanceof Error) throw row;

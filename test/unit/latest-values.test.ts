@@ -42,12 +42,12 @@ describe("secrets: latest values of one event-loop turn read with one statement"
     expect(statements).to.deep.equal([["x", "y"], ["z"]]);
   });
 
-  it("puts at most 1,000 ids in one statement", async () => {
+  it("gives a read of many ids a statement of its own", async () => {
     const { pool, statements } = fakePool();
-    const many = Array.from({ length: 1500 }, (_, i) => `v${i}`);
-    const rows = await latestValues(pool, many);
-    expect(statements.map((ids) => ids.length)).to.deep.equal([1000, 500]);
-    expect(rows.size).to.equal(1500);
+    const many = Array.from({ length: 100 }, (_, i) => `v${i}`);
+    const [rows] = await Promise.all([latestValues(pool, many), latestValues(pool, ["x"]), latestValues(pool, ["y"])]);
+    expect(statements.map((ids) => ids.length).sort()).to.deep.equal([100, 2]);
+    expect(rows.size).to.equal(100);
   });
 
   it("fails every read of a statement that fails, and the next turn starts afresh", async () => {
