@@ -25,7 +25,7 @@ export async function fetchBatchAccounted(
   ids: string[],
 ): Promise<{ values: Map<string, Buffer> } | { error: ApiError; refusals: BatchRefusals }> {
   const unique = [...new Set(ids)];
-  const rows = new Map((await loadBatchRows(deps.db, roleId, unique)).map((r) => [r.resource_id, r]));
+  const rows = await loadBatchRows(deps.db, roleId, unique);
   const refusals: BatchRefusals = new Map();
   for (const id of unique) {
     const row = rows.get(id);

@@ -104,16 +104,18 @@ export async function loadSecretRow(db: Queryable, roleId: string, id: string, v
   return rows[0];
 }
 
-/** Many distinct variables, latest values: one row per id that exists. */
-export async function loadBatchRows(db: Queryable, roleId: string, ids: string[]): Promise<BatchRow[]> {
+/** Many distinct variables, latest values: a row for each id that exists. */
+export async function loadBatchRows(db: Queryable, roleId: string, ids: string[]): Promise<Map<string, BatchRow>> {
   const grants = ids.map((id) => readGrants.get(roleId, id));
   if (grants.every((g) => g !== undefined)) {
     const rows = await latestValues(db, ids);
-    if (ids.every((id, i) => rows.get(id)?.authorization_version === grants[i]!.version)) return ids.map((id) => ({ ...rows.get(id)!, allowed: true }));
+    if (ids.every((id, i) => rows.get(id)?.authorization_version === grants[i]!.version)) {
+      return new Map(ids.map((id) => [id, { ...rows.get(id)!, allowed: true }]));
+    }
   }
   const rows = await roleClosures.withClosure(db, roleId, async (roles) => (await db.query<SecretRow>({ name: "secret-latest-of-many", text: LATEST_OF_MANY, values: [roles, ids] })).rows);
   remember(roleId, rows);
-  return rows;
+  return new Map(rows.map((row) => [row.resource_id, row]));
 }
 
 /** Secret values are bound to their variable and version. */
