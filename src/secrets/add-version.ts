@@ -11,7 +11,7 @@
  * refresh interval (its safety net) catches up. The signals of one event-loop turn share one
  * statement (change-signals.ts). See docs/adr/0016-read-path.md.
  */
-import type pg from "pg";
+import pg from "pg";
 import { accessToOneCached } from "../authz/access-cached.js";
 import { updateGrants, type Grant } from "../authz/cached-grants.js";
 import { AUTHORIZATION_VERSION, type Versioned } from "../authz/closure-cache.js";
@@ -30,7 +30,7 @@ import { signalSecretChanged } from "./change-signals.js";
  * at or above ours exists (a writer that read a stale latest must not slip a low version
  * under newer ones). Without a transaction around it, it is its own commit.
  */
-const WRITE_IF_UNCHANGED = `WITH inserted AS (
+export const WRITE_IF_UNCHANGED = `WITH inserted AS (
     INSERT INTO secrets (resource_id, version, value)
     SELECT $1, $2, $3 WHERE (SELECT version::text FROM authorization_version WHERE id = 1) = $5
       AND NOT EXISTS (SELECT 1 FROM secrets WHERE resource_id = $1 AND version >= $2)
@@ -87,9 +87,14 @@ async function writeIfUnchanged(deps: Deps, audit: () => Promise<void>, roleId: 
   // (authz/cached-grants.ts), else the check itself.
   const grant = updateGrants.get(roleId, resourceId) ?? (await authorizeUpdate(deps.pool, roleId, resourceId));
   const latest = (await latestValues(deps.pool, [resourceId])).get(resourceId);
-  if (latest && latest.authorization_version !== grant.version) return undefined;
-  if (latest && deps.aead.decrypt(latest.value, secretAad(resourceId, latest.version)).equals(value)) return { version: latest.version, created: false };
-  const version = (latest?.version ?? 0) + 1;
+  // The grant must be proven current (the version on the latest row) before the audit
+  // record is written: a variable without a value yet proves nothing, so its first write
+  // takes the locked path. What can still fail after the record (a policy change or another
+  // writer in the instant between the read and the write, a failed statement) leaves a
+  // success line followed by the failure line of the same request, as a failed COMMIT does.
+  if (!latest || latest.authorization_version !== grant.version) return undefined;
+  if (deps.aead.decrypt(latest.value, secretAad(resourceId, latest.version)).equals(value)) return { version: latest.version, created: false };
+  const version = latest.version + 1;
   await audit();
   try {
     const values = [resourceId, version, deps.aead.encrypt(value, secretAad(resourceId, version)), version - deps.keep, grant.version];
@@ -153,6 +158,7 @@ async function authorizeUpdate(db: Queryable, roleId: string, resourceId: string
   }
   if (!access.allowed) throw errors.forbidden();
   const grant = { version: access.version!, mimeType: null };
-  updateGrants.grant(roleId, resourceId, grant);
+  // Only a decision seen by others is remembered: inside a transaction the version moves at commit.
+  if (db instanceof pg.Pool) updateGrants.grant(roleId, resourceId, grant);
   return grant;
 }

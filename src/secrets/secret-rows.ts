@@ -14,6 +14,7 @@
  * (latest-values.ts): the cached grant answers for it when the version is unchanged
  * (authz/cached-grants.ts, docs/adr/0020-read-decisions.md).
  */
+import pg from "pg";
 import { AUTHORIZATION_VERSION, roleClosures } from "../authz/closure-cache.js";
 import { readGrants } from "../authz/cached-grants.js";
 import { latestValues } from "./latest-values.js";
@@ -80,8 +81,13 @@ const LATEST_OF_MANY = `SELECT r.resource_id,
 
 export type BatchRow = Pick<SecretRow, "resource_id" | "allowed" | "version" | "value" | "authorization_version">;
 
-/** Remembers the grants among rows the full check answered; forgets the refusals. */
-function remember(roleId: string, rows: readonly (Pick<SecretRow, "resource_id" | "allowed" | "mime_type" | "authorization_version"> & { visible?: boolean })[]): void {
+/**
+ * Remembers the grants among rows the full check answered; forgets the refusals. Only for
+ * a pool's statements: inside a transaction that changed memberships or permissions, a
+ * decision would be remembered under the version that changes only when it commits.
+ */
+function remember(db: Queryable, roleId: string, rows: readonly (Pick<SecretRow, "resource_id" | "allowed" | "mime_type" | "authorization_version"> & { visible?: boolean })[]): void {
+  if (!(db instanceof pg.Pool)) return;
   for (const row of rows) {
     if (row.allowed && row.visible !== false) readGrants.grant(roleId, row.resource_id, { version: row.authorization_version, mimeType: row.mime_type });
     else readGrants.forget(roleId, row.resource_id);
@@ -100,7 +106,7 @@ export async function loadSecretRow(db: Queryable, roleId: string, id: string, v
     return (await db.query<SecretRow>(query)).rows;
   });
   if (rows.length === 0) readGrants.forget(roleId, id);
-  else remember(roleId, rows);
+  else remember(db, roleId, rows);
   return rows[0];
 }
 
@@ -114,7 +120,7 @@ export async function loadBatchRows(db: Queryable, roleId: string, ids: string[]
     }
   }
   const rows = await roleClosures.withClosure(db, roleId, async (roles) => (await db.query<SecretRow>({ name: "secret-latest-of-many", text: LATEST_OF_MANY, values: [roles, ids] })).rows);
-  remember(roleId, rows);
+  remember(db, roleId, rows);
   return new Map(rows.map((row) => [row.resource_id, row]));
 }
 

@@ -176,6 +176,8 @@ CREATE TABLE authenticator_configs (
 -- cached "role R may read variable V" under this version knows the decision is exact for
 -- any statement that sees the same version (docs/adr/0020-read-decisions.md).
 ALTER TABLE membership_version RENAME TO authorization_version;
+-- For replicas still running the previous release during a rolling upgrade (they read it).
+CREATE VIEW membership_version AS SELECT id, version FROM authorization_version;
 DROP TRIGGER role_memberships_changed ON role_memberships;
 DROP TRIGGER role_memberships_truncated ON role_memberships;
 DROP FUNCTION bump_membership_version();

@@ -1,4 +1,6 @@
 import { expect } from "chai";
+import pg from "pg";
+import { WRITE_IF_UNCHANGED } from "../../src/secrets/add-version.js";
 import { randomBytes } from "node:crypto";
 import { Client, fq } from "../support/client.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -88,6 +90,28 @@ describe("secrets: POST and GET /secrets/{account}/variable/{id}", () => {
     expect(new Set(kept).size).to.equal(20);
     expect(kept.every((value) => values.includes(value))).to.equal(true);
     expect(values).to.include((await admin.getSecret("app/raced")).text);
+  });
+
+  it("a writer that read a stale latest cannot slip a low version under newer ones (pruned numbers stay unused)", async () => {
+    for (let i = 1; i <= 25; i++) expect((await admin.setSecret("app/binary", `stale-${i}`)).status).to.equal(201);
+    // Versions 6..25 remain; 1..5 were pruned. A writer whose read saw version 2 would write 3.
+    const db = new pg.Client({ connectionString: server.databaseUrl });
+    await db.connect();
+    try {
+      const id = `${server.account}:variable:app/binary`;
+      const current = (await db.query<{ version: string }>("SELECT version::text FROM authorization_version")).rows[0]!.version;
+      const kept = (await db.query<{ low: number; high: number }>("SELECT min(version) AS low, max(version) AS high FROM secrets WHERE resource_id = $1", [id])).rows[0]!;
+      const write = (version: number) => db.query<{ inserted: number }>(WRITE_IF_UNCHANGED, [id, version, Buffer.from("x"), version - 20, current]);
+      const stale = kept.low - 2;
+      expect(stale).to.be.above(0);
+      expect((await write(stale)).rows[0]!.inserted).to.equal(0);
+      expect((await admin.getSecret("app/binary", `?version=${stale}`)).status).to.equal(404);
+      expect((await admin.getSecret("app/binary")).text).to.equal("stale-25");
+      // The same statement does write the next version (so the refusal above is not vacuous).
+      expect((await write(kept.high + 1)).rows[0]!.inserted).to.equal(1);
+    } finally {
+      await db.end();
+    }
   });
 
   it("keeps only the 20 newest versions: after 21 writes version 1 is gone and 2..21 remain", async () => {

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import net from "node:net";
 import { readGrants } from "../../src/authz/cached-grants.js";
 import { Client, fq } from "../support/client.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -43,8 +44,28 @@ describe("shared statements: one request's input never fails the others of its t
     }
   });
 
+  it("answers pipelined reads parsed in one turn with ONE value statement, each with its own value", async () => {
+    const pool = server.services.pool;
+    const query = pool.query.bind(pool);
+    let shared = 0;
+    pool.query = ((config: { name?: string }, ...rest: unknown[]) => {
+      if (config?.name === "secret-latest-values") shared++;
+      return (query as (...args: unknown[]) => unknown)(config, ...rest);
+    }) as typeof pool.query;
+    try {
+      const ids = ["good", ...oddIds.slice(0, 5)];
+      // One write of several requests: Node parses them in one I/O callback, so their reads join.
+      const text = ids.map((id) => `GET /secrets/${account}/variable/${encodeURIComponent(id)} HTTP/1.1\r\nHost: x\r\nAuthorization: Token token="${host.token}"\r\n\r\n`).join("");
+      const bodies = await pipelined(new URL(server.url), text, ids.length);
+      expect(bodies).to.deep.equal(ids.map((id) => `value of ${id}`));
+      expect(shared).to.equal(1);
+    } finally {
+      pool.query = query as typeof pool.query;
+    }
+  });
+
   it("API-key logins with hostile names in the same turns as good ones: the good ones all succeed, no 5xx", async () => {
-    const hostile = [...oddIds, "x".repeat(1025), "é".repeat(600), "host/%00", "host/" + "y".repeat(5000), "user/../../admin"];
+    const hostile = [...oddIds, "x".repeat(1025), "é".repeat(600), "host/\u0000x", "host/" + "y".repeat(5000), "user/../../admin"];
     const attempts = Array.from({ length: 60 }, (_, i) => (i % 3 === 0 ? { login: "host/app", key: apiKey } : { login: hostile[i % hostile.length]!, key: "not-a-key" }));
     const answers = await Promise.all(attempts.map(({ login, key }) => new Client(server.url, account).request("POST", `/authn/${account}/${encodeURIComponent(login)}/authenticate`, { body: key, auth: false })));
     attempts.forEach(({ login }, i) => {
@@ -54,3 +75,27 @@ describe("shared statements: one request's input never fails the others of its t
     });
   });
 });
+
+/** Sends `text` (several pipelined requests) on one connection and returns the bodies of the first `count` answers. */
+function pipelined(url: URL, text: string, count: number): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(url.port), url.hostname, () => socket.write(text));
+    let received = Buffer.alloc(0);
+    socket.on("data", (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const bodies: string[] = [];
+      let rest = received;
+      while (bodies.length < count) {
+        const end = rest.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        const length = Number(/content-length: (\d+)/i.exec(rest.subarray(0, end).toString())?.[1] ?? 0);
+        if (rest.length < end + 4 + length) return;
+        bodies.push(rest.subarray(end + 4, end + 4 + length).toString());
+        rest = rest.subarray(end + 4 + length);
+      }
+      socket.destroy();
+      resolve(bodies);
+    });
+    socket.on("error", reject);
+  });
+}

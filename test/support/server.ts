@@ -4,6 +4,7 @@ import { pino } from "pino";
 import { startServer, type RunningServer } from "../../src/cli/server.js";
 import { loadConfig } from "../../src/config.js";
 import { generateDataKey } from "../../src/crypto/aead.js";
+import { BatchingDestination } from "../../src/telemetry/logger.js";
 import { Metrics } from "../../src/telemetry/metrics.js";
 import { freshDatabase } from "./postgres.js";
 
@@ -23,7 +24,7 @@ export async function startTestServer(opts: { account?: string; tokenTtl?: numbe
     { STRONGROOM_DATA_KEY: dataKey, ...opts.env },
   );
   const log = opts.logLines
-    ? pino({ level: "debug" }, { write: (chunk: string) => void opts.logLines!.push(...chunk.split("\n").filter((line) => line !== "")) })
+    ? pino({ level: "debug" }, new BatchingDestination({ write: (chunk: string) => void opts.logLines!.push(...chunk.split("\n").filter((line) => line !== "")) }))
     : pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
   const running = await startServer(config, log, { metrics: new Metrics(false), ...(opts.kubeConfig ? { kubeConfig: opts.kubeConfig } : {}) });
   return { ...running, account, adminKey: running.adminApiKey!, databaseUrl, dataKey };
