@@ -60,7 +60,7 @@ describe("shared statements: one request's input never fails the others of its t
       expect(bodies).to.deep.equal(ids.map((id) => `value of ${id}`));
       expect(shared).to.equal(1);
     } finally {
-      pool.query = query as typeof pool.query;
+      pool.query = query;
     }
   });
 
