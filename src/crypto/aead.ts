@@ -61,7 +61,10 @@ export class Aead {
     decipher.setAAD(Buffer.from(aad, "utf8"));
     decipher.setAuthTag(blob.subarray(1 + IV_BYTES, HEADER_BYTES));
     try {
-      return Buffer.concat([decipher.update(blob.subarray(HEADER_BYTES)), decipher.final()]);
+      // GCM's final() yields no bytes; it checks the tag (and throws), so nothing unverified leaves.
+      const plaintext = decipher.update(blob.subarray(HEADER_BYTES));
+      decipher.final();
+      return plaintext;
     } catch {
       throw new DecryptionError("data key does not match the encrypted data");
     }

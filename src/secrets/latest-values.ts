@@ -24,13 +24,15 @@ const LATEST_VALUES = `SELECT i.id AS resource_id, s.version, s.value, ${AUTHORI
   FROM unnest($1::text[]) AS i(id)
   CROSS JOIN LATERAL (SELECT version, value FROM secrets WHERE resource_id = i.id ORDER BY version DESC LIMIT 1) s`;
 
-async function readLatest(db: Queryable, ids: readonly string[]): Promise<(ValueRow | undefined)[]> {
+async function readLatest(db: Queryable, ids: readonly string[]): Promise<Map<string, ValueRow>> {
   const { rows } = await db.query<ValueRow>({ name: "secret-latest-values", text: LATEST_VALUES, values: [ids] });
-  const byId = new Map(rows.map((row) => [row.resource_id, row]));
-  return ids.map((id) => byId.get(id));
+  return new Map(rows.map((row) => [row.resource_id, row]));
 }
 
-const joined = perTurnLoader(readLatest);
+const joined = perTurnLoader(async (pool: pg.Pool, ids: readonly string[]) => {
+  const byId = await readLatest(pool, ids);
+  return ids.map((id) => byId.get(id));
+});
 
 /**
  * A read of more ids than this has a statement of its own: its round trip is already shared
@@ -44,7 +46,8 @@ const JOINED_UP_TO = 16;
  * order, so it reads alone.
  */
 export async function latestValues(db: Queryable, ids: readonly string[]): Promise<Map<string, ValueRow>> {
-  const rows = db instanceof pg.Pool && ids.length <= JOINED_UP_TO ? await joined(db).loadMany(ids) : await readLatest(db, ids);
+  if (!(db instanceof pg.Pool) || ids.length > JOINED_UP_TO) return readLatest(db, ids);
+  const rows = await joined(db).loadMany(ids);
   const byId = new Map<string, ValueRow>();
   for (const row of rows) {
     if (row instanceof Error) throw row;
