@@ -32,6 +32,7 @@ export class LogAuditSink implements AuditSink {
     let lines = "";
     // The records of one call share their request (action, role, request id, address):
     // that part of the line is serialised once; only resource, outcome and reason vary.
+    // Action and outcome are words of our own (AuditAction, "success" | "failure"): no escaping.
     let shared: AuditRecord | undefined;
     let head = "";
     for (const record of records) {
@@ -39,7 +40,7 @@ export class LogAuditSink implements AuditSink {
         shared = record;
         head = `{"level":${INFO},"time":${time},${this.#bindings}"action":${json(record.action)}${member("role", record.role)}${member("requestId", record.requestId)}${member("clientIp", record.clientIp)}`;
       }
-      lines += `${head}${member("resource", record.resource)},"outcome":${json(record.outcome)}${member("reason", record.reason)},"msg":${json(`audit ${record.action} ${record.outcome}`)}}\n`;
+      lines += `${head}${member("resource", record.resource)},"outcome":${json(record.outcome)}${member("reason", record.reason)},"msg":"audit ${record.action} ${record.outcome}"}\n`;
     }
     this.#destination.write(lines);
     return Promise.resolve();

@@ -29,6 +29,28 @@ async function readLatest(db: Queryable, ids: readonly string[]): Promise<Map<st
   return new Map(rows.map((row) => [row.resource_id, row]));
 }
 
+/**
+ * A large read whose grants were all decided under one version: the statement itself
+ * compares it with its snapshot's and returns no rows when they differ, so the rows carry
+ * no version each and come back already marked allowed.
+ */
+const LATEST_VALUES_IF_CURRENT = `SELECT i.id AS resource_id, true AS allowed, s.version, s.value
+  FROM unnest($1::text[]) AS i(id)
+  CROSS JOIN LATERAL (SELECT version, value FROM secrets WHERE resource_id = i.id ORDER BY version DESC LIMIT 1) s
+  WHERE (SELECT version::text FROM authorization_version WHERE id = 1) = $2`;
+
+export interface GrantedRow {
+  resource_id: string;
+  allowed: true;
+  version: number;
+  value: Buffer;
+}
+
+/** The latest values of `ids` if the authorization version is still `version`; empty when it is not. */
+export async function latestValuesIfCurrent(db: Queryable, ids: readonly string[], version: string): Promise<GrantedRow[]> {
+  return (await db.query<GrantedRow>({ name: "secret-latest-values-if-current", text: LATEST_VALUES_IF_CURRENT, values: [ids, version] })).rows;
+}
+
 const joined = perTurnLoader(async (pool: pg.Pool, ids: readonly string[]) => {
   const byId = await readLatest(pool, ids);
   return ids.map((id) => byId.get(id));
@@ -38,7 +60,7 @@ const joined = perTurnLoader(async (pool: pg.Pool, ids: readonly string[]) => {
  * A read of more ids than this has a statement of its own: its round trip is already shared
  * by its ids, and joining costs a promise per id.
  */
-const JOINED_UP_TO = 16;
+export const JOINED_UP_TO = 16;
 
 /**
  * The latest value of each id that has one (an id with none has no entry). Only a pool's

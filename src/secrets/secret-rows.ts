@@ -17,7 +17,7 @@
 import pg from "pg";
 import { AUTHORIZATION_VERSION, roleClosures } from "../authz/closure-cache.js";
 import { readGrants } from "../authz/cached-grants.js";
-import { latestValues } from "./latest-values.js";
+import { JOINED_UP_TO, latestValues, latestValuesIfCurrent } from "./latest-values.js";
 import type { Queryable } from "../storage/database.js";
 
 export interface SecretRow {
@@ -79,7 +79,7 @@ const LATEST_OF_MANY = `SELECT r.resource_id,
   LEFT JOIN LATERAL (SELECT version, value FROM secrets WHERE resource_id = r.resource_id ORDER BY version DESC LIMIT 1) s ON true
   WHERE r.resource_id = ANY($2::text[])`;
 
-export type BatchRow = Pick<SecretRow, "resource_id" | "allowed" | "version" | "value" | "authorization_version">;
+export type BatchRow = Pick<SecretRow, "resource_id" | "allowed" | "version" | "value">;
 
 /**
  * Remembers the grants among rows the full check answered; forgets the refusals. Only for
@@ -114,9 +114,16 @@ export async function loadSecretRow(db: Queryable, roleId: string, id: string, v
 export async function loadBatchRows(db: Queryable, roleId: string, ids: string[]): Promise<Map<string, BatchRow>> {
   const grants = ids.map((id) => readGrants.get(roleId, id));
   if (grants.every((g) => g !== undefined)) {
-    const rows = await latestValues(db, ids);
-    if (ids.every((id, i) => rows.get(id)?.authorization_version === grants[i]!.version)) {
-      return new Map(ids.map((id) => [id, { ...rows.get(id)!, allowed: true }]));
+    const version = grants[0]!.version;
+    if (ids.length > JOINED_UP_TO && grants.every((g) => g.version === version)) {
+      // Every id granted and a value for each, under the version the grants were decided under.
+      const rows = await latestValuesIfCurrent(db, ids, version);
+      if (rows.length === ids.length) return new Map(rows.map((row) => [row.resource_id, row]));
+    } else {
+      const rows = await latestValues(db, ids);
+      if (ids.every((id, i) => rows.get(id)?.authorization_version === grants[i]!.version)) {
+        return new Map(ids.map((id) => [id, { ...rows.get(id)!, allowed: true }]));
+      }
     }
   }
   const rows = await roleClosures.withClosure(db, roleId, async (roles) => (await db.query<SecretRow>({ name: "secret-latest-of-many", text: LATEST_OF_MANY, values: [roles, ids] })).rows);

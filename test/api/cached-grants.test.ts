@@ -41,6 +41,8 @@ describe("secrets: cached grants (read, update) follow every authorization chang
 - !variable db/owned
 - !permit { role: !group readers, privileges: [read, execute], resources: [!variable db/password, !variable db/user] }
 - !variable db/rotated
+${Array.from({ length: 20 }, (_, i) => `- !variable many/v${i}`).join("\n")}
+- !permit { role: !group readers, privileges: [read, execute], resources: [${Array.from({ length: 20 }, (_, i) => `!variable many/v${i}`).join(", ")}] }
 - !permit { role: !group readers, privileges: [read, execute, update], resources: !variable db/rotated }
 `,
     );
@@ -49,6 +51,7 @@ describe("secrets: cached grants (read, update) follow every authorization chang
     await admin.setSecret("db/password", "s3cret");
     await admin.setSecret("db/user", "app");
     await admin.setSecret("db/owned", "mine");
+    for (let i = 0; i < 20; i++) await admin.setSecret(`many/v${i}`, `value ${i}`);
   });
   after(async () => {
     await replica.close();
@@ -115,6 +118,16 @@ describe("secrets: cached grants (read, update) follow every authorization chang
     expect((await clients[0]!.getSecret("db/rotated")).text).to.equal("v11");
     expect((await admin.loadPolicy("PATCH", "root", "- !delete { record: !variable db/rotated }\n")).status).to.equal(201);
     for (const client of clients) expect((await client.setSecret("db/rotated", "gone")).status).to.equal(404);
+  });
+
+  it("a large batch (its own statement, version checked in it) is refused at once when one of its variables is revoked", async () => {
+    const many = Array.from({ length: 20 }, (_, i) => id(`many/v${i}`));
+    for (const client of clients) {
+      for (let n = 0; n < 2; n++) expect(Object.keys((await client.batch(many)).json())).to.have.length(20);
+    }
+    expect((await admin.loadPolicy("PATCH", "root", "- !deny { role: !group readers, privilege: execute, resource: !variable many/v7 }\n")).status).to.equal(201);
+    for (const client of clients) expect((await client.batch(many)).status).to.equal(403);
+    for (const client of clients) expect((await client.batch(many.filter((v) => !v.endsWith("/v7")))).json()[id("many/v19")]).to.equal("value 19");
   });
 
   it("a grant is used only together with the version it was taken under (a forged stale entry is re-checked)", async () => {
