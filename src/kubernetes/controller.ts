@@ -186,7 +186,10 @@ export class Controller {
     const secretBindings = new SecretBindings({ ...common, custom: deps.kube.custom, get: (ns, name) => caches.binding(ns, name), cachedSecret: (ns, name) => caches.secret(ns, name) });
     const listener = new SecretChangeListener(
       deps.databaseUrl,
-      (variable) => variables.keysFor(variable).forEach((k) => queue.add(k)),
+      (variable) => {
+        this.#changedAt.set(variable, ++this.#changes);
+        variables.keysFor(variable).forEach((k) => queue.add(k));
+      },
       deps.log,
       () => this.#resyncAll(),
       deps.dbTimeouts,
@@ -209,6 +212,15 @@ export class Controller {
   }
 
   #reconcilers: { podSecrets: PodSecrets; secretBindings: SecretBindings } | undefined;
+  /**
+   * Change signals received so far, and the count at each variable's latest one. A signal
+   * for a variable whose key is still in its first reconcile finds no key to queue (the
+   * index learns a key's variables when that reconcile ends), and that reconcile may have
+   * read the value before the change: so a reconcile that ends checks for signals of its
+   * variables since it started, and runs again if there were any.
+   */
+  #changes = 0;
+  readonly #changedAt = new Map<string, number>();
 
   #resyncAll(): void {
     const term = this.#term;
@@ -225,10 +237,13 @@ export class Controller {
     if (!term || !reconcilers || !this.#elector.leading) return {};
     const kind = key.startsWith(POD) ? "pod" : "binding";
     const end = this.deps.metrics.reconcileDuration.startTimer({ kind });
+    const started = this.#changes;
     try {
       const result = kind === "pod" ? await reconcilers.podSecrets.reconcile(key.slice(POD.length)) : await reconcilers.secretBindings.reconcile(key.slice(BINDING.length));
       this.deps.metrics.reconciles.inc({ kind, outcome: "success" });
       term.variables.set(key, result.variables);
+      // Marked dirty while it is processing: the queue runs it again right after this one.
+      if (result.variables.some((v) => (this.#changedAt.get(v) ?? 0) > started)) term.queue.add(key);
       return { requeueAfterMs: result.requeueAfterMs };
     } catch (err) {
       this.deps.metrics.reconciles.inc({ kind, outcome: "error" });
