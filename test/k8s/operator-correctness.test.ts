@@ -140,6 +140,33 @@ describe("the operator's correctness under restarts, deletions, reconnects and s
     await until("the rotated value", async () => (decode(await secret(secretName), "gap") === "written-in-the-gap" ? true : undefined), 8_000);
   });
 
+  it("delivers a value changed during a key's first reconcile (its change signal finds no key indexed yet)", async () => {
+    await server.controller!.idle();
+    const pool = server.services.pool;
+    const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+    const reads = new Set(["secret-latest-of-many", "secret-latest-values", "secret-latest-values-if-current", "secret-latest-of-one"]);
+    let armed = true;
+    // The controller's first read of the new key returns the old value; before it is handed
+    // back, the value changes and its signal arrives (while the key is still unindexed).
+    pool.query = (async (config: { name?: string }, ...rest: unknown[]) => {
+      const result = await query(config, ...rest);
+      if (armed && reads.has(config?.name ?? "")) {
+        armed = false;
+        expect((await setSecret("changed-mid-reconcile")).status).to.equal(201);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      return result;
+    }) as typeof pool.query;
+    try {
+      const { secretName } = await workload("midway", 1, "midway");
+      // Well inside the 5-minute refresh: only the signal can bring it.
+      await until("the changed value", async () => (decode(await secret(secretName), "midway") === "changed-mid-reconcile" ? true : undefined), 5_000);
+      expect(armed).to.equal(false);
+    } finally {
+      pool.query = query as typeof pool.query;
+    }
+  });
+
   it("reports queue work ready to run apart from scheduled refreshes", async () => {
     await server.controller!.idle();
     const text = await (await fetch(`${server.url}/metrics`)).text();
