@@ -5,6 +5,7 @@
  * The CA's private key is discarded after signing: nothing else is ever signed with it.
  */
 import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { isIP } from "node:net";
 import forge from "node-forge";
 
 export interface ServingCertificate {
@@ -50,7 +51,9 @@ export function issueServingCertificate(opts: { caName: string; dnsNames: string
     { name: "basicConstraints", cA: false, critical: true },
     { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
     { name: "extKeyUsage", serverAuth: true },
-    { name: "subjectAltName", altNames: opts.dnsNames.map((value) => ({ type: 2, value })) },
+    // An IP address (a webhook called by URL, e.g. https://127.0.0.1:8443) must be an IP SAN: TLS
+    // clients never match an IP against a DNS name.
+    { name: "subjectAltName", altNames: opts.dnsNames.map((value) => (isIP(value) ? { type: 7, ip: value } : { type: 2, value })) },
     { name: "subjectKeyIdentifier" },
     { name: "authorityKeyIdentifier", keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);

@@ -14,6 +14,7 @@ export function kubeWebhookConfigApi(api: k8s.AdmissionregistrationV1Api): Webho
           name: w.name,
           caBundle: w.clientConfig.caBundle,
           service: w.clientConfig.service ? { name: w.clientConfig.service.name, namespace: w.clientConfig.service.namespace } : undefined,
+          url: w.clientConfig.url,
         }));
       } catch (err) {
         if (statusOf(err) === 404) return undefined;

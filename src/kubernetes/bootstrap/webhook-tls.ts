@@ -12,6 +12,8 @@ export interface WebhookEntry {
   name: string;
   caBundle: string | undefined;
   service: { name: string; namespace: string } | undefined;
+  /** clientConfig.url, when the API server calls the webhook by URL instead of a Service. */
+  url?: string | undefined;
 }
 
 /** The slice of the admissionregistration API this needs (injected; see kube-webhook-config.ts). */
@@ -35,13 +37,17 @@ function problemWith(data: SecretData): string | undefined {
   return undefined;
 }
 
-/** The Service the API server calls, from the configuration's first webhook. */
-async function webhookService(api: WebhookConfigApi, configName: string): Promise<{ name: string; namespace: string }> {
+/** The names the API server calls the webhook by: its Service's, or its URL's host (chart value webhook.url). */
+async function webhookNames(api: WebhookConfigApi, configName: string): Promise<{ caName: string; dnsNames: string[] }> {
   const entries = await api.read(configName);
   if (!entries) throw new NotReadyError(`MutatingWebhookConfiguration ${configName} not found (it names the Service the certificate is for)`);
   const service = entries.find((e) => e.service)?.service;
-  if (!service) throw new BootstrapError(`MutatingWebhookConfiguration ${configName} has no webhook with clientConfig.service`);
-  return service;
+  if (service) return { caName: `${service.name}-ca`, dnsNames: serviceDnsNames(service.name, service.namespace) };
+  const url = entries.find((e) => e.url)?.url;
+  if (!url) throw new BootstrapError(`MutatingWebhookConfiguration ${configName} has no webhook with clientConfig.service or clientConfig.url`);
+  // URL.hostname keeps an IPv6 address in brackets; a SAN holds it bare.
+  const host = new URL(url).hostname.replace(/^\[(.*)\]$/, "$1");
+  return { caName: `${configName}-ca`, dnsNames: [host] };
 }
 
 /** Writes the CA into every webhook of the configuration whose caBundle differs; true if it patched. */
@@ -65,8 +71,8 @@ export async function ensureWebhookTls(
     opts.secretName,
     { component: "webhook-tls", type: "kubernetes.io/tls" },
     async () => {
-      const service = await webhookService(api, opts.configName);
-      const issued = issueServingCertificate({ caName: `${service.name}-ca`, dnsNames: serviceDnsNames(service.name, service.namespace), validityDays: opts.validityDays });
+      const names = await webhookNames(api, opts.configName);
+      const issued = issueServingCertificate({ ...names, validityDays: opts.validityDays });
       return { "ca.crt": Buffer.from(issued.caPem), "tls.crt": Buffer.from(issued.certPem), "tls.key": Buffer.from(issued.keyPem) };
     },
     problemWith,
