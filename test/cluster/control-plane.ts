@@ -95,8 +95,8 @@ function startDaemon(name: string, bin: string, args: string[]): Daemon {
   const keep = (chunk: Buffer): void => {
     log = (log + chunk.toString()).slice(-20_000);
   };
-  child.stdout!.on("data", keep);
-  child.stderr!.on("data", keep);
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
   const exited = new Promise<number | null>((ok) =>
     child.once("exit", (code) => {
       running.delete(child);
