@@ -46,6 +46,13 @@ export interface ControlPlane {
   versions: string[];
   /** Restart kube-apiserver with the same flags (etcd keeps the state). */
   restartApiserver(): Promise<void>;
+  /**
+   * Stops kube-apiserver, runs `during` against a second one on another port (same etcd: the
+   * cluster changes while the clients of the first cannot see it), then starts the first again.
+   */
+  whileApiserverDown(during: (otherKubeconfig: string) => Promise<void>): Promise<void>;
+  /** Compacts etcd at its current revision: every older resourceVersion is gone (410). */
+  compactEtcd(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -193,11 +200,11 @@ export async function startControlPlane(): Promise<ControlPlane> {
     await waitUntil("etcd", daemons.etcd, async () => (await request(`${etcdUrl}/health`)).statusCode === 200);
 
     const server = `https://127.0.0.1:${apiPort}`;
-    const apiserverArgs = [
+    const apiserverArgs = (port: number): string[] => [
       `--etcd-servers=${etcdUrl}`,
       "--bind-address=127.0.0.1",
       "--advertise-address=127.0.0.1",
-      `--secure-port=${apiPort}`,
+      `--secure-port=${port}`,
       // default/kubernetes Endpoints may not hold a loopback address.
       "--endpoint-reconciler-type=none",
       `--cert-dir=${dir}`,
@@ -213,14 +220,14 @@ export async function startControlPlane(): Promise<ControlPlane> {
       "--allow-privileged=true",
       "--profiling=false",
     ];
-    daemons.apiserver = startDaemon("kube-apiserver", binaries.apiserver, apiserverArgs);
+    daemons.apiserver = startDaemon("kube-apiserver", binaries.apiserver, apiserverArgs(apiPort));
     const dispatcher = new Agent({ connect: { ca: caPem } });
-    const readyz = async (): Promise<boolean> => {
-      const res = await request(`${server}/readyz`, { dispatcher, headers: { authorization: `Bearer ${adminToken}` } });
+    const readyz = async (url = server): Promise<boolean> => {
+      const res = await request(`${url}/readyz`, { dispatcher, headers: { authorization: `Bearer ${adminToken}` } });
       await res.body.text();
       return res.statusCode === 200;
     };
-    await waitUntil("kube-apiserver", daemons.apiserver, readyz, 120_000);
+    await waitUntil("kube-apiserver", daemons.apiserver, () => readyz(), 120_000);
 
     const adminKubeconfig = join(dir, "admin.kubeconfig");
     writeFileSync(adminKubeconfig, kubeconfigYaml(server, caPem, adminToken, "admin"));
@@ -258,8 +265,34 @@ export async function startControlPlane(): Promise<ControlPlane> {
       versions,
       async restartApiserver() {
         await stopDaemon(daemons.apiserver);
-        daemons.apiserver = startDaemon("kube-apiserver", binaries.apiserver, apiserverArgs);
-        await waitUntil("kube-apiserver", daemons.apiserver, readyz, 120_000);
+        daemons.apiserver = startDaemon("kube-apiserver", binaries.apiserver, apiserverArgs(apiPort));
+        await waitUntil("kube-apiserver", daemons.apiserver, () => readyz(), 120_000);
+      },
+      async whileApiserverDown(during) {
+        const port = await freePort();
+        const other = startDaemon("kube-apiserver (second)", binaries.apiserver, apiserverArgs(port));
+        try {
+          // The second one is ready before the first stops: the outage stays short (shorter than
+          // the controller's renew deadline), so the controller resumes its watch rather than restart.
+          await waitUntil("kube-apiserver (second)", other, () => readyz(`https://127.0.0.1:${port}`), 120_000);
+          await stopDaemon(daemons.apiserver);
+          const kubeconfig = join(dir, "other.kubeconfig");
+          writeFileSync(kubeconfig, kubeconfigYaml(`https://127.0.0.1:${port}`, caPem, adminToken, "admin"));
+          await during(kubeconfig);
+        } finally {
+          await stopDaemon(other);
+          daemons.apiserver = startDaemon("kube-apiserver", binaries.apiserver, apiserverArgs(apiPort));
+          await waitUntil("kube-apiserver", daemons.apiserver, () => readyz(), 120_000);
+        }
+      },
+      async compactEtcd() {
+        // etcd's JSON gateway: no etcdctl needed. The range answers with the current revision.
+        const range = await request(`${etcdUrl}/v3/kv/range`, { method: "POST", body: JSON.stringify({ key: Buffer.from("/").toString("base64") }) });
+        const revision = Number(((await range.body.json()) as { header: { revision: string } }).header.revision);
+        const compact = await request(`${etcdUrl}/v3/kv/compaction`, { method: "POST", body: JSON.stringify({ revision, physical: true }) });
+        if (compact.statusCode !== 200) throw new Error(`etcd compaction: ${compact.statusCode} ${await compact.body.text()}`);
+        await compact.body.text();
+        return revision;
       },
       stop,
     };
