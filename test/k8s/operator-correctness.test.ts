@@ -181,7 +181,9 @@ describe("the operator's correctness under restarts, deletions, reconnects and s
     await until("leadership", async () => (server.controller!.leading ? true : undefined));
     const unhealthy = await until("the controller to report silence", async () => {
       const res = await fetch(`${server.url}/health/controller`);
-      return res.status === 503 ? ((await res.json()) as { reason: string }) : undefined;
+      // Before its caches sync it is also 503 ("not synced yet"): wait for the silence itself.
+      const body = res.status === 503 ? ((await res.json()) as { reason: string }) : undefined;
+      return body && /silent/.test(body.reason) ? body : undefined;
     });
     expect(unhealthy.reason).to.match(/silent/);
     expect((await fetch(`${server.url}/ready`)).status).to.equal(200);

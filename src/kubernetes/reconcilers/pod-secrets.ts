@@ -24,7 +24,7 @@ import { DONE, type ReconcileResult, type Reconciler } from "./contract.js";
 import type { FailureReporter } from "./report-failure.js";
 import { podSecretData, podSecretVariables } from "./pod-secret-data.js";
 import { resolveVariables } from "./resolve-files.js";
-import { deleteSecret, writeSecret } from "./secret-writer.js";
+import { deleteOwnedSecret, isOwnedBy, writeSecret, type Claimant } from "./secret-writer.js";
 
 export interface PodSecretsDeps {
   db: Queryable;
@@ -47,6 +47,7 @@ export interface PodSecretsDeps {
 }
 
 const DENIED_RETRY_MS = 15_000;
+const PODS: Claimant = { kind: "Pod" };
 
 export class PodSecrets implements Reconciler {
   constructor(private readonly deps: PodSecretsDeps) {}
@@ -60,14 +61,15 @@ export class PodSecrets implements Reconciler {
     const { pods, spec } = this.#consistentPods(namespace, name, candidates);
     const cached = this.deps.cachedSecret(namespace, name);
     if (!spec) {
-      // No pod (that may) use it any more.
-      if (cached) await deleteSecret(this.deps.core, namespace, name);
+      // No pod (that may) use it any more: the sweep, of pod Secrets only.
+      if (cached) await deleteOwnedSecret(this.deps.core, cached, PODS);
       this.deps.failures.clear(key);
       return DONE;
     }
+    if (cached && !isOwnedBy(cached, PODS)) return this.#notOwned(key, pods, spec.refreshMs);
     const resolution = await resolveVariables(this.deps, { namespace, serviceAccount: pods[0]!.spec?.serviceAccountName || "default", host: spec.host }, podSecretVariables(spec));
     if (!resolution.ok) {
-      if (resolution.reason !== "VariableNotFound" && cached) await deleteSecret(this.deps.core, namespace, name);
+      if (resolution.reason !== "VariableNotFound" && cached) await deleteOwnedSecret(this.deps.core, cached, PODS);
       await this.deps.failures.report({ key, reason: resolution.reason, message: resolution.message, targets: pods.map(podTarget) });
       return { variables: resolution.variables, requeueAfterMs: Math.min(spec.refreshMs, DENIED_RETRY_MS) };
     }
@@ -84,9 +86,11 @@ export class PodSecrets implements Reconciler {
     const written = await writeSecret(
       this.deps.core,
       { namespace, name, data: rendered.data, owners: owners.map((p) => ({ apiVersion: "v1", kind: "Pod", name: p.metadata!.name!, uid: p.metadata!.uid! })), annotations: { "strongroom.io/identity": resolution.roleId } },
+      PODS,
       cached,
       () => this.#mayCreate(namespace, name, owners),
     );
+    if (written.outcome === "notOwned") return this.#notOwned(key, owners, spec.refreshMs, resolution.variables);
     if (written.outcome === "created") {
       this.deps.events.record(workloadTarget(owners[0]!), "Normal", "SecretsInjected", `Secret ${name} created with ${spec.rendered.files.length} file(s) and ${Object.keys(spec.rendered.env).length} env variable(s) as ${resolution.roleId}`);
     }
@@ -95,6 +99,13 @@ export class PodSecrets implements Reconciler {
       this.deps.nudger.nudge(targets, written.resourceVersion);
     }
     return { variables: resolution.variables, requeueAfterMs: spec.refreshMs };
+  }
+
+  /** The Secret's name is taken by something that is not these pods' (ADR 21): no write, told on every pod. */
+  async #notOwned(key: string, pods: V1Pod[], refreshMs: number, variables: string[] = []): Promise<ReconcileResult> {
+    const message = `Secret ${key} exists and is not managed by Strongroom for these pods; it is left as it is`;
+    await this.deps.failures.report({ key, reason: "SecretNotOwned", message, targets: pods.map(podTarget) });
+    return { variables, requeueAfterMs: Math.min(refreshMs, DENIED_RETRY_MS) };
   }
 
   /**

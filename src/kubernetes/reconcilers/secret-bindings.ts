@@ -12,7 +12,7 @@ import { DEFAULT_REFRESH_MS, parseDuration } from "../injection/annotations.js";
 import type { EventRecorder } from "../api/events.js";
 import { SECRET_BINDING } from "../api/kube-client.js";
 import { resolveFiles } from "./resolve-files.js";
-import { deleteSecret, writeSecret } from "./secret-writer.js";
+import { deleteOwnedSecret, isOwnedBy, writeSecret, type Claimant } from "./secret-writer.js";
 import { DONE, type ReconcileResult, type Reconciler } from "./contract.js";
 import type { FailureReporter } from "./report-failure.js";
 
@@ -62,6 +62,9 @@ function filesOf(binding: SecretBinding): Record<string, string> | string {
   return files;
 }
 
+const notOwned = (namespace: string, name: string): string =>
+  `Secret ${namespace}/${name} exists and is not owned by this SecretBinding; it is left as it is (choose another spec.secretName)`;
+
 export class SecretBindings implements Reconciler {
   constructor(private readonly deps: SecretBindingsDeps) {}
 
@@ -79,18 +82,28 @@ export class SecretBindings implements Reconciler {
       await this.deps.failures.report({ key, reason: "InvalidSpec", message: files, targets: [], setCondition: () => this.#status(binding, "False", "InvalidSpec", files) });
       return DONE;
     }
+    const retryMs = Math.min(refreshMs, 15_000);
+    const claimant: Claimant = { kind: "SecretBinding", uid: binding.metadata.uid ?? "" };
+    const cached = this.deps.cachedSecret(namespace, secretName);
+    // Ownership before any work (ADR 21): the first binding to make a Secret keeps it.
+    if (cached && !isOwnedBy(cached, claimant)) return this.#fail(key, binding, "SecretNotOwned", notOwned(namespace, secretName), [], retryMs);
     const resolution = await resolveFiles(this.deps, { namespace, serviceAccount: binding.spec.serviceAccountName || "default", host: binding.spec.host }, files);
     if (!resolution.ok) {
-      if (resolution.reason !== "VariableNotFound" && this.deps.cachedSecret(namespace, secretName)) await deleteSecret(this.deps.core, namespace, secretName);
-      const { reason, message } = resolution;
-      await this.deps.failures.report({ key, reason, message, targets: [], setCondition: () => this.#status(binding, "False", reason, message) });
-      return { variables: resolution.variables, requeueAfterMs: Math.min(refreshMs, 15_000) };
+      if (resolution.reason !== "VariableNotFound" && cached) await deleteOwnedSecret(this.deps.core, cached, claimant);
+      return this.#fail(key, binding, resolution.reason, resolution.message, resolution.variables, retryMs);
     }
     const owner = { apiVersion: `${SECRET_BINDING.group}/${SECRET_BINDING.version}`, kind: "SecretBinding", name, uid: binding.metadata.uid!, controller: true, blockOwnerDeletion: true };
+    const desired = { namespace, name: secretName, data: resolution.data, owners: [owner], annotations: { "strongroom.io/identity": resolution.roleId } };
+    const written = await writeSecret(this.deps.core, desired, claimant, cached);
+    if (written.outcome === "notOwned") return this.#fail(key, binding, "SecretNotOwned", notOwned(namespace, secretName), resolution.variables, retryMs);
     this.deps.failures.clear(key);
-    await writeSecret(this.deps.core, { namespace, name: secretName, data: resolution.data, owners: [owner], annotations: { "strongroom.io/identity": resolution.roleId } }, this.deps.cachedSecret(namespace, secretName));
     await this.#status(binding, "True", "Synced", `Secret ${secretName} holds ${Object.keys(files).length} item(s) resolved as ${resolution.roleId}`);
     return { variables: resolution.variables, requeueAfterMs: refreshMs };
+  }
+
+  async #fail(key: string, binding: SecretBinding, reason: string, message: string, variables: string[], retryMs: number): Promise<ReconcileResult> {
+    await this.deps.failures.report({ key, reason, message, targets: [], setCondition: () => this.#status(binding, "False", reason, message) });
+    return { variables, requeueAfterMs: retryMs };
   }
 
   async #status(binding: SecretBinding, status: Condition["status"], reason: string, message: string): Promise<void> {

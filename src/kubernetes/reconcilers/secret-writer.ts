@@ -4,6 +4,13 @@
  * the resourceVersion it was computed from, and a 409 (someone wrote in between, or our
  * cache is behind) means a fresh read and another try; a 404 on update means the Secret was
  * deleted meanwhile (the garbage collector, after its last owner) — done, not an error.
+ *
+ * The ownership rule (ADR 21): the controller replaces or deletes only a Secret that carries
+ * its managed-by label AND is owned by the object being reconciled — a pod Secret by pods
+ * only, a binding's Secret by that binding (its uid). Anything else — a Secret someone else
+ * made, another binding's, a pod Secret named by a binding — is `notOwned`: no write, and
+ * the reconciler reports SecretNotOwned (as External Secrets' `creationPolicy: Owner` refuses
+ * to adopt).
  */
 import type { CoreV1Api, V1OwnerReference, V1Secret } from "@kubernetes/client-node";
 import { statusOf } from "../api/kube-client.js";
@@ -24,8 +31,19 @@ const sameData = (a: Record<string, string> | undefined, b: Record<string, strin
 const sameOwners = (a: V1OwnerReference[] | undefined, b: V1OwnerReference[]): boolean =>
   JSON.stringify((a ?? []).map((o) => o.uid).sort()) === JSON.stringify(b.map((o) => o.uid).sort());
 
+/** Who claims a Secret: pods (a pod Secret), or one SecretBinding by uid. */
+export type Claimant = { kind: "Pod" } | { kind: "SecretBinding"; uid: string };
+
+export function isOwnedBy(secret: V1Secret, claimant: Claimant): boolean {
+  if (secret.metadata?.labels?.[MANAGED_BY_LABEL] !== "strongroom") return false;
+  const owners = secret.metadata.ownerReferences ?? [];
+  if (!owners.length) return false;
+  if (claimant.kind === "Pod") return owners.every((o) => o.kind === "Pod" && o.apiVersion === "v1");
+  return owners.length === 1 && owners[0]!.kind === "SecretBinding" && owners[0]!.uid === claimant.uid;
+}
+
 export interface WriteResult {
-  outcome: "created" | "updated" | "owners" | "unchanged" | "gone";
+  outcome: "created" | "updated" | "owners" | "unchanged" | "gone" | "notOwned";
   /** The Secret's resourceVersion after the write (never derived from its values). */
   resourceVersion: string | undefined;
 }
@@ -41,8 +59,17 @@ async function read(core: CoreV1Api, namespace: string, name: string): Promise<V
   }
 }
 
-/** `cached` is the informer's copy (undefined: not in the cache); `mayCreate` is asked before any create. */
-export async function writeSecret(core: CoreV1Api, desired: DesiredSecret, cached: V1Secret | undefined, mayCreate: () => Promise<boolean> = () => Promise.resolve(true)): Promise<WriteResult> {
+/**
+ * `cached` is the informer's copy (undefined: not in the cache, which holds only labelled
+ * Secrets); `mayCreate` is asked before any create.
+ */
+export async function writeSecret(
+  core: CoreV1Api,
+  desired: DesiredSecret,
+  claimant: Claimant,
+  cached: V1Secret | undefined,
+  mayCreate: () => Promise<boolean> = () => Promise.resolve(true),
+): Promise<WriteResult> {
   const body: V1Secret = {
     apiVersion: "v1",
     kind: "Secret",
@@ -63,6 +90,7 @@ export async function writeSecret(core: CoreV1Api, desired: DesiredSecret, cache
         continue;
       }
     }
+    if (!isOwnedBy(current, claimant)) return { outcome: "notOwned", resourceVersion: current.metadata?.resourceVersion };
     const dataSame = sameData(current.data, desired.data);
     if (dataSame && sameOwners(current.metadata?.ownerReferences, desired.owners)) return { outcome: "unchanged", resourceVersion: current.metadata?.resourceVersion };
     try {
@@ -83,10 +111,20 @@ export async function writeSecret(core: CoreV1Api, desired: DesiredSecret, cache
   throw new SecretConflictError(`Secret ${desired.namespace}/${desired.name} kept changing under us (${ATTEMPTS} conflicts); will retry`);
 }
 
-export async function deleteSecret(core: CoreV1Api, namespace: string, name: string): Promise<void> {
+/**
+ * Deletes the informer's copy of a Secret if, and only if, the claimant owns it; the
+ * preconditions make the API refuse when the Secret changed since (a 409: the next reconcile
+ * decides again). Returns whether it was ours to delete.
+ */
+export async function deleteOwnedSecret(core: CoreV1Api, secret: V1Secret, claimant: Claimant): Promise<boolean> {
+  if (!isOwnedBy(secret, claimant)) return false;
+  const { namespace, name, uid, resourceVersion } = secret.metadata!;
   try {
-    await core.deleteNamespacedSecret({ namespace, name });
+    await core.deleteNamespacedSecret({ namespace: namespace!, name: name!, body: { preconditions: { uid, resourceVersion } } });
   } catch (err) {
-    if (statusOf(err) !== 404) throw err;
+    const status = statusOf(err);
+    if (status === 409) throw new SecretConflictError(`Secret ${namespace}/${name} changed before it could be deleted; will retry`);
+    if (status !== 404) throw err;
   }
+  return true;
 }

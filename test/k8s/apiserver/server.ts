@@ -161,6 +161,13 @@ export class TestApiServer {
         return this.#send(res, 200, withStatusRules(patched));
       }
       case "DELETE": {
+        // DeleteOptions.preconditions, as the real apiserver checks them: a mismatch is 409 Conflict.
+        const preconditions = (body as { preconditions?: { uid?: string; resourceVersion?: string } } | undefined)?.preconditions;
+        if (preconditions) {
+          const current = this.store.get(type, t.namespace, t.name);
+          if ((preconditions.uid && preconditions.uid !== current.metadata.uid) || (preconditions.resourceVersion && preconditions.resourceVersion !== current.metadata.resourceVersion))
+            throw new StatusError(409, "Conflict", `Precondition failed: the object has been modified`);
+        }
         const deleted = this.store.delete(type, t.namespace, t.name, this.types);
         if (type.plural === "customresourcedefinitions") this.#unregister(deleted);
         return this.#send(res, 200, type.plural === "pods" || type.group !== "" ? deleted : { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details: { name: t.name, kind: type.plural, uid: deleted.metadata.uid } });
