@@ -145,3 +145,41 @@ export async function jwtIssuer(kid = "client-tier"): Promise<Issuer> {
     },
   };
 }
+
+// ---- set-up through the REST API (what an operator's script does before the client runs) --------
+
+export interface Admin {
+  request(method: string, path: string, body?: string): Promise<{ status: number; text: string }>;
+  loadPolicy(branch: string, yaml: string): Promise<{ created_roles: Record<string, { id: string; api_key: string }>; version: number }>;
+  setSecret(id: string, value: string): Promise<void>;
+  rotateApiKey(role: string): Promise<string>;
+}
+
+/** The admin of a test server, over http or https (trusting `ca`). */
+export async function adminOf(server: { url: string; account: string; adminKey: string }, ca?: Buffer): Promise<Admin> {
+  const { request: httpRequest } = await import(server.url.startsWith("https") ? "node:https" : "node:http");
+  const send = (method: string, path: string, body?: string, headers: Record<string, string> = {}) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = httpRequest(server.url + path, { method, headers, ...(ca ? { ca } : {}) }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+      });
+      req.on("error", reject);
+      req.end(body);
+    });
+  const authn = await send("POST", `/authn/${server.account}/admin/authenticate`, server.adminKey, { "Accept-Encoding": "base64" });
+  if (authn.status !== 200) throw new Error(`admin authenticate: ${authn.status}`);
+  const auth = { Authorization: `Token token="${authn.text}"` };
+  const must = async (what: string, res: Promise<{ status: number; text: string }>) => {
+    const r = await res;
+    if (r.status >= 300) throw new Error(`${what}: ${r.status} ${r.text}`);
+    return r;
+  };
+  return {
+    request: (method, path, body) => send(method, path, body, auth),
+    loadPolicy: async (branch, yaml) => JSON.parse((await must(`load ${branch}`, send("POST", `/policies/${server.account}/policy/${encodeURIComponent(branch)}`, yaml, auth))).text),
+    setSecret: async (id, value) => void (await must(`set ${id}`, send("POST", `/secrets/${server.account}/variable/${encodeURIComponent(id)}`, value, auth))),
+    rotateApiKey: async (role) => (await must(`rotate ${role}`, send("PUT", `/authn/${server.account}/api_key?role=${encodeURIComponent(`${server.account}:${role.replace(":", ":")}`)}`, undefined, auth))).text,
+  };
+}
