@@ -103,7 +103,9 @@ export function inspectPostmasterLock(databaseDir: string, proc: ProcessTable = 
   if (!argv) return { kind: "unknown", pid };
   if (!isPostmasterOf(argv, databaseDir)) return { kind: "reused", pid };
   const ownerPid = proc.parent(pid);
-  if (ownerPid !== undefined && ownerPid > 1 && isStrongroom(proc.cmdline(ownerPid))) return { kind: "in-use", pid, ownerPid };
+  // In a container the server itself is PID 1 (the image's entrypoint), so PID 1 counts too:
+  // an orphan reparented to a host's init or a container's tini fails isStrongroom.
+  if (ownerPid !== undefined && ownerPid >= 1 && isStrongroom(proc.cmdline(ownerPid))) return { kind: "in-use", pid, ownerPid };
   return { kind: "orphan", pid };
 }
 
