@@ -102,9 +102,8 @@ export function authnJwtRouter(services: Services): Router {
 
   // Conjur's UpdateAuthenticatorConfig: `update` on the webservice; 401 for an unknown account
   // or webservice, 403 without the privilege, 204 when done; every answer has an empty body.
-  router.patch("/authn-jwt/:service_id/:account", async (req: Request, res: Response) => {
+  const updateConfig = async (req: Request, res: Response, serviceId: string): Promise<void> => {
     const account = accountOf(req);
-    const serviceId = serviceIdOf(req);
     const caller = await authenticateRequest(services, req, res);
     const enabled = enabledFromBody(rawBody(req), req.get("content-type"));
     if (enabled === "malformed") throw errors.emptyBadRequest();
@@ -115,6 +114,17 @@ export function authnJwtRouter(services: Services): Router {
     await setAuthenticatorEnabled(pool, webservice, enabled);
     await audit.record({ ...auditContext(req, res, "configure-authenticator", { role: caller.roleId, resource: webservice }), outcome: "success", reason: `enabled=${enabled}` });
     res.status(204).end();
+  };
+  router.patch("/authn-jwt/:service_id/:account", (req: Request, res: Response) => updateConfig(req, res, serviceIdOf(req)));
+  // Conjur's route is `/:authenticator(/:service_id)/:account`, so the id may also come as one
+  // escaped segment: the Python SDK's set_authenticator_state sends PATCH /authn-jwt%2F{id}/{account}.
+  router.patch("/:authenticator/:account", (req: Request, res: Response, next: NextFunction) => {
+    const combined = /^authn-jwt\/([^/.]+)$/.exec(req.params.authenticator as string);
+    if (!combined) {
+      next();
+      return;
+    }
+    return updateConfig(req, res, combined[1]!);
   });
 
   router.get("/authenticators", async (_req: Request, res: Response, _next: NextFunction) => {

@@ -1,0 +1,35 @@
+/**
+ * What CyberArk's real clients (npm run test:clients) found that our replays had missed, each kept
+ * here as a fast regression test with the exact request the client sends.
+ */
+import { expect } from "chai";
+import { Client } from "../support/client.js";
+import { startTestServer, type TestServer } from "../support/server.js";
+
+describe("findings of the real-client tier", () => {
+  let server: TestServer;
+  let admin: Client;
+
+  before(async () => {
+    server = await startTestServer({ env: { STRONGROOM_AUTHENTICATORS: "authn" } });
+    admin = await new Client(server.url, server.account).login("admin", server.adminKey);
+    const loaded = await admin.loadPolicy("POST", "root", "- !user operator\n- !policy\n  id: conjur/authn-jwt/py\n  body:\n  - !webservice\n  - !variable public-keys\n");
+    expect(loaded.status, loaded.text).to.equal(201);
+  });
+  after(() => server.close());
+
+  it("Python SDK set_authenticator_state: PATCH /authn-jwt%2F{service_id}/{account} (the id as one escaped segment, as Conjur's /:authenticator(/:service_id)/:account route takes it)", async () => {
+    const patch = (client: Client, segment: string, body: string) =>
+      client.request("PATCH", `/${segment}/${server.account}`, { body, headers: { "Content-Type": "text/plain; charset=utf-8" } });
+    const enabled = await patch(admin, "authn-jwt%2Fpy", "enabled=true");
+    expect([enabled.status, enabled.text]).to.deep.equal([204, ""]);
+    expect((await admin.request("GET", "/authenticators", { auth: false })).json().enabled).to.include("authn-jwt/py");
+    expect((await patch(admin, "authn-jwt%2Fpy", "enabled=false")).status).to.equal(204);
+    expect((await admin.request("GET", "/authenticators", { auth: false })).json().enabled).to.not.include("authn-jwt/py");
+    const operatorKey = (await admin.request("PUT", `/authn/${server.account}/api_key?role=user:operator`)).text;
+    const operator = await new Client(server.url, server.account).login("operator", operatorKey);
+    expect((await patch(operator, "authn-jwt%2Fpy", "enabled=true")).status, "no update privilege").to.equal(403);
+    expect((await patch(admin, "authn-jwt%2Fnothing", "enabled=true")).status, "no webservice").to.equal(401);
+    expect((await patch(admin, "authn-nope%2Fpy", "enabled=true")).status, "not an authenticator we serve").to.equal(404);
+  });
+});
