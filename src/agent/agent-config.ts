@@ -4,6 +4,7 @@
  */
 import { boundedSetting, ConfigError, helpOf, parseFlagsOf, readSetting, type Setting } from "../config.js";
 import { RenderError } from "../render/errors.js";
+import { fileNameProblem } from "../render/file-name.js";
 import { buildFileSpec, type FileAnnotations, type FileSpec } from "../render/file-spec.js";
 
 export interface AgentConfig {
@@ -58,7 +59,8 @@ export function parseAgentFiles(json: string): FileSpec[] {
   }
   if (!parsed || typeof parsed !== "object" || Array.isArray(parsed) || Object.keys(parsed).length === 0) throw new ConfigError("--files must be a non-empty JSON object of file name → annotations");
   return Object.entries(parsed as Record<string, FileAnnotations>).map(([file, annotations]) => {
-    if (!/^[A-Za-z0-9._-]{1,253}$/.test(file) || file.startsWith(".")) throw new ConfigError(`--files: '${file.slice(0, 60)}' is not a plain file name`);
+    const problem = fileNameProblem(file);
+    if (problem) throw new ConfigError(`--files: ${problem}`);
     try {
       return buildFileSpec(file, annotations);
     } catch (err) {

@@ -99,6 +99,10 @@ describe("the admission webhook (POST /mutate-pods)", () => {
     const cases: [Record<string, string>, string][] = [
       [{ "strongroom.io/secret.pw": "x", "strongroom.io/colour": "red" }, "unknown annotation 'strongroom.io/colour'"],
       [{ "strongroom.io/secret.a/b": "x" }, "is not a valid file name"],
+      // The kubelet refuses '..'-prefixed projected paths and the agent hidden files: refused here, at admission.
+      [{ "strongroom.io/secret...data": "x" }, "'..data' is not a valid file name"],
+      [{ "strongroom.io/secret.hidden": "x", "strongroom.io/secret..hidden": "x" }, "'.hidden' is not a valid file name"],
+      [{ "strongroom.io/inject-mode": "agent", "strongroom.io/secrets....": "- A: x" }, "'...' is not a valid file name"],
       [{}, "no secrets requested"],
       [{ "strongroom.io/secret.pw": "x", "strongroom.io/refresh-interval": "soon" }, "refresh-interval"],
       [{ "strongroom.io/secret.pw": "x", "strongroom.io/mount-path": "relative/path" }, "mount-path"],

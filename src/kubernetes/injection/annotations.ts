@@ -12,12 +12,12 @@ export const VOLUME_NAME = "strongroom-secrets";
 export const DEFAULT_MOUNT_PATH = "/var/run/secrets/strongroom";
 export const DEFAULT_REFRESH_MS = 5 * 60_000;
 
+import { fileNameProblem } from "../../render/file-name.js";
 import { FILE_KEYS, parseRenderedFiles, type RenderedFiles } from "./file-annotations.js";
 import { envKeyCollisions, envSecretKey } from "./secret-layout.js";
 
 const USER_KEYS = new Set(["inject", "host", "mount-path", "refresh-interval", "containers", "binding", "inject-mode"]);
 const OWN_KEYS = new Set(["secret-name", "secret-version"]);
-const FILE_NAME = /^[A-Za-z0-9._-]{1,253}$/;
 const DNS_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 export interface InjectionSpec {
@@ -53,7 +53,8 @@ export function parseInjection(annotations: Record<string, string>): InjectionSp
     const name = key.slice(PREFIX.length);
     if (name.startsWith("secret.")) {
       const file = name.slice("secret.".length);
-      if (!FILE_NAME.test(file) || file === "." || file === "..") problems.push(`'${key}': '${file}' is not a valid file name (letters, digits, '.', '_', '-')`);
+      const problem = fileNameProblem(file);
+      if (problem) problems.push(`'${key}': ${problem}`);
       else if (!value.trim()) problems.push(`'${key}' names no variable`);
       else files[file] = value.trim();
     } else if (name.startsWith("env.") || Object.keys(FILE_KEYS).some((p) => name.startsWith(p))) {

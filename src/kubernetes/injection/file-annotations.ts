@@ -4,6 +4,7 @@
  * render module's (src/render), so the webhook, the controller and the agent agree.
  */
 import { RenderError } from "../../render/errors.js";
+import { fileNameProblem } from "../../render/file-name.js";
 import { buildFileSpec, type FileAnnotations, type FileSpec } from "../../render/file-spec.js";
 import { isEnvName } from "../../render/formats.js";
 
@@ -12,7 +13,6 @@ export type InjectMode = (typeof INJECT_MODES)[number];
 
 /** Per-file annotation prefixes and the field of FileAnnotations each fills. */
 export const FILE_KEYS: Record<string, keyof FileAnnotations> = { "secret.": "secret", "secrets.": "secrets", "format.": "format", "template.": "template", "file-mode.": "mode" };
-const FILE_NAME = /^[A-Za-z0-9._-]{1,253}$/;
 
 export interface RenderedFiles {
   mode: InjectMode;
@@ -43,8 +43,9 @@ export function parseRenderedFiles(annotations: Record<string, string>, prefix: 
     const filePrefix = Object.keys(FILE_KEYS).find((p) => name.startsWith(p));
     if (!filePrefix) continue;
     const file = name.slice(filePrefix.length);
-    if (!FILE_NAME.test(file) || file === "." || file === "..") {
-      problems.push(`'${key}': '${file}' is not a valid file name (letters, digits, '.', '_', '-')`);
+    const problem = fileNameProblem(file);
+    if (problem) {
+      problems.push(`'${key}': ${problem}`);
       continue;
     }
     (byFile[file] ??= {})[FILE_KEYS[filePrefix]!] = value;

@@ -11,6 +11,7 @@ import type { Metrics } from "../../telemetry/metrics.js";
 import { DEFAULT_REFRESH_MS, parseDuration } from "../injection/annotations.js";
 import type { EventRecorder } from "../api/events.js";
 import { SECRET_BINDING } from "../api/kube-client.js";
+import { fileNameProblem } from "../../render/file-name.js";
 import { resolveFiles } from "./resolve-files.js";
 import { deleteOwnedSecret, isOwnedBy, writeSecret, type Claimant } from "./secret-writer.js";
 import { DONE, type ReconcileResult, type Reconciler } from "./contract.js";
@@ -47,17 +48,17 @@ export interface SecretBindingsDeps {
   cachedSecret: (namespace: string, name: string) => V1Secret | undefined;
 }
 
-const FILE = /^[A-Za-z0-9._-]+$/;
 
 function filesOf(binding: SecretBinding): Record<string, string> | string {
   const items = binding.spec?.items ?? [];
   if (!items.length) return "spec.items is empty";
   const files: Record<string, string> = {};
-  for (const item of items) {
-    if (!item.path || !FILE.test(item.path) || item.path === "." || item.path === "..") return `invalid path '${item.path ?? ""}'`;
-    if (!item.variable) return `item '${item.path}' names no variable`;
-    if (files[item.path]) return `path '${item.path}' appears twice`;
-    files[item.path] = item.variable;
+  for (const { path = "", variable } of items) {
+    const problem = fileNameProblem(path);
+    if (problem) return `spec.items[].path: ${problem}`;
+    if (!variable) return `item '${path}' names no variable`;
+    if (files[path]) return `path '${path}' appears twice`;
+    files[path] = variable;
   }
   return files;
 }
