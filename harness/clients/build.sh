@@ -102,7 +102,8 @@ build_secrets_provider() { # secrets-provider-for-k8s: ~90 replaces, three of th
   sed -i -e "s#^replace github.com/cyberark/conjur-api-go => github.com/cyberark/conjur-api-go latest#replace github.com/cyberark/conjur-api-go => github.com/cyberark/conjur-api-go $SP_API#" \
     -e "s#^replace github.com/cyberark/conjur-authn-k8s-client => github.com/cyberark/conjur-authn-k8s-client latest#replace github.com/cyberark/conjur-authn-k8s-client => github.com/cyberark/conjur-authn-k8s-client $SP_AUTHN#" \
     -e "s#^replace github.com/cyberark/conjur-opentelemetry-tracer => github.com/cyberark/conjur-opentelemetry-tracer latest#replace github.com/cyberark/conjur-opentelemetry-tracer => github.com/cyberark/conjur-opentelemetry-tracer $SP_TRACER#" "$src/go.mod"
-  (cd "$src" && go build -trimpath -o "$out/secrets-provider" ./cmd/secrets-provider)
+  (cd "$src" && go build -trimpath -o "$out/secrets-provider" ./cmd/secrets-provider) || return 1
+  mkdir -p "$out/usr-local-bin" && cp "$src"/bin/run-time-scripts/*.sh "$out/usr-local-bin/"   # what its image puts in /usr/local/bin
 }
 
 versions() { # name version, one a line: what the tier reads
