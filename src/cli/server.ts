@@ -14,6 +14,7 @@ import { AuthnThrottle } from "../authn/throttle.js";
 import { TokenService } from "../authn/tokens.js";
 import type { Config } from "../config.js";
 import { createApp } from "../http/app.js";
+import { LIMITS } from "../input/limits.js";
 import type { Services } from "../http/services.js";
 import { Metrics } from "../telemetry/metrics.js";
 import { Controller, controllerTunables } from "../kubernetes/controller.js";
@@ -104,7 +105,9 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     : undefined;
   const app = createApp(services, () => controller?.health());
   const tls = madeTls?.tls ?? (config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined);
-  const server = tls ? https.createServer(tls, app) : http.createServer(app);
+  // Our own bounds (src/input/limits.ts) decide, not Node's 16 KiB default: a batch of 1,000 ids fits.
+  const serverOptions = { maxHeaderSize: LIMITS.requestHeaderBytes };
+  const server = tls ? https.createServer({ ...tls, ...serverOptions }, app) : http.createServer(serverOptions, app);
   let port: number;
   let webhook: WebhookServer | undefined;
   try {

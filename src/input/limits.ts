@@ -15,14 +15,24 @@ export const LIMITS = Object.freeze({
   wordBytes: 64,
   annotationNameBytes: 256,
   annotationValueBytes: 64 * 1024,
-  /** One decoded path segment or query value (the whole request line is bounded by Node at 16 KiB). */
-  urlValueBytes: 16 * 1024,
+  /** Ids in one batch read (`GET /secrets`) or one watch. */
+  batchIds: 1_000,
+  /**
+   * The request line and headers together (Node's `maxHeaderSize`; its default, 16 KiB, would
+   * refuse a batch of 1,000 ids with 431 before our own bound could speak). 1,000 ids at up
+   * to 256 percent-encoded bytes each: a Conjur client's 1,000 typical ids are about 58 KB.
+   * Longer batches fit `POST /secrets` with a form body (up to `--body-limit`).
+   */
+  requestHeaderBytes: 256 * 1024,
   /** Query parameters in one request. */
   queryParameters: 64,
   /** `offset`, `limit`, `version` and other query numbers. */
   queryNumber: 1_000_000_000,
-  /** Policy documents: records and statements, YAML nodes visited (aliases count each time), nesting. */
-  policyStatements: 10_000,
+  /**
+   * Policy documents: YAML nodes visited (aliases count each time they are followed), nesting.
+   * Every record or statement is at least one node, so the node bound is also the bound on
+   * statements (no separate cap: Conjur has none, and a 20,000-variable policy is 410 KB).
+   */
   policyNodes: 200_000,
   policyDepth: 32,
 });

@@ -48,7 +48,6 @@ function aliasTargets(doc: Document): Map<Alias, Node | undefined> {
 class Parser {
   #visited = 0;
   #depth = 0;
-  #statements = 0;
   readonly #targets: Map<Alias, Node | undefined>;
 
   constructor(
@@ -152,7 +151,6 @@ class Parser {
       n.items.flatMap((item) => {
         const d = this.deref(item);
         if (isSeq(d)) return this.statements(d);
-        if (++this.#statements > LIMITS.policyStatements) this.fail(d, `a policy may hold at most ${LIMITS.policyStatements} records and statements`);
         return [this.statement(d)];
       }),
     );

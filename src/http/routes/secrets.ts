@@ -3,6 +3,7 @@ import { isUtf8 } from "node:buffer";
 import { Router, type Request, type Response } from "express";
 import { fullId } from "../../authz/ids.js";
 import { errors } from "../../errors.js";
+import { LIMITS } from "../../input/limits.js";
 import { addVersion, clearExpirations } from "../../secrets/add-version.js";
 import { reasonOf } from "../../audit/audit.js";
 import { fetchBatchAccounted } from "../../secrets/fetch-batch.js";
@@ -20,12 +21,19 @@ function variableId(req: Request): string {
   return fullId(account, "variable", identifierOf(req));
 }
 
-/** Ruby's `split(',')`: trailing empty items are dropped; any other empty item is an error. */
+/**
+ * The ids of a batch, from the query (Conjur's GET) or a form body (our POST, for proxies that
+ * cap URLs). Ruby's `split(',')`: trailing empty items are dropped; any other empty item is an error.
+ */
 function batchIds(req: Request): string[] {
-  const raw = queryString(req, "variable_ids") ?? queryString(req, "variable_id") ?? "";
+  const form = req.method === "POST" ? new URLSearchParams(rawBody(req).toString("utf8")) : undefined;
+  const param = (name: string) => (form ? (form.get(name) ?? undefined) : queryString(req, name));
+  const raw = param("variable_ids") ?? param("variable_id") ?? "";
+  if (raw.includes("\0")) throw errors.argument("variable_ids may not contain NUL bytes");
   const ids = raw.split(",");
   while (ids.length && ids[ids.length - 1] === "") ids.pop();
   if (ids.length === 0 || ids.some((id) => id === "")) throw errors.argument("variable_ids");
+  if (ids.length > LIMITS.batchIds) throw errors.argument(`variable_ids: at most ${LIMITS.batchIds} ids per batch`);
   return ids;
 }
 
@@ -60,7 +68,7 @@ export function secretsRouter(services: Services): Router {
     res.status(200).type(secret.mimeType).send(secret.value);
   });
 
-  router.get("/secrets", auth, async (req: Request, res: Response) => {
+  const batch = async (req: Request, res: Response): Promise<void> => {
     const caller = callerOf(res);
     const ids = batchIds(req);
     // One audit record per variable, written (one write) before any value leaves.
@@ -83,7 +91,10 @@ export function secretsRouter(services: Services): Router {
     services.metrics.secretsRead.inc(values.size);
     if (base64) res.setHeader("Content-Encoding", "base64");
     res.status(200).json(body);
-  });
+  };
+  router.get("/secrets", auth, batch);
+  // Our extension: the same batch as a form body (`variable_ids=a,b`), for proxies that cap URLs.
+  router.post("/secrets", auth, batch);
 
   return router;
 }

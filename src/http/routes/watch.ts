@@ -2,18 +2,20 @@
  * `GET /secrets/watch?variable_ids=…&cursor=…&timeout=…`: a long-poll for agents. Answers
  * at once when the caller's cursor is stale (or absent), else when one of the variables
  * gets a new version, else after `timeout` seconds; always `{"changed", "cursor"}`.
- * Authorized as a batch read on every call (so a revoked permission shows on the next
- * watch). Thousands of agents cost one LISTEN connection and a timer each, no polling.
+ * Authorized as a batch read: exactly, on every answer (a revoked permission shows on the
+ * next one); a re-arm with the current cursor costs no statement. Thousands of agents cost
+ * one LISTEN connection, the stream's own connection and a timer each: the fan-out is in
+ * memory (secrets/watch-hub.ts).
  */
 import { Router, type Request, type Response } from "express";
 import { errors } from "../../errors.js";
+import { LIMITS } from "../../input/limits.js";
 import { WatchHubFullError } from "../../secrets/watch-hub.js";
-import { watchCursor } from "../../secrets/watch-state.js";
 import { callerOf, requireToken } from "../middleware/authenticate.js";
 import { queryString } from "../params.js";
 import type { Services } from "../services.js";
 
-export const WATCH_LIMITS = Object.freeze({ ids: 1000, cursorChars: 64, defaultTimeoutSeconds: 30, maxTimeoutSeconds: 300 });
+export const WATCH_LIMITS = Object.freeze({ ids: LIMITS.batchIds, cursorChars: 64, defaultTimeoutSeconds: 30, maxTimeoutSeconds: 300 });
 
 function watchIds(req: Request): string[] {
   const raw = queryString(req, "variable_ids") ?? "";
@@ -44,20 +46,14 @@ export function watchRouter(services: Services): Router {
     const timeout = timeoutSeconds(req);
     const known = queryString(req, "cursor");
     if (known !== undefined && known.length > WATCH_LIMITS.cursorChars) throw errors.argument("cursor");
-    // Privileges first: a caller who may not read these never gets to hold a watch.
-    const current = await watchCursor(services.pool, roleId, ids);
-    if (known !== current) {
-      outcomes.inc({ outcome: "changed" });
-      res.status(200).json({ changed: true, cursor: current });
-      return;
-    }
     // The response's close (client gone), not the request's: the request closes once its body is read.
     const gone = new AbortController();
     res.on("close", () => gone.abort());
-    let outcome;
+    let answer;
     services.metrics.secretWatchers.inc();
     try {
-      outcome = await hub.wait(ids, timeout * 1000, gone.signal);
+      // Privileges first (inside): a caller who may not read these never gets to hold a watch.
+      answer = await hub.watch(services.pool, roleId, ids, known, timeout * 1000, gone.signal);
     } catch (err) {
       if (!(err instanceof WatchHubFullError)) throw err;
       outcomes.inc({ outcome: "refused" });
@@ -65,13 +61,12 @@ export function watchRouter(services: Services): Router {
     } finally {
       services.metrics.secretWatchers.dec();
     }
-    if (outcome === "aborted") {
+    if (answer === "aborted") {
       if (!res.writableEnded && !gone.signal.aborted) throw errors.unavailable("the server is shutting down");
       return;
     }
-    const next = await watchCursor(services.pool, roleId, ids);
-    outcomes.inc({ outcome: next === current ? "unchanged" : "changed" });
-    res.status(200).json({ changed: next !== current, cursor: next });
+    outcomes.inc({ outcome: answer.changed ? "changed" : "unchanged" });
+    res.status(200).json(answer);
   });
 
   return router;
