@@ -32,4 +32,16 @@ describe("findings of the real-client tier", () => {
     expect((await patch(admin, "authn-jwt%2Fnothing", "enabled=true")).status, "no webservice").to.equal(401);
     expect((await patch(admin, "authn-nope%2Fpy", "enabled=true")).status, "not an authenticator we serve").to.equal(404);
   });
+
+  it("conjur-api-go TestClient_ResourcesCount: ?count=true counts the page the search returns (limit, offset; offset alone pages by 10)", async () => {
+    const variables = Array.from({ length: 13 }, (_, i) => `- !variable count/v${String(i).padStart(2, "0")}`).join("\n");
+    expect((await admin.loadPolicy("PATCH", "root", `${variables}\n`)).status).to.equal(201);
+    const count = async (query: string) => (await admin.request("GET", `/resources/${server.account}/variable?search=count/&count=true${query}`)).json().count;
+    expect(await count("")).to.equal(13);
+    expect(await count("&limit=1")).to.equal(1);
+    expect(await count("&offset=1&limit=50")).to.equal(12);
+    expect(await count("&offset=12&limit=50")).to.equal(1);
+    expect(await count("&offset=20")).to.equal(0);
+    expect(await count("&offset=1")).to.equal(10);
+  });
 });

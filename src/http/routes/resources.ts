@@ -66,9 +66,13 @@ export function resourcesRouter(services: Services): Router {
     const query = { account, kind: account === undefined ? undefined : kind, search: queryString(req, "search"), ...pagination(req) };
     const subject = await listSubject(req, caller);
     if (isTrue(req, "count")) {
-      const count = await countVisible(db, subject, { ...query, limit: undefined, offset: 0 });
-      if (count === 0) await assertCallerExists(services, caller);
-      res.json({ count });
+      const total = await countVisible(db, subject, { ...query, limit: undefined, offset: 0 });
+      if (total === 0) await assertCallerExists(services, caller);
+      // Conjur counts the page its search would return (Sequel counts the limited dataset): an
+      // explicit limit and offset apply (offset alone pages by 10); the list's own cap does not.
+      const pageLimit = queryString(req, "limit") !== undefined || queryString(req, "offset") !== undefined ? query.limit : undefined;
+      const afterOffset = Math.max(0, total - query.offset);
+      res.json({ count: pageLimit === undefined ? afterOffset : Math.min(afterOffset, pageLimit) });
       return;
     }
     const ids = await listVisible(db, subject, query);
