@@ -76,8 +76,8 @@ export async function describeResources(db: Queryable, ids: string[]): Promise<R
       id,
       owner: r.owner_id,
       ...(r.policy_id ? { policy: r.policy_id } : {}),
-      permissions: permissions.rows.filter((p) => p.resource_id === id).map((p) => ({ privilege: p.privilege, role: p.role_id, policy: p.policy_id })),
-      annotations: annotations.rows.filter((a) => a.resource_id === id).map((a) => ({ name: a.name, value: a.value, policy: a.policy_id })),
+      permissions: permissions.rows.filter((p) => p.resource_id === id).map((p) => withPolicy({ privilege: p.privilege, role: p.role_id }, p.policy_id)),
+      annotations: annotations.rows.filter((a) => a.resource_id === id).map((a) => withPolicy({ name: a.name, value: a.value }, a.policy_id)),
     };
     if (kind === "variable") json.secrets = secrets.rows.filter((s) => s.resource_id === id).map((s) => ({ version: s.version, expires_at: s.expires_at && railsTime(s.expires_at) }));
     if (kind === "user" || kind === "host") json.restricted_to = restrictedTo.get(id) ?? [];
@@ -90,20 +90,28 @@ export async function describeResources(db: Queryable, ids: string[]): Promise<R
   });
 }
 
+/**
+ * Conjur's `write_id_to_json`: a record's `policy` appears only when it has one (grants and
+ * permissions made through the API, not a policy, have none): never `"policy": null`.
+ */
+function withPolicy<T extends object>(json: T, policyId: string | null): T & { policy?: string } {
+  return policyId ? { ...json, policy: policyId } : json;
+}
+
 export interface MembershipRow {
   admin_option: boolean;
   ownership: boolean;
   role: string;
   member: string;
-  policy: string | null;
+  policy?: string;
 }
 
 export async function memberships(db: Queryable, column: "role_id" | "member_id", roleId: string): Promise<MembershipRow[]> {
-  const { rows } = await db.query<MembershipRow>(
-    `SELECT admin_option, ownership, role_id AS role, member_id AS member, policy_id AS policy FROM role_memberships WHERE ${column} = $1 ORDER BY role_id, member_id`,
+  const { rows } = await db.query<Omit<MembershipRow, "policy"> & { policy_id: string | null }>(
+    `SELECT admin_option, ownership, role_id AS role, member_id AS member, policy_id FROM role_memberships WHERE ${column} = $1 ORDER BY role_id, member_id`,
     [roleId],
   );
-  return rows;
+  return rows.map(({ policy_id, ...row }) => withPolicy(row, policy_id));
 }
 
 export async function roleRow(db: Queryable, roleId: string): Promise<{ created_at: Date; policy_id: string | null } | undefined> {
