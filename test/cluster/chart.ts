@@ -36,8 +36,10 @@ export function kubectl(cp: ControlPlane, args: string[], input?: string): strin
   try {
     return execFileSync(kubectlPath(), ["--kubeconfig", cp.adminKubeconfig, ...args], { encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"] });
   } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`kubectl ${args.join(" ")}: ${e.stderr ?? e.message}`, { cause: err });
+    const e = err as { stderr?: string; stdout?: string; message: string };
+    // Tokens are long: keep the message readable.
+    const shown = args.map((a) => (a.length > 80 ? `${a.slice(0, 12)}…` : a)).join(" ");
+    throw new Error(`kubectl ${shown}: ${e.stderr ?? e.message}${e.stdout ?? ""}`, { cause: err });
   }
 }
 

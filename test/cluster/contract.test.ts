@@ -30,7 +30,7 @@ async function outcome<T>(call: () => Promise<T>, pick: (value: T) => unknown): 
 }
 
 /** What Strongroom relies on: Secrets (stringData, conflicts, patches, selectors, watch) and the SecretBinding status subresource. */
-async function scenario(kc: k8s.KubeConfig): Promise<Record<string, Step>> {
+export async function scenario(kc: k8s.KubeConfig): Promise<Record<string, Step>> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const t: Record<string, Step> = {};

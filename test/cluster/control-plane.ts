@@ -107,7 +107,8 @@ function startDaemon(name: string, bin: string, args: string[]): Daemon {
   const exited = new Promise<number | null>((ok) =>
     child.once("exit", (code) => {
       running.delete(child);
-      if (process.env.CLUSTER_DEBUG) process.stderr.write(`${name} exited ${code}\n${log}\n`);
+      // A component that dies on its own (not stopped by us: code null) is worth its log.
+      if (process.env.CLUSTER_DEBUG && code !== 0 && code !== null) process.stderr.write(`${name} exited ${code}\n${log}\n`);
       ok(code);
     }),
   );

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import * as k8s from "@kubernetes/client-node";
 import { kubectl, NAMESPACE } from "./chart.js";
 import { adminConfig, decode, installation, namespace, sleep, until, type Installation } from "./fixture.js";
+import { freePort } from "./control-plane.js";
 import { startServerProcess } from "./server-process.js";
 
 const NS = "controller-apps";
@@ -65,7 +66,7 @@ describe("the controller against the real API server and garbage collector", fun
   });
 
   it("has one leader among two servers, and the other takes over within the lease duration when it is killed", async () => {
-    const second = await startServerProcess(inst.cp, inst.manifests, { name: "second" });
+    const second = await startServerProcess(inst.cp, inst.manifests, { name: "second", webhookPort: await freePort() });
     try {
       await sleep(2_000);
       const leaders = [inst.server, second].filter((s) => /became leader/.test(s.output()));

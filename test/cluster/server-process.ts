@@ -8,8 +8,9 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import * as k8s from "@kubernetes/client-node";
-import { kubeconfigYaml, type ControlPlane } from "./control-plane.js";
+import { freePort, kubeconfigYaml, type ControlPlane } from "./control-plane.js";
 import { kubectl, NAMESPACE, type Manifest } from "./chart.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -65,7 +66,7 @@ async function resolveEnv(env: EnvVar[], core: k8s.CoreV1Api): Promise<Record<st
 export async function startServerProcess(
   cp: ControlPlane,
   manifests: Manifest[],
-  opts: { serviceAccount?: string; token?: string; extraArgs?: string[]; env?: Record<string, string>; name?: string } = {},
+  opts: { serviceAccount?: string; token?: string; extraArgs?: string[]; env?: Record<string, string>; name?: string; webhookPort?: number } = {},
 ): Promise<ServerProcess> {
   const container = serverContainer(manifests);
   const token = opts.token ?? serviceAccountToken(cp, opts.serviceAccount ?? "strongroom");
@@ -78,8 +79,17 @@ export async function startServerProcess(
   admin.loadFromFile(cp.adminKubeconfig);
   const env = await resolveEnv(container.env, admin.makeApiClient(k8s.CoreV1Api));
   // A free port instead of the container's 8080; everything else as the chart says.
-  const args = [...container.args.filter((a) => !a.startsWith("--port=")), "--port=0", "--host=127.0.0.1", ...(opts.extraArgs ?? [])];
-  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src", "cli", "main.ts"), ...args], {
+  // A second server on this machine cannot share the webhook port the chart names.
+  const replaced = ["--port=", ...(opts.webhookPort ? ["--webhook-port="] : [])];
+  const args = [
+    ...container.args.filter((a) => !replaced.some((p) => a.startsWith(p))),
+    "--port=0",
+    "--host=127.0.0.1",
+    ...(opts.webhookPort ? [`--webhook-port=${opts.webhookPort}`] : []),
+    ...(opts.extraArgs ?? []),
+  ];
+  // The sources, not dist/: the tier tests the working tree. tsx by URL: cwd is the temp dir.
+  const child = spawn(process.execPath, ["--import", pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href, join(ROOT, "src", "cli", "main.ts"), ...args], {
     cwd: cp.dir,
     env: {
       PATH: process.env.PATH ?? "",
@@ -134,7 +144,7 @@ export async function startServerProcess(
 /** Starts a server expected to fail; its exit code and all its output. */
 export async function failedServerStart(cp: ControlPlane, manifests: Manifest[], token: string): Promise<{ code: number | null; output: string }> {
   try {
-    const server = await startServerProcess(cp, manifests, { token, name: `failing-${Date.now()}` });
+    const server = await startServerProcess(cp, manifests, { token, name: `failing-${Date.now()}`, webhookPort: await freePort() });
     const output = server.output();
     await server.stop();
     return { code: 0, output };

@@ -4,14 +4,20 @@ import type { LeaseApi, LeaseRecord } from "../runtime/leader-election.js";
 import { statusOf } from "./kube-client.js";
 
 const toDate = (v: unknown): Date | undefined => (v ? new Date(v as string | Date) : undefined);
+/**
+ * metav1.MicroTime: RFC 3339 with exactly six fractional digits. The client would send a Date
+ * as toISOString() (three), which kube-apiserver refuses with 400 "cannot parse .025Z as
+ * .000000" (found by the cluster tier, test/cluster): send the string ourselves.
+ */
+export const microTime = (d: Date | undefined): string | undefined => d && d.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 
 export function leaseApi(api: CoordinationV1Api, namespace: string, name: string): LeaseApi {
   const body = (record: LeaseRecord, resourceVersion?: string): V1Lease => ({
     apiVersion: "coordination.k8s.io/v1",
     kind: "Lease",
     metadata: { name, namespace, ...(resourceVersion ? { resourceVersion } : {}) },
-    // MicroTime on the wire; the client serialises Date as RFC 3339 with fractional seconds.
-    spec: { ...record, acquireTime: record.acquireTime as never, renewTime: record.renewTime as never },
+    // MicroTime on the wire; a string passes the client's serializer unchanged.
+    spec: { ...record, acquireTime: microTime(record.acquireTime) as never, renewTime: microTime(record.renewTime) as never },
   });
   const conflictIsFalse = async (write: () => Promise<unknown>): Promise<boolean> => {
     try {
