@@ -123,6 +123,13 @@ export function toYaml(statements: Statement[]): string {
     return doc.createNode(v);
   };
   const statementNode = (s: Statement): Node => {
+    // Conjur writes a record that has nothing but its id in the short form, `- !host bob`.
+    const keys = Object.keys(s.fields);
+    if (keys.length === 1 && keys[0] === "id" && typeof s.fields.id === "string") {
+      const short = new Scalar(s.fields.id);
+      short.tag = tagName(s.tag);
+      return short;
+    }
     const map = new YAMLMap();
     for (const [k, v] of Object.entries(s.fields)) map.set(k, node(v));
     map.tag = tagName(s.tag);
@@ -131,5 +138,6 @@ export function toYaml(statements: Statement[]): string {
   const seq = new YAMLSeq();
   for (const s of statements) seq.items.push(statementNode(s));
   doc.contents = seq;
-  return `---\n${doc.toString()}`;
+  // Psych's layout: a sequence under a key is not indented (`body:\n  - !host bob`).
+  return `---\n${doc.toString({ indentSeq: false })}`;
 }

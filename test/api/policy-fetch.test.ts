@@ -49,7 +49,7 @@ describe("GET /policies/{account}/policy/{id} (effective policy)", () => {
 
   it("can be loaded back: the YAML is a valid policy that changes nothing", async () => {
     const yaml = (await fetchPolicy("outer")).text;
-    const inner = yaml.replace(/^---\n- !policy\n {2}id: outer\n {2}body:\n/, "").replace(/^ {4}/gm, "");
+    const inner = yaml.replace(/^---\n- !policy\n {2}id: outer\n {2}body:\n/, "").replace(/^ {2}/gm, "") /* body items sit at 2 spaces (Psych layout) */;
     const dry = await admin.request("POST", "/policies/pf/policy/outer?dryRun=true", { body: inner });
     expect(dry.status, `${dry.text}\n${inner}`).to.equal(200);
     expect(dry.json().created.items).to.deep.equal([]);

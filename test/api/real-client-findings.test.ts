@@ -44,4 +44,11 @@ describe("findings of the real-client tier", () => {
     expect(await count("&offset=20")).to.equal(0);
     expect(await count("&offset=1")).to.equal(10);
   });
+
+  it("conjur-api-go TestPolicy_FetchPolicy: the fetched YAML is laid out as Conjur's (Psych) writes it: `- !host bob` short form, body items not indented", async () => {
+    expect((await admin.loadPolicy("POST", "root", "- !policy\n  id: fetched\n  body:\n  - !host bob\n  - !variable { id: v, kind: k }\n")).status).to.equal(201);
+    const res = await admin.request("GET", `/policies/${server.account}/policy/fetched?depth=64&limit=100000`, { headers: { "Content-Type": "application/x-yaml" } });
+    expect(res.status, res.text).to.equal(200);
+    expect(res.text).to.equal("---\n- !policy\n  id: fetched\n  body:\n  - !host bob\n  - !variable\n    id: v\n    kind: k\n");
+  });
 });
