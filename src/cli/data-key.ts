@@ -8,6 +8,7 @@
  */
 import { ConfigError, helpFor, loadConfig, parseFlags } from "../config.js";
 import { generateDataKey } from "../crypto/aead.js";
+import { stageKeyFileRotation } from "../crypto/data-key.js";
 import { rotateDataKey, type RotationResult } from "../crypto/rotation.js";
 import { createLogger } from "../telemetry/logger.js";
 import { openStorage } from "./storage.js";
@@ -39,6 +40,8 @@ async function rotate(argv: string[], flagNames: string[]): Promise<number> {
   if (positionals.length) throw new ConfigError(`unexpected argument '${positionals[0]}'`);
   const config = loadConfig(flags);
   const log = createLogger(config.logLevel, process.stderr);
+  // Embedded storage with a generated key: the new key becomes the file's first (see stageKeyFileRotation).
+  const staged = !config.databaseUrl && !config.dataKeySecret && config.dataKey ? await stageKeyFileRotation(config.dataDir, config.dataKey) : undefined;
   const { db, aead } = await openStorage(config, log);
   try {
     process.stderr.write(`Rotating to data key version ${aead.currentVersion} in batches of ${config.rotateBatchSize}\n`);
@@ -53,7 +56,12 @@ async function rotate(argv: string[], flagNames: string[]): Promise<number> {
         process.stderr.write(`  ${label}: ${count} re-encrypted\n`);
       },
     });
-    return report(result);
+    const code = report(result);
+    if (code === 0 && staged) {
+      await staged.finish();
+      process.stdout.write(`The data key file in ${config.dataDir} now holds the new key; start the server as before.\n`);
+    }
+    return code;
   } finally {
     await db.close();
   }

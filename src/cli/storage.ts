@@ -3,7 +3,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
 import type { Aead } from "../crypto/aead.js";
-import { resolveDataKey } from "../crypto/data-key.js";
+import { resolveDataKey, storedPreviousKeys } from "../crypto/data-key.js";
 import { openKeyring } from "../crypto/keyring.js";
 import { kubernetesBootstrap } from "../kubernetes/bootstrap/index.js";
 import { openDatabase, type Database, type Queryable } from "../storage/database.js";
@@ -28,7 +28,10 @@ export async function openStorage(config: Config, log: Logger, kube: { kubeConfi
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log, timeouts, poolSize: config.dbPoolSize });
   try {
     const dataKey = localKey ?? (await dataKeyFromSecret(config, db.pool, log, kube.kubeConfig));
-    return { db, aead: await openKeyring(db.pool, dataKey, config.previousDataKeys) };
+    // A rotation of a generated key file that has not finished keeps the old key beside it.
+    const stored = config.databaseUrl || config.dataKeySecret ? [] : await storedPreviousKeys(config.dataDir);
+    const previous = [...new Set([...config.previousDataKeys, ...stored])].filter((k) => k !== dataKey);
+    return { db, aead: await openKeyring(db.pool, dataKey, previous) };
   } catch (err) {
     await db.close();
     throw err;
