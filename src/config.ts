@@ -131,7 +131,7 @@ export const SETTINGS: Record<string, Setting> = {
   kubernetesJwksUri: { flag: "kubernetes-jwks-uri", env: "STRONGROOM_KUBERNETES_JWKS_URI", type: "string", default: IN_CLUSTER_JWKS_URI, help: "authn-kubernetes: JWKS of the issuer; the default is read with the pod's own token and CA" },
   kubernetesJwksCaFile: { flag: "kubernetes-jwks-ca-file", env: "STRONGROOM_KUBERNETES_JWKS_CA_FILE", type: "string", help: "authn-kubernetes: PEM CA trusted for the JWKS URI (default: the pod's service-account CA with the default URI, else the system CAs)" },
   kubernetesJwksTokenFile: { flag: "kubernetes-jwks-token-file", env: "STRONGROOM_KUBERNETES_JWKS_TOKEN_FILE", type: "string", help: "authn-kubernetes: bearer token file for the JWKS request (default: the pod's service-account token with the default URI, else none)" },
-  maxWatchers: { flag: "max-watchers", env: "STRONGROOM_MAX_WATCHERS", type: "string", default: "10000", help: "long-poll watches (GET /secrets/watch, used by agents) held at a time; more get 503" },
+  maxWatchers: { flag: "max-watchers", env: "STRONGROOM_MAX_WATCHERS", type: "string", default: "50000", help: "long-poll watches (GET /secrets/watch, used by agents) held at a time; more get 503 (each costs about 10 KB of memory: bench/README.md)" },
   adminKeySecret: { flag: "admin-key-secret", env: "STRONGROOM_ADMIN_KEY_SECRET", type: "string", help: "write a new account's admin API key to this Secret instead of printing it" },
 };
 

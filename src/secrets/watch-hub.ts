@@ -1,77 +1,348 @@
 /**
- * In-process fan-out of "variable changed" signals to long-poll watchers. The server holds
- * one LISTEN connection (SecretChangeListener) that calls `notify`; each watcher waits on
- * its own ids. Bounded: at most `maxWatchers` waits at a time (a full hub refuses new ones).
+ * The change stream behind `GET /secrets/watch`, fanned out in memory.
+ *
+ * - An index variable → watchers, kept as watchers arrive and leave. The server's one
+ *   LISTEN connection (SecretChangeListener) calls `notify`; the notifications of one turn
+ *   make one **wave**: ONE statement reads the latest version of every changed id (and of
+ *   any followed id whose version is not known) together with the authorization version,
+ *   and every follower is answered from it.
+ * - Authorization stays exact: a follower is told of a change only if each of its ids has a
+ *   cached read grant (authz/cached-grants.ts) decided under the very authorization version
+ *   the wave's statement saw. Otherwise (a policy changed since) its role gets the full
+ *   check — one statement per distinct role, not per watcher — and a revoked watcher gets
+ *   403 and learns nothing. Timed-out watchers are judged the same way, together: one
+ *   statement for the timeouts of each 50 ms, re-reading their versions (a safety net).
+ * - Re-arming costs no statement when nothing changed: the hub remembers each followed
+ *   id's latest version until a signal for it arrives, so a watcher whose cursor matches
+ *   them and whose grants match the last authorization version seen simply waits (waiting
+ *   answers nothing; whatever answers it later checks afresh).
+ * - Waves, timeouts and re-checks run on the stream's own connection (watch-state.ts),
+ *   never the pool's: no request waits for a pool connection because of the stream.
+ *   Waves run one at a time; signals that arrive meanwhile make the next wave.
+ *
+ * Bounded: at most `maxWatchers` waits at a time (a full hub refuses new ones). Memory per
+ * waiting watcher is measured in bench/agents (bench/README.md).
  */
-export type WaitOutcome = "changed" | "timeout" | "aborted";
+import type pg from "pg";
+import { readGrants } from "../authz/cached-grants.js";
+import { errors, type ApiError } from "../errors.js";
+import { cursorOf, judge, latestVersions, StreamConnection, watchRows, type Db, type WatchRow } from "./watch-state.js";
 
-interface Waiter {
-  ids: readonly string[];
-  done(outcome: WaitOutcome): void;
+export type WatchAnswer = { changed: boolean; cursor: string };
+type Outcome = WatchAnswer | { error: ApiError } | "aborted";
+
+interface Watcher {
+  readonly roleId: string;
+  readonly ids: readonly string[];
+  readonly cursor: string;
+  finished: boolean;
+  done(outcome: Outcome): void;
 }
 
 export class WatchHubFullError extends Error {}
 
+/** Remembered versions and signal stamps beyond this many are dropped all at once. */
+const MEMORY_LIMIT = 200_000;
+
+export interface WatchHubOptions {
+  /** Timeouts are answered in batches this far apart (one authorization statement each). */
+  timeoutBatchMs?: number;
+  /** Tests: the stream's statements run here instead of a connection of its own. */
+  db?: Db;
+}
+
 export class WatchHub {
-  readonly #byId = new Map<string, Set<Waiter>>();
+  readonly #byId = new Map<string, Set<Watcher>>();
   #count = 0;
   #closed = false;
+  #db: Db | undefined;
+  /** id → latest version, valid until the next signal for that id. */
+  readonly #versions = new Map<string, number>();
+  /** id → stamp of its last signal; ids absent were last signalled at or before #floor. */
+  readonly #signalled = new Map<string, number>();
+  #stamp = 0;
+  #floor = 0;
+  /** The authorization version the latest-started finished statement saw, and its start. */
+  #authorization: string | undefined;
+  #authorizationStart = 0;
+  #statements = 0;
+  readonly #pendingIds = new Set<string>();
+  readonly #pendingWatchers = new Set<Watcher>();
+  #wave: Promise<void> | undefined;
+  #expired: Watcher[] = [];
+  #expiryTimer: NodeJS.Timeout | undefined;
+  readonly #timeoutBatchMs: number;
+  /** Statements the stream ran (waves, timeout checks, re-checks): a test and bench figure. */
+  statements = 0;
+  waves = 0;
+  /** Full checks a watch request ran on the pool (absent or stale cursor, or nothing remembered). */
+  requestChecks = 0;
 
-  constructor(readonly maxWatchers: number) {}
+  constructor(
+    readonly maxWatchers: number,
+    options: WatchHubOptions = {},
+  ) {
+    this.#timeoutBatchMs = options.timeoutBatchMs ?? 50;
+    this.#db = options.db;
+  }
 
   get watchers(): number {
     return this.#count;
   }
 
-  /** A variable got a new version (or was deleted): wake everyone waiting on it. */
-  notify(variableId: string): void {
-    for (const waiter of [...(this.#byId.get(variableId) ?? [])]) waiter.done("changed");
+  /** The stream's connection is made from the pool's settings, on first use. */
+  attach(pool: pg.Pool): void {
+    this.#db ??= new StreamConnection(pool.options);
   }
 
-  /** Wake every watcher, e.g. after the LISTEN connection was lost (signals may have been missed). */
+  /** A variable got a new version (or was deleted): its followers are answered in the next wave. */
+  notify(variableId: string): void {
+    this.#stamp++;
+    if (this.#signalled.size >= MEMORY_LIMIT) this.#forgetSignals();
+    this.#signalled.set(variableId, this.#stamp);
+    this.#versions.delete(variableId);
+    const followers = this.#byId.get(variableId);
+    if (!followers) return;
+    this.#pendingIds.add(variableId);
+    for (const watcher of followers) this.#pendingWatchers.add(watcher);
+    this.#scheduleWave();
+  }
+
+  /** Signals may have been missed (the LISTEN connection was lost): forget every version, re-check every watcher. */
   notifyAll(): void {
-    const all = new Set([...this.#byId.values()].flatMap((set) => [...set]));
-    for (const waiter of all) waiter.done("changed");
+    this.#stamp++;
+    this.#forgetSignals();
+    this.#versions.clear();
+    for (const [id, followers] of this.#byId) {
+      this.#pendingIds.add(id);
+      for (const watcher of followers) this.#pendingWatchers.add(watcher);
+    }
+    this.#scheduleWave();
   }
 
   /** Ends every wait ("aborted") and refuses new ones: the server is stopping. */
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#expiryTimer);
     const all = new Set([...this.#byId.values()].flatMap((set) => [...set]));
-    for (const waiter of all) waiter.done("aborted");
+    for (const watcher of all) watcher.done("aborted");
+    if (this.#db instanceof StreamConnection) void this.#db.close();
   }
 
-  /** Resolves when one of `ids` changes, after `timeoutMs`, or when `signal` aborts. */
-  wait(ids: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<WaitOutcome> {
+  /**
+   * Answers at once when `known` is not the current cursor (or absent), else when a followed
+   * variable changes, else after `timeoutMs`; "aborted" when `signal` aborts or the hub closes.
+   * Throws the batch read's ApiError (403/404) or WatchHubFullError.
+   */
+  async watch(pool: pg.Pool, roleId: string, ids: readonly string[], known: string | undefined, timeoutMs: number, signal?: AbortSignal): Promise<WatchAnswer | "aborted"> {
+    this.attach(pool);
+    if (this.#closed || signal?.aborted) return "aborted";
+    const remembered = this.#rememberedCursor(roleId, ids);
+    if (remembered !== undefined && remembered === known) return this.#arm(roleId, ids, remembered, timeoutMs, signal, this.#stamp);
+    // The full check, as a batch read: a caller who may not read these never holds a watch.
+    const since = this.#stamp;
+    this.requestChecks++;
+    const rows = await this.#check(pool, roleId, ids, since);
+    const verdict = judge(rows, ids);
+    if ("error" in verdict) throw verdict.error;
+    if (verdict.cursor !== known) return { changed: true, cursor: verdict.cursor };
+    return this.#arm(roleId, ids, verdict.cursor, timeoutMs, signal, since);
+  }
+
+  /** The cursor from remembered versions, if every id has one and a grant under the last authorization version seen. */
+  #rememberedCursor(roleId: string, ids: readonly string[]): string | undefined {
+    if (this.#authorization === undefined) return undefined;
+    for (const id of ids) {
+      if (!this.#versions.has(id) || readGrants.get(roleId, id)?.version !== this.#authorization) return undefined;
+    }
+    return cursorOf(ids, (id) => this.#versions.get(id)!);
+  }
+
+  #arm(roleId: string, ids: readonly string[], cursor: string, timeoutMs: number, signal: AbortSignal | undefined, since: number): Promise<WatchAnswer | "aborted"> {
     if (this.#count >= this.maxWatchers) throw new WatchHubFullError(`the server already holds ${this.maxWatchers} watches`);
     if (signal?.aborted || this.#closed) return Promise.resolve("aborted");
     this.#count++;
-    return new Promise((resolve) => {
-      let finished = false;
-      const waiter: Waiter = {
+    return new Promise((resolve, reject) => {
+      const watcher: Watcher = {
+        roleId,
         ids,
+        cursor,
+        finished: false,
         done: (outcome) => {
-          if (finished) return;
-          finished = true;
+          if (watcher.finished) return;
+          watcher.finished = true;
           clearTimeout(timer);
           signal?.removeEventListener("abort", onAbort);
           for (const id of ids) {
             const set = this.#byId.get(id);
-            set?.delete(waiter);
+            set?.delete(watcher);
             if (set?.size === 0) this.#byId.delete(id);
           }
+          this.#pendingWatchers.delete(watcher);
           this.#count--;
-          resolve(outcome);
+          if (typeof outcome === "object" && "error" in outcome) reject(outcome.error);
+          else resolve(outcome);
         },
       };
-      const onAbort = (): void => waiter.done("aborted");
-      const timer = setTimeout(() => waiter.done("timeout"), timeoutMs);
+      const onAbort = (): void => watcher.done("aborted");
+      const timer = setTimeout(() => this.#expire(watcher), timeoutMs);
       signal?.addEventListener("abort", onAbort);
       for (const id of ids) {
         let set = this.#byId.get(id);
         if (!set) this.#byId.set(id, (set = new Set()));
-        set.add(waiter);
+        set.add(watcher);
+      }
+      // A change signalled while its check ran: judge it in the next wave.
+      const missed = ids.filter((id) => this.#signalledSince(id, since));
+      if (missed.length > 0) {
+        for (const id of missed) this.#pendingIds.add(id);
+        this.#pendingWatchers.add(watcher);
+        this.#scheduleWave();
       }
     });
+  }
+
+  #signalledSince(id: string, since: number): boolean {
+    return (this.#signalled.get(id) ?? this.#floor) > since;
+  }
+
+  #forgetSignals(): void {
+    this.#signalled.clear();
+    this.#floor = this.#stamp;
+  }
+
+  /** Remember versions read by a statement that started at signal stamp `since` (unless signalled since). */
+  #learn(versions: Iterable<[string, number | null]>, authorization: string | undefined, started: number, since: number): void {
+    if (this.#versions.size >= MEMORY_LIMIT) this.#versions.clear();
+    for (const [id, version] of versions) {
+      if (version !== null && !this.#signalledSince(id, since)) this.#versions.set(id, version);
+    }
+    if (authorization !== undefined && started > this.#authorizationStart) {
+      this.#authorization = authorization;
+      this.#authorizationStart = started;
+    }
+  }
+
+  async #check(db: Db, roleId: string, ids: readonly string[], since: number): Promise<Map<string, WatchRow>> {
+    const started = ++this.#statements;
+    const rows = await watchRows(db, roleId, ids);
+    const first = rows.values().next().value;
+    this.#learn([...rows].map(([id, row]) => [id, row.version]), first?.authorization_version, started, since);
+    return rows;
+  }
+
+  #scheduleWave(): void {
+    if (this.#wave || this.#closed) return;
+    this.#wave = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.#runWave())
+      .finally(() => {
+        this.#wave = undefined;
+        if (this.#pendingWatchers.size > 0) this.#scheduleWave();
+      });
+  }
+
+  async #runWave(): Promise<void> {
+    const followers = [...this.#pendingWatchers].filter((w) => !w.finished);
+    const changed = [...this.#pendingIds];
+    this.#pendingWatchers.clear();
+    this.#pendingIds.clear();
+    if (followers.length === 0) return;
+    this.waves++;
+    await this.#answer(followers, changed, false);
+  }
+
+  /**
+   * One statement reads `changed` and every id of `watchers` whose version is not remembered;
+   * each watcher whose grants match its authorization version is judged from it (the rest
+   * get the full check). Expired watchers are answered either way; others only on a change.
+   */
+  async #answer(watchers: readonly Watcher[], changed: readonly string[], expired: boolean): Promise<void> {
+    const needed = new Set(changed);
+    // Expired watchers re-read every id: a safety net should a signal ever be lost unnoticed.
+    for (const watcher of watchers) for (const id of watcher.ids) if (expired || !this.#versions.has(id)) needed.add(id);
+    const since = this.#stamp;
+    const started = ++this.#statements;
+    let read;
+    try {
+      this.statements++;
+      read = await latestVersions(this.#db!, [...needed]);
+    } catch {
+      for (const watcher of watchers) watcher.done({ error: errors.unavailable("the change stream lost its database connection; retry") });
+      return;
+    }
+    this.#learn(read.versions, read.authorizationVersion, started, since);
+    const authorization = read.authorizationVersion;
+    const stale: Watcher[] = [];
+    for (const watcher of watchers) {
+      if (watcher.finished) continue;
+      if (!this.#granted(watcher, authorization)) {
+        stale.push(watcher);
+        continue;
+      }
+      let unknown = false;
+      let gone = false;
+      const cursor = cursorOf(watcher.ids, (id) => {
+        const version = read.versions.has(id) ? read.versions.get(id) : this.#versions.get(id);
+        if (version === undefined) unknown = true;
+        if (version === null) gone = true;
+        return version ?? 0;
+      });
+      if (gone) stale.push(watcher); // deleted or emptied: the full check names it (404)
+      else if (unknown && !expired) continue; // signalled during the statement: it is in the next wave
+      else if (unknown) stale.push(watcher);
+      else if (cursor !== watcher.cursor) watcher.done({ changed: true, cursor });
+      else if (expired) watcher.done({ changed: false, cursor });
+    }
+    await this.#recheck(stale, expired);
+  }
+
+  #granted(watcher: Watcher, authorization: string | undefined): boolean {
+    if (authorization === undefined) return false;
+    for (const id of watcher.ids) if (readGrants.get(watcher.roleId, id)?.version !== authorization) return false;
+    return true;
+  }
+
+  /** The full check for watchers whose grants no longer match: one statement per distinct role. */
+  async #recheck(watchers: readonly Watcher[], expired: boolean): Promise<void> {
+    const byRole = new Map<string, Watcher[]>();
+    for (const watcher of watchers) {
+      if (watcher.finished) continue;
+      const list = byRole.get(watcher.roleId);
+      if (list) list.push(watcher);
+      else byRole.set(watcher.roleId, [watcher]);
+    }
+    for (const [roleId, list] of byRole) {
+      const ids = [...new Set(list.flatMap((w) => w.ids))];
+      let rows;
+      try {
+        this.statements++;
+        rows = await this.#check(this.#db!, roleId, ids, this.#stamp);
+      } catch {
+        for (const watcher of list) watcher.done({ error: errors.unavailable("the change stream lost its database connection; retry") });
+        continue;
+      }
+      for (const watcher of list) {
+        const verdict = judge(rows, watcher.ids);
+        if ("error" in verdict) watcher.done(verdict);
+        else if (verdict.cursor !== watcher.cursor) watcher.done({ changed: true, cursor: verdict.cursor });
+        else if (expired) watcher.done({ changed: false, cursor: watcher.cursor });
+      }
+    }
+  }
+
+  #expire(watcher: Watcher): void {
+    this.#expired.push(watcher);
+    this.#expiryTimer ??= setTimeout(() => {
+      this.#expiryTimer = undefined;
+      void this.#answerExpired();
+    }, this.#timeoutBatchMs);
+  }
+
+  /** Timed-out watchers, judged together: one statement for the timeouts of each batch. */
+  async #answerExpired(): Promise<void> {
+    const batch = this.#expired.filter((w) => !w.finished);
+    this.#expired = [];
+    if (batch.length === 0 || this.#closed) return;
+    await this.#answer(batch, [], true);
   }
 }

@@ -113,3 +113,87 @@ describe("secrets: change stream GET /secrets/watch (long-poll)", () => {
     await Promise.all(held.map((h) => h.done));
   });
 });
+
+describe("secrets: the change stream fans out in memory (one statement per wave, exact authorization)", () => {
+  let server: TestServer;
+  let admin: Client;
+  let reader: Client;
+  const id = (name: string): string => fq(server.account, name);
+  const path = (names: string[], query = ""): string => `/secrets/watch?variable_ids=${encodeURIComponent(names.map(id).join(","))}${query}`;
+  const hub = () => server.services.watchHub!;
+  const changedAnswers = async (): Promise<number> => Number(/strongroom_secret_watch_responses_total\{outcome="changed"\} (\d+)/.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1] ?? 0);
+  const until = async (condition: () => boolean): Promise<void> => {
+    for (let i = 0; i < 200 && !condition(); i++) await new Promise((ok) => setTimeout(ok, 25));
+  };
+
+  before(async () => {
+    server = await startTestServer({ flags: { "max-watchers": "1000" } });
+    admin = await new Client(server.url, server.account).login("admin", server.adminKey);
+    const loaded = await admin.loadPolicy(
+      "POST",
+      "root",
+      `
+- !variable a
+- !variable b
+- !variable c
+- !host reader
+- !permit { role: !host reader, privilege: [read, execute], resources: [!variable a, !variable b, !variable c] }
+`,
+    );
+    reader = await new Client(server.url, server.account).login("host/reader", loaded.json().created_roles[fq(server.account, "reader", "host")].api_key);
+    for (const name of ["a", "b", "c"]) await admin.setSecret(name, `${name}-v1`);
+  });
+  after(() => server.close());
+
+  it("a wave answers every follower exactly once, from one statement, and re-arming with the new cursor costs none", async () => {
+    const { cursor } = (await reader.request("GET", path(["a", "b"]))).json();
+    const before = { statements: hub().statements, waves: hub().waves, changed: await changedAnswers() };
+    const followers = Array.from({ length: 200 }, (_, i) => reader.request("GET", path(i % 2 ? ["a", "b"] : ["b", "a"], `&cursor=${cursor}&timeout=60`)));
+    await until(() => hub().watchers === 200);
+    expect(hub().watchers).to.equal(200);
+    const checks = hub().requestChecks;
+    await admin.setSecret("a", "a-v2");
+    const answers = await Promise.all(followers);
+    const next = answers[0]!.json().cursor;
+    for (const res of answers) expect(res.json()).to.deep.equal({ changed: true, cursor: next });
+    expect(next).to.not.equal(cursor);
+    expect(hub().waves - before.waves, "one wave").to.equal(1);
+    expect(hub().statements - before.statements, "one statement for the whole wave").to.equal(1);
+    expect((await changedAnswers()) - before.changed, "each follower answered once").to.equal(200);
+    // Re-arming with the cursor the wave gave: no statement on the pool, none on the stream.
+    const again = reader.request("GET", path(["a", "b"], `&cursor=${next}&timeout=1`));
+    expect((await again).json()).to.deep.equal({ changed: false, cursor: next });
+    expect(hub().requestChecks, "no request check for an unchanged re-arm").to.equal(checks);
+  });
+
+  it("answers a stale cursor at once, without waiting for any signal", async () => {
+    const { cursor } = (await reader.request("GET", path(["c"]))).json();
+    await admin.setSecret("c", "c-v2");
+    const started = Date.now();
+    const res = await reader.request("GET", path(["c"], `&cursor=${cursor}&timeout=60`));
+    expect(res.json().changed).to.equal(true);
+    expect(res.json().cursor).to.not.equal(cursor);
+    expect(Date.now() - started).to.be.below(2_000);
+  });
+
+  it("a watcher whose permission was revoked while it waited is told nothing of the change: 403", async () => {
+    const { cursor } = (await reader.request("GET", path(["b"]))).json();
+    const pending = reader.request("GET", path(["b"], `&cursor=${cursor}&timeout=60`));
+    await until(() => hub().watchers === 1);
+    await admin.loadPolicy("PATCH", "root", "- !deny { role: !host reader, privilege: [read, execute], resource: !variable b }");
+    await admin.setSecret("b", "b-v2");
+    const res = await pending;
+    expect(res.status).to.equal(403);
+    expect(res.text).to.not.include(cursor);
+    // And a re-arm with the old cursor: refused as well, never "changed" with a new cursor.
+    expect((await reader.request("GET", path(["b"], `&cursor=${cursor}&timeout=1`))).status).to.equal(403);
+  });
+
+  it("a revoked watcher that re-armed before the revocation is refused at its timeout, never told 'unchanged'", async () => {
+    const { cursor } = (await reader.request("GET", path(["a"]))).json();
+    const pending = reader.request("GET", path(["a"], `&cursor=${cursor}&timeout=1`));
+    await until(() => hub().watchers === 1);
+    await admin.loadPolicy("PATCH", "root", "- !deny { role: !host reader, privilege: [read, execute], resource: !variable a }");
+    expect((await pending).status).to.equal(403);
+  });
+});
