@@ -7,9 +7,9 @@ const b64 = (s: string): string => Buffer.from(s).toString("base64");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** POST authenticate from a chosen loopback source address (127.0.0.x all reach the server). */
-function authenticateFrom(server: TestServer, localAddress: string, login: string, key: string): Promise<{ status: number; retryAfter: string | undefined; body: string }> {
+function authenticateFrom(server: TestServer, localAddress: string, login: string, key: string, path = `/authn/${server.account}/${encodeURIComponent(login)}/authenticate`): Promise<{ status: number; retryAfter: string | undefined; body: string }> {
   return new Promise((resolve, reject) => {
-    const url = new URL(`${server.url}/authn/${server.account}/${encodeURIComponent(login)}/authenticate`);
+    const url = new URL(`${server.url}${path}`);
     const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: "POST", localAddress }, (res) => {
       let body = "";
       res.on("data", (c: Buffer) => (body += c.toString()));
@@ -112,6 +112,16 @@ describe("brute-force protection", () => {
       expect(await throttledCount(server, "address")).to.equal(1);
       await sleep(WINDOW_SECONDS * 1000 + 200);
       expect((await authenticateFrom(server, "127.0.0.2", "alice", aliceKey)).status).to.equal(200);
+    });
+
+    it("counts failed authn-jwt and authn-kubernetes attempts against the address too, as every POST …/authenticate", async () => {
+      const jwt = `/authn-jwt/k8s/${server.account}/authenticate`;
+      const sa = `/authn-kubernetes/${server.account}/authenticate`;
+      for (let i = 0; i < 3; i++) expect((await authenticateFrom(server, "127.0.0.4", "", "jwt=not.a.token", jwt)).status).to.be.within(400, 499);
+      for (let i = 0; i < 2; i++) expect((await authenticateFrom(server, "127.0.0.4", "", "not-a-token", sa)).status).to.be.within(400, 499);
+      expect((await authenticateFrom(server, "127.0.0.4", "", "jwt=not.a.token", jwt)).status).to.equal(429);
+      expect((await authenticateFrom(server, "127.0.0.4", "alice", aliceKey)).status, "the same address, any authenticator").to.equal(429);
+      expect((await authenticateFrom(server, "127.0.0.5", "", "jwt=not.a.token", jwt)).status, "other addresses unaffected").to.not.equal(429);
     });
   });
 });

@@ -19,6 +19,7 @@ import { auditContext } from "../audit-context.js";
 import { authenticateRequest } from "../middleware/authenticate.js";
 import { accountOf, rawBody } from "../params.js";
 import type { Services } from "../services.js";
+import { countTokenFailure, refuseThrottledAddress } from "../token-authn-throttle.js";
 import { sendAccessToken } from "../token-response.js";
 
 function toApiError(failure: JwtAuthnFailure): ApiError {
@@ -62,6 +63,7 @@ export function authnJwtRouter(services: Services): Router {
       metrics.authn.inc({ outcome: ok ? "success" : "failure" });
       await audit.record({ ...auditContext(req, res, "authenticate", { role: progress.roleId, resource: `${account}:webservice:conjur/authn-jwt/${serviceId}` }), outcome: ok ? "success" : "failure", ...(reason ? { reason } : {}) });
     };
+    await refuseThrottledAddress(services, req, record);
     let login: string;
     try {
       ({ login } = await authenticateJwt(deps, { account, serviceId, urlLogin, body: rawBody(req) }, progress));
@@ -73,6 +75,8 @@ export function authnJwtRouter(services: Services): Router {
       const apiError = toApiError(err);
       // The CONJ message names the failed step; by construction it carries no token data.
       await record(false, `${apiError.status} ${err.message}`);
+      // A refused token counts against its address; our own trouble (5xx) does not.
+      if (apiError.status < 500) countTokenFailure(services, req);
       throw apiError;
     }
     // Conjur's last step: the role's restricted_to CIDRs must admit the client address.

@@ -15,11 +15,12 @@ import { errors } from "../../errors.js";
 import { auditContext } from "../audit-context.js";
 import { accountOf, rawBody } from "../params.js";
 import type { Services } from "../services.js";
+import { countTokenFailure, refuseThrottledAddress } from "../token-authn-throttle.js";
 import { sendAccessToken } from "../token-response.js";
 
 export function authnKubernetesRouter(services: Services): Router {
   const router = Router();
-  const { pool, audit, metrics, config, authnThrottle } = services;
+  const { pool, audit, metrics, config } = services;
   const settings = config.kubernetesAuthn;
   const deps: ServiceAccountAuthnDeps = {
     db: pool,
@@ -36,14 +37,7 @@ export function authnKubernetesRouter(services: Services): Router {
       metrics.authn.inc({ outcome: ok ? "success" : "failure" });
       await audit.record({ ...auditContext(req, res, "authenticate", { role: progress.roleId, resource: `${account}:webservice:conjur/${AUTHENTICATOR}` }), outcome: ok ? "success" : "failure", ...(reason ? { reason } : {}) });
     };
-    // A signature cannot be guessed, so only the client address is throttled (a per-role
-    // count would let anyone lock a workload out); it bounds the cost of token spam.
-    const refusal = authnThrottle.addressRefusal(req.ip);
-    if (refusal) {
-      metrics.authnThrottled.inc({ reason: refusal.reason });
-      await record(false, `429 throttled by ${refusal.reason}`);
-      throw errors.tooManyAuthnFailures(refusal.retryAfterSeconds);
-    }
+    await refuseThrottledAddress(services, req, record);
     let granted: { roleId: string; login: string };
     try {
       granted = await authenticateServiceAccount(deps, { account, urlLogin, body: rawBody(req) }, progress);
@@ -54,7 +48,7 @@ export function authnKubernetesRouter(services: Services): Router {
       }
       await record(false, `${err.status} ${err.reason}`);
       if (err.status === 503) throw errors.unavailable("the cluster's service-account keys cannot be read; try again");
-      authnThrottle.addressFailed(req.ip);
+      countTokenFailure(services, req);
       throw errors.unauthorized();
     }
     if (!isClientAllowed(await restrictionsOf(pool, granted.roleId), req.ip)) {
