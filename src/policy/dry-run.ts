@@ -76,7 +76,7 @@ async function snapshot(db: pg.PoolClient, callerRoleId: string, ids: string[]):
       item.annotations = Object.fromEntries(annotations.rows.filter((a) => a.resource_id === r.id).map((a) => [a.name, a.value]));
       item.members = memberships.rows.filter((m) => m.role_id === r.id).map((m) => redact(m.member_id));
       item.memberships = memberships.rows.filter((m) => m.member_id === r.id).map((m) => redact(m.role_id));
-      if (parsed.kind === "user" || parsed.kind === "host") item.restricted_to = roleById.get(r.id)?.restricted_to ?? [];
+      item.restricted_to = roleById.get(r.id)?.restricted_to ?? []; // every role kind, as Conjur (policies, groups: [])
     } else {
       item.permitted = group(perms.rows.map((p) => ({ key: p.resource_id, privilege: p.privilege, other: redact(p.role_id) })), r.id);
       item.annotations = Object.fromEntries(annotations.rows.filter((a) => a.resource_id === r.id).map((a) => [a.name, a.value]));
@@ -98,6 +98,10 @@ export async function dryRunPolicy(pool: pg.Pool, aead: Aead, req: LoadRequest):
           const scoped = await db.query<{ id: string }>("SELECT resource_id AS id FROM resources WHERE policy_id = $1 OR policy_id LIKE $2", [policyId, descendants]);
           for (const r of scoped.rows) affected.add(r.id);
         }
+        // Conjur also reports the roles whose memberships change with them: a deleted user's owner
+        // (a member of it) is "updated". Only those that do change are reported (see after()).
+        const related = await db.query<{ role_id: string; member_id: string }>("SELECT role_id, member_id FROM role_memberships WHERE role_id = ANY($1) OR member_id = ANY($1)", [[...affected]]);
+        for (const m of related.rows) affected.add(m.role_id).add(m.member_id);
         ids = [...affected].sort();
         before = await snapshot(db, req.roleId, ids);
       },

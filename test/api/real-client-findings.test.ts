@@ -51,4 +51,20 @@ describe("findings of the real-client tier", () => {
     expect(res.status, res.text).to.equal(200);
     expect(res.text).to.equal("---\n- !policy\n  id: fetched\n  body:\n  - !host bob\n  - !variable\n    id: v\n    kind: k\n");
   });
+
+  it("conjur-api-go TestPolicy_DryRunPolicy: a dry run that deletes users reports their owner policy as updated (memberships before/after, restricted_to on every role)", async () => {
+    expect((await admin.loadPolicy("POST", "root", "- !policy\n  id: dr\n  body:\n  - !user alice\n  - !user bob\n  - !user carol\n")).status).to.equal(201);
+    const dry = await admin.request("PATCH", `/policies/${server.account}/policy/dr?dryRun=true`, { body: "- !delete { record: !user bob }\n- !delete { record: !user carol }\n" });
+    expect(dry.status, dry.text).to.equal(200);
+    const report = dry.json();
+    expect(report.deleted.items.map((i: { id: string }) => i.id)).to.deep.equal(["bob@dr", "carol@dr"]);
+    const A = server.account;
+    const [before] = report.updated.before.items;
+    const [after] = report.updated.after.items;
+    expect(report.updated.before.items).to.have.length(1);
+    expect(before).to.include({ identifier: `${A}:policy:dr`, type: "policy" });
+    expect(before.restricted_to).to.deep.equal([]);
+    expect(before.memberships).to.have.members([`${A}:user:alice@dr`, `${A}:user:bob@dr`, `${A}:user:carol@dr`]);
+    expect(after.memberships).to.deep.equal([`${A}:user:alice@dr`]);
+  });
 });
