@@ -78,4 +78,22 @@ export function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * What the API server said, for a human: the Status object's message (e.g. `secrets "x" is
+ * forbidden: User "system:serviceaccount:…" cannot get resource "secrets"…`) instead of the
+ * client's dump of code, escaped body and headers.
+ */
+export function statusMessage(err: unknown): string {
+  if (err instanceof k8s.ApiException) {
+    try {
+      const status = JSON.parse(String(err.body)) as { message?: string };
+      if (status.message) return `${status.message} (HTTP ${err.code})`;
+    } catch {
+      // not a Status object
+    }
+    return describeError(err);
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
 export const SECRET_BINDING = { group: "strongroom.io", version: "v1alpha1", plural: "secretbindings" } as const;

@@ -6,7 +6,7 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { defaultKubeConfig } from "../api/kube-client.js";
+import { defaultKubeConfig, statusMessage } from "../api/kube-client.js";
 import { saveInitialAdminKey } from "./admin-key-secret.js";
 import type { ServingCertificate } from "./certificates.js";
 import { ensureDataKeySecret } from "./data-key-secret.js";
@@ -42,6 +42,16 @@ async function patiently<T>(what: string, step: () => Promise<T>, log: Logger, a
   }
 }
 
+/** An API error as one readable line naming the step (an operator reads it in the pod's log). */
+async function explained<T>(what: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    if (err instanceof k8s.ApiException) throw new BootstrapError(`${what}: ${statusMessage(err)}`, { cause: err });
+    throw err;
+  }
+}
+
 export function kubernetesBootstrap(opts: { namespace: string; log: Logger; kubeConfig?: k8s.KubeConfig; store?: SecretStore; webhookConfigs?: WebhookConfigApi }): KubernetesBootstrap {
   const { log, namespace } = opts;
   const config = opts.kubeConfig ?? (opts.store && opts.webhookConfigs ? undefined : defaultKubeConfig());
@@ -49,13 +59,13 @@ export function kubernetesBootstrap(opts: { namespace: string; log: Logger; kube
   const webhookConfigs = opts.webhookConfigs ?? kubeWebhookConfigApi(config!.makeApiClient(k8s.AdmissionregistrationV1Api));
   return {
     async dataKey(secretName, mayCreate) {
-      const { dataKey, created } = await ensureDataKeySecret(store, secretName, { mayCreate });
+      const { dataKey, created } = await explained("data key", () => ensureDataKeySecret(store, secretName, { mayCreate }));
       if (created) log.warn({ secret: `${namespace}/${secretName}` }, "created the data-key Secret: back it up now (losing it loses every stored secret)");
       else log.info({ secret: `${namespace}/${secretName}` }, "using the data key from its Secret");
       return dataKey;
     },
     async webhookTls(o) {
-      const { tls, created, patched } = await patiently("webhook certificate", () => ensureWebhookTls(store, webhookConfigs, o), log);
+      const { tls, created, patched } = await explained("webhook certificate", () => patiently("webhook certificate", () => ensureWebhookTls(store, webhookConfigs, o), log));
       log.info({ secret: `${namespace}/${o.secretName}`, created, caBundlePatched: patched, webhookConfiguration: o.configName }, "webhook certificate ready");
       return tls;
     },
@@ -70,7 +80,7 @@ export function kubernetesBootstrap(opts: { namespace: string; log: Logger; kube
       return () => clearInterval(timer);
     },
     async saveInitialAdminKey(secretName, account, apiKey) {
-      const outcome = await saveInitialAdminKey(store, secretName, account, apiKey);
+      const outcome = await explained("initial admin key", () => saveInitialAdminKey(store, secretName, account, apiKey));
       log.info({ secret: `${namespace}/${secretName}`, account, outcome }, "initial admin API key written to its Secret (not to the log)");
     },
   };
