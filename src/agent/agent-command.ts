@@ -1,5 +1,5 @@
 /** CLI glue of `strongroom agent`: flags/env → config, logger to stderr, signals. Returns the exit code or -1 (keep running). */
-import { createLogger } from "../telemetry/logger.js";
+import { agentLog } from "./agent-log.js";
 import { agentHelp, loadAgentConfig } from "./agent-config.js";
 import { AgentFailure, runOnce, startAgent } from "./run-agent.js";
 
@@ -9,7 +9,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
     process.stdout.write(`Usage: strongroom agent [flags]\n\n${agentHelp()}\n`);
     return 0;
   }
-  const log = createLogger(config.logLevel, process.stderr);
+  const log = agentLog(config.logLevel);
   if (config.once) {
     try {
       await runOnce(config, log);

@@ -2,7 +2,7 @@
  * Settings of `strongroom agent` (the in-pod agent the webhook injects). Every setting has a
  * flag and a STRONGROOM_* env twin, flags win; the webhook sets the env.
  */
-import { boundedSetting, ConfigError, helpOf, parseFlagsOf, readSetting, type Setting } from "../config.js";
+import { boundedSetting, ConfigError, helpOf, parseFlagsOf, readSetting, type Setting } from "../settings-table.js";
 import { RenderError } from "../render/errors.js";
 import { fileNameProblem } from "../render/file-name.js";
 import { buildFileSpec, type FileAnnotations, type FileSpec } from "../render/file-spec.js";

@@ -3,14 +3,14 @@
  * render, write the files that changed (atomically), then wait on the change stream with
  * that cursor. The cursor is taken before the fetch, so a change in between is seen on the
  * next watch. While the server is unreachable or refuses, the last good files stay and the
- * agent retries with capped exponential backoff. Side effects (server, files, clock) are injected.
+ * agent retries with capped exponential backoff, jittered. Side effects (server, files, clock) are injected.
  */
 import { createHash } from "node:crypto";
-import type { Logger } from "pino";
+import type { AgentLog } from "./agent-log.js";
 import { RenderError } from "../render/errors.js";
 import { variableIdsOf, type FileSpec } from "../render/file-spec.js";
 import { renderFile } from "../render/render-file.js";
-import type { AgentMetrics } from "../telemetry/metrics.js";
+import type { AgentMetrics } from "./agent-metrics.js";
 import { ServerError } from "./server-client.js";
 import { DEFAULT_FILE_MODE } from "./write-files.js";
 
@@ -23,11 +23,26 @@ export interface AgentDeps {
   server: AgentServer;
   write(name: string, content: Buffer, mode: number): Promise<void>;
   files: readonly FileSpec[];
-  log: Logger;
+  log: AgentLog;
   metrics: AgentMetrics;
   watchTimeoutSeconds: number;
   backoffMaxMs: number;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Uniform in [0, 1): the jitter of re-polls and retries (tests pin it). */
+  random?: () => number;
+}
+
+/**
+ * Jitter, so that a fleet started (or woken, or cut off) together does not come back
+ * together: each long-poll asks for a timeout drawn from the last quarter below the
+ * configured one (30 s → 23–30 s), and each retry waits between half and all of its backoff.
+ */
+export function jitteredTimeout(seconds: number, random: () => number): number {
+  return Math.max(1, seconds - Math.floor(random() * Math.ceil(seconds / 4)));
+}
+
+export function jitteredBackoff(ms: number, random: () => number): number {
+  return Math.round(ms / 2 + random() * (ms / 2));
 }
 
 export type AgentStatus = { ready: boolean; lastError: string | undefined };
@@ -85,12 +100,13 @@ export class Agent {
   /** Runs until `stop()`: follows rotations through the change stream. */
   async run(): Promise<void> {
     const sleep = this.deps.sleep ?? sleepFor;
+    const random = this.deps.random ?? Math.random;
     let cursor: string | undefined;
     let synced = false;
     let backoff = 250;
     while (!this.#stop.signal.aborted) {
       try {
-        const answer = await this.deps.server.watch(this.#ids, synced ? cursor : undefined, this.deps.watchTimeoutSeconds);
+        const answer = await this.deps.server.watch(this.#ids, synced ? cursor : undefined, jitteredTimeout(this.deps.watchTimeoutSeconds, random));
         if (this.#stop.signal.aborted) break;
         if (answer.changed || !synced) {
           try {
@@ -108,7 +124,7 @@ export class Agent {
       } catch (err) {
         this.#failed(err);
         synced = false;
-        await sleep(backoff, this.#stop.signal);
+        await sleep(jitteredBackoff(backoff, random), this.#stop.signal);
         backoff = Math.min(backoff * 2, this.deps.backoffMaxMs);
       }
     }

@@ -5,7 +5,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { AgentMetrics } from "../telemetry/metrics.js";
+import type { AgentMetrics } from "./agent-metrics.js";
 import type { AgentStatus } from "./agent.js";
 
 export async function startHealthServer(port: number, host: string, status: () => AgentStatus, metrics: AgentMetrics): Promise<{ port: number; close(): Promise<void> }> {

@@ -6,9 +6,9 @@
  */
 import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import type { Logger } from "pino";
-import { AgentMetrics } from "../telemetry/metrics.js";
-import { Agent } from "./agent.js";
+import type { AgentLog } from "./agent-log.js";
+import { AgentMetrics } from "./agent-metrics.js";
+import { Agent, jitteredBackoff } from "./agent.js";
 import type { AgentConfig } from "./agent-config.js";
 import { startHealthServer } from "./health-server.js";
 import { ServerClient, ServerError } from "./server-client.js";
@@ -24,7 +24,7 @@ export interface RunningAgent {
 
 export class AgentFailure extends Error {}
 
-function build(config: AgentConfig, log: Logger, metrics: AgentMetrics): { agent: Agent; client: ServerClient } {
+function build(config: AgentConfig, log: AgentLog, metrics: AgentMetrics): { agent: Agent; client: ServerClient } {
   const client = new ServerClient({
     url: config.url,
     account: config.account,
@@ -46,7 +46,7 @@ function build(config: AgentConfig, log: Logger, metrics: AgentMetrics): { agent
 }
 
 /** Init-container mode: write once. Denials fail at once; outages are retried `attempts` times. */
-export async function runOnce(config: AgentConfig, log: Logger, attempts = 5): Promise<void> {
+export async function runOnce(config: AgentConfig, log: AgentLog, attempts = 5): Promise<void> {
   await mkdir(config.dir, { recursive: true });
   const { agent, client } = build(config, log, new AgentMetrics(false));
   try {
@@ -60,7 +60,7 @@ export async function runOnce(config: AgentConfig, log: Logger, attempts = 5): P
         const retryable = err instanceof ServerError && !err.denial;
         if (!retryable || attempt >= attempts) throw new AgentFailure(retryable ? `server unreachable after ${attempts} attempts: ${message}` : message);
         log.warn({ attempt, err: message }, "retrying");
-        await new Promise((ok) => setTimeout(ok, Math.min(250 * 2 ** attempt, config.backoffMaxMs)));
+        await new Promise((ok) => setTimeout(ok, jitteredBackoff(Math.min(250 * 2 ** attempt, config.backoffMaxMs), Math.random)));
       }
     }
   } finally {
@@ -68,7 +68,7 @@ export async function runOnce(config: AgentConfig, log: Logger, attempts = 5): P
   }
 }
 
-export async function startAgent(config: AgentConfig, log: Logger, options: { metrics?: AgentMetrics; healthHost?: string } = {}): Promise<RunningAgent> {
+export async function startAgent(config: AgentConfig, log: AgentLog, options: { metrics?: AgentMetrics; healthHost?: string } = {}): Promise<RunningAgent> {
   await mkdir(config.dir, { recursive: true });
   const metrics = options.metrics ?? new AgentMetrics();
   const { agent, client } = build(config, log, metrics);

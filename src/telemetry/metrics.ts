@@ -127,32 +127,5 @@ export class Metrics {
   }
 }
 
-/** The in-pod agent's own registry (`strongroom agent` serves it at /metrics). */
-export class AgentMetrics {
-  readonly registry = new Registry();
-  readonly syncs = new Counter({
-    name: "strongroom_agent_syncs_total",
-    help: "Fetch-render-write cycles by outcome: written, unchanged, denied, unreachable, render_error",
-    labelNames: ["outcome"],
-    registers: [this.registry],
-  });
-  readonly filesWritten = new Counter({
-    name: "strongroom_agent_files_written_total",
-    help: "Files rewritten (atomically) because their content changed",
-    registers: [this.registry],
-  });
-  readonly lastSuccess = new Gauge({
-    name: "strongroom_agent_last_success_timestamp_seconds",
-    help: "When the files last matched the server (Unix time)",
-    registers: [this.registry],
-  });
-  readonly ready = new Gauge({
-    name: "strongroom_agent_ready",
-    help: "1 once every file has been written",
-    registers: [this.registry],
-  });
-
-  constructor(defaults = true) {
-    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: "strongroom_agent_" });
-  }
-}
+/** The agent's metrics live with the agent (no prom-client in its import graph). */
+export { AgentMetrics } from "../agent/agent-metrics.js";

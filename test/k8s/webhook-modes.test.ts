@@ -30,7 +30,8 @@ describe("webhook: inject-mode agent and init (no Secret)", () => {
     expect(agent.name).to.equal("strongroom-agent");
     expect(agent.restartPolicy).to.equal("Always");
     expect(agent.image).to.equal(AGENT.image);
-    expect(agent.args).to.deep.equal(["agent"]);
+    expect(agent.command).to.deep.equal(["node", "/app/dist/agent/main.js"]);
+    expect(agent.args).to.equal(undefined);
     expect(agent.startupProbe?.httpGet?.path).to.equal("/health");
     const env = Object.fromEntries(agent.env!.map((e) => [e.name, e.value]));
     expect(env).to.include({ STRONGROOM_URL: AGENT.serverUrl, STRONGROOM_LOGIN: "host/kubernetes/prod/app", STRONGROOM_AUTHENTICATOR: "authn-kubernetes", STRONGROOM_AGENT_DIR: "/var/run/secrets/strongroom" });
@@ -55,7 +56,8 @@ describe("webhook: inject-mode agent and init (no Secret)", () => {
   it("init: a plain init container with --once, no restartPolicy or probes", () => {
     const input = pod({ ...GROUP, "strongroom.io/inject-mode": "init", "strongroom.io/host": "apps/batch" });
     const agent = apply(input, mutatePod(input, "prod", AGENT)).spec!.initContainers![0]!;
-    expect(agent.args).to.deep.equal(["agent", "--once"]);
+    expect(agent.command).to.deep.equal(["node", "/app/dist/agent/main.js"]);
+    expect(agent.args).to.deep.equal(["--once"]);
     expect(agent.restartPolicy).to.equal(undefined);
     expect(agent.startupProbe).to.equal(undefined);
     expect(agent.env!.find((e) => e.name === "STRONGROOM_LOGIN")!.value).to.equal("host/apps/batch");
