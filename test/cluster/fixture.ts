@@ -144,6 +144,8 @@ export async function chartValues(cp: ControlPlane, webhookPort: number, databas
     database: { url: databaseUrl },
     webhook: { port: webhookPort, url: `https://127.0.0.1:${webhookPort}/mutate-pods` },
     authnKubernetes: { issuer: cp.issuer },
+    // identity.test.ts: Conjur's authn-jwt with the cluster's tokens.
+    authenticators: ["authn-jwt/kube"],
   };
 }
 
