@@ -4,7 +4,8 @@
  * token, minted here and checked against the JWKS in our authn-jwt/k8s. Its fixed pod paths (/conjur/…,
  * /var/run/secrets/…, the image's /usr/local/bin script) exist only inside a private mount namespace
  * (harness/clients/pod-sandbox.sh, root), so the host's file system is never touched.
- * K8s-Secrets mode needs a real kube-apiserver (issue 13's control plane): not run here.
+ * K8s-Secrets mode runs against a real kube-apiserver (test/cluster/control-plane.ts), with the pod's
+ * real service-account token, as in-cluster config inside the same sandbox.
  */
 import { expect } from "chai";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -12,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { selfSignedCertificate, type TestCertificate } from "../support/tls.js";
+import { binaries, startControlPlane, type ControlPlane } from "../cluster/control-plane.js";
 import { adminOf, built, CACHE, clientSuite, jwtIssuer, run, VERSIONS, type Issuer } from "./support.js";
 
 const VERSION = VERSIONS["secrets-provider"]!;
@@ -157,3 +159,102 @@ clientSuite("Secrets Provider for K8s (push-to-file, authn-jwt)", VERSION, bin, 
     expect(r.exists("db.json")).to.equal(false);
   });
 });
+
+/** A Kubernetes REST call as the cluster admin, trusting the control plane's CA. */
+async function kube(cp: ControlPlane, method: string, path: string, body?: unknown, accept = "application/json"): Promise<{ status: number; json: any }> {
+  const { request } = await import("node:https");
+  return new Promise((resolve, reject) => {
+    const req = request(`${cp.server}${path}`, { method, ca: cp.caPem, headers: { authorization: `Bearer ${cp.adminToken}`, "content-type": "application/json", accept } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString();
+        resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined });
+      });
+    });
+    req.on("error", reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+clientSuite("Secrets Provider for K8s (K8s Secrets mode, real kube-apiserver)", VERSION, bin.missing ? bin : controlPlaneBinaries(), () => {
+  let cp: ControlPlane;
+  let server: TestServer;
+  let cert: TestCertificate;
+  const SP_SA = "system:serviceaccount:apps:secrets-provider";
+
+  before(async function () {
+    this.timeout(180_000);
+    if (process.getuid?.() !== 0) this.skip();
+    cp = await startControlPlane();
+    cert = selfSignedCertificate();
+    server = await startTestServer({ account: ACCOUNT, env: { STRONGROOM_AUTHENTICATORS: "authn,authn-jwt/k8s" }, flags: { "tls-cert": cert.certFile, "tls-key": cert.keyFile } });
+    const must = async (what: string, p: Promise<{ status: number; json: any }>) => {
+      const r = await p;
+      if (r.status >= 300) throw new Error(`${what}: ${r.status} ${JSON.stringify(r.json)}`);
+      return r;
+    };
+    await must("namespace", kube(cp, "POST", "/api/v1/namespaces", { metadata: { name: "apps" } }));
+    await must("sa", kube(cp, "POST", "/api/v1/namespaces/apps/serviceaccounts", { metadata: { name: "secrets-provider" } }));
+    await must("role", kube(cp, "POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/apps/roles", { metadata: { name: "secrets-provider" }, rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "update", "patch"] }] }));
+    await must("binding", kube(cp, "POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/apps/rolebindings", { metadata: { name: "secrets-provider" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "secrets-provider" }, subjects: [{ kind: "ServiceAccount", name: "secrets-provider", namespace: "apps" }] }));
+    await must("secret", kube(cp, "POST", "/api/v1/namespaces/apps/secrets", { metadata: { name: "db-credentials" }, type: "Opaque", stringData: { "conjur-map": "username: test-app/db/username\npassword: test-app/db/password\n" } }));
+    // Strongroom trusts the cluster's own service-account signing keys (its JWKS), as in a real install.
+    const jwks = (await must("jwks", kube(cp, "GET", "/openid/v1/jwks", undefined, "application/jwk-set+json"))).json;
+    const admin = await adminOf(server, cert.cert);
+    await admin.loadPolicy("root", POLICY.replaceAll(SA, SP_SA));
+    const values: Record<string, string> = {
+      "conjur/authn-jwt/k8s/public-keys": JSON.stringify({ type: "jwks", value: jwks }),
+      "conjur/authn-jwt/k8s/issuer": cp.issuer,
+      "conjur/authn-jwt/k8s/audience": cp.issuer, // a TokenRequest's default audience: the API server's (= its issuer)
+      "conjur/authn-jwt/k8s/token-app-property": "sub",
+      "conjur/authn-jwt/k8s/identity-path": "test-app",
+      "test-app/db/username": "k8s-user",
+      "test-app/db/password": "k8s p@ss",
+    };
+    for (const [id, value] of Object.entries(values)) await admin.setSecret(id, value);
+  });
+  after(async () => {
+    await server?.close();
+    await cp?.stop();
+  });
+
+  it("fills the Secret named in K8S_SECRETS from its conjur-map, logging in with the pod's real service-account token (TokenRequest) through authn-jwt", async function () {
+    this.timeout(90_000);
+    const token = (await kube(cp, "POST", "/api/v1/namespaces/apps/serviceaccounts/secrets-provider/token", { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } })).json.status.token as string;
+    const pod = mkdtempSync(join(tmpdir(), "strongroom-sp-k8s-"));
+    for (const dir of ["conjur/podinfo", "conjur/secrets", "conjur/status", "serviceaccount"]) mkdirSync(join(pod, dir), { recursive: true });
+    cpSync(join(CACHE, `secrets-provider-${VERSION}`, "usr-local-bin"), join(pod, "usr-local-bin"), { recursive: true });
+    writeFileSync(join(pod, "serviceaccount/token"), token);
+    writeFileSync(join(pod, "serviceaccount/ca.crt"), cp.caPem);
+    writeFileSync(join(pod, "serviceaccount/namespace"), "apps");
+    const port = new URL(cp.server).port;
+    const r = await run(SANDBOX, [bin.path], {
+      timeoutMs: 60_000,
+      env: {
+        POD_DIR: pod,
+        KUBERNETES_SERVICE_HOST: "127.0.0.1",
+        KUBERNETES_SERVICE_PORT: port,
+        CONJUR_AUTHN_URL: `${server.url}/authn-jwt/k8s`,
+        CONJUR_ACCOUNT: ACCOUNT,
+        CONJUR_APPLIANCE_URL: server.url,
+        CONJUR_SSL_CERTIFICATE: cert.cert.toString(),
+        MY_POD_NAMESPACE: "apps",
+        MY_POD_NAME: "app-7d9f",
+        SECRETS_DESTINATION: "k8s_secrets",
+        K8S_SECRETS: "db-credentials",
+        CONTAINER_MODE: "init",
+        RETRY_COUNT_LIMIT: "0",
+      },
+    });
+    expect(r.code, r.out).to.equal(0);
+    const secret = (await kube(cp, "GET", "/api/v1/namespaces/apps/secrets/db-credentials")).json;
+    const data = Object.fromEntries(Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
+    expect(data).to.include({ username: "k8s-user", password: "k8s p@ss" });
+  });
+});
+
+function controlPlaneBinaries(): { path: string; missing?: string } {
+  const absent = Object.values(binaries).find((b) => !existsSync(b));
+  return absent ? { path: absent, missing: `no control plane binaries (${absent}); build them with harness/build-control-plane.sh` } : { path: binaries.apiserver };
+}

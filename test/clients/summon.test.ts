@@ -101,7 +101,8 @@ clientSuite("summon + summon-conjur", `${SUMMON} + ${PROVIDER}`, summon.missing 
   it("https with CONJUR_SSL_CERTIFICATE (our CA as PEM text) and with CONJUR_CERT_FILE", async () => {
     const key = await (await adminOf(tlsServer, cert.cert)).rotateApiKey("host:app/runner");
     const base = { CONJUR_APPLIANCE_URL: tlsServer.url, CONJUR_ACCOUNT: ACCOUNT, CONJUR_AUTHN_LOGIN: "host/app/runner", CONJUR_AUTHN_API_KEY: key };
-    for (const tls of [{ CONJUR_SSL_CERTIFICATE: cert.cert.toString() }, { CONJUR_CERT_FILE: cert.certFile }]) {
+    const variants: Record<string, string>[] = [{ CONJUR_SSL_CERTIFICATE: cert.cert.toString() }, { CONJUR_CERT_FILE: cert.certFile }];
+    for (const tls of variants) {
       const r = await summonEnv({ ...base, ...tls }, "DB_PASSWORD: !var app/db/password\n");
       expect(r.code, r.out).to.equal(0);
       expect(env(r.stdout).DB_PASSWORD).to.equal("s3cr3t with spaces & $igns");
