@@ -188,6 +188,14 @@ export class TestApiServer {
       delete obj.stringData;
     }
     if (type.kind === "Secret" && !obj.type) obj.type = "Opaque";
+    // metav1.MicroTime: kube-apiserver refuses anything but six fractional digits (found by test/cluster).
+    if (type.kind === "Lease") {
+      for (const field of ["acquireTime", "renewTime"]) {
+        const value = (obj.spec as Record<string, unknown> | undefined)?.[field];
+        if (value !== undefined && value !== null && !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$/.test(String(value)))
+          throw new StatusError(400, "BadRequest", `Lease in version "v1" cannot be handled as a Lease: parsing time "${String(value)}" as "2006-01-02T15:04:05.000000Z07:00"`);
+      }
+    }
     if (type.kind === "Pod") {
       const spec = (obj.spec ??= {}) as Record<string, unknown>;
       spec.serviceAccountName ??= "default";
