@@ -5,6 +5,11 @@
 import { checkStorable, LIMITS } from "../input/limits.js";
 
 export const ROLE_KINDS = ["user", "host", "group", "layer", "policy"] as const;
+/** Users and hosts are the roles that log in: they have API keys, passwords (users) and `restricted_to`. */
+export function canLogIn(kind: string): boolean {
+  return kind === "user" || kind === "host";
+}
+
 /** Kinds a resource list may filter by (Conjur's list: the CLI's `conjur list -k host_factory`). */
 export const RESOURCE_KINDS = [...ROLE_KINDS, "variable", "webservice", "host_factory", "public_key", "configuration"] as const;
 

@@ -4,7 +4,8 @@
  */
 import type { Queryable } from "../storage/database.js";
 import { CLOSURE_CTE, VISIBLE } from "./permissions.js";
-import { parseFullId } from "./ids.js";
+import { canLogIn, parseFullId } from "./ids.js";
+import { escapeLike } from "../storage/like-pattern.js";
 
 /** Rails' JSON time format: `2021-03-23T16:37:14.455+00:00`. */
 export const railsTime = (d: Date): string => d.toISOString().replace("Z", "+00:00");
@@ -18,7 +19,6 @@ export interface ListQuery {
   offset: number;
 }
 
-const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 function listWhere(q: ListQuery): { sql: string; params: unknown[] } {
   const params: unknown[] = [q.account === undefined ? "%" : `${escapeLike(q.account)}:${q.kind ? `${escapeLike(q.kind)}:` : ""}%`];
@@ -80,7 +80,7 @@ export async function describeResources(db: Queryable, ids: string[]): Promise<R
       annotations: annotations.rows.filter((a) => a.resource_id === id).map((a) => withPolicy({ name: a.name, value: a.value }, a.policy_id)),
     };
     if (kind === "variable") json.secrets = secrets.rows.filter((s) => s.resource_id === id).map((s) => ({ version: s.version, expires_at: s.expires_at && railsTime(s.expires_at) }));
-    if (kind === "user" || kind === "host") json.restricted_to = restrictedTo.get(id) ?? [];
+    if (canLogIn(kind)) json.restricted_to = restrictedTo.get(id) ?? [];
     if (kind === "policy") {
       json.policy_versions = versions.rows
         .filter((v) => v.resource_id === id)

@@ -84,11 +84,6 @@ export async function writeKeyCheck(db: Queryable, aead: Aead): Promise<void> {
   await db.query("INSERT INTO key_check (id, blob) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET blob = EXCLUDED.blob", [aead.encrypt(KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD)]);
 }
 
-/** The version the database was last rotated to (the key_check's version byte). */
-export async function keyCheckVersion(db: Queryable): Promise<number | undefined> {
-  return (await db.query<{ blob: Buffer }>("SELECT blob FROM key_check WHERE id = 1")).rows[0]?.blob[0];
-}
-
 const opens = (raw: Buffer, version: number, blob: Buffer): boolean => {
   try {
     new Aead(new Map([[version, raw]])).decrypt(blob, KEY_CHECK_AAD);

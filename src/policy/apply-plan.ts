@@ -3,6 +3,7 @@
  * (unnest), so a large policy costs a handful of round trips, not one per record.
  */
 import type pg from "pg";
+import { canLogIn } from "../authz/ids.js";
 import { ROLE_RECORD_KINDS } from "./statements.js";
 import type { Plan } from "./resolve.js";
 
@@ -16,7 +17,7 @@ export async function applyPlan(db: pg.PoolClient, plan: Plan, appendOnly: boole
     [roleRecords.map((r) => r.id), roleRecords.map((r) => r.policy)],
   );
   // restricted_to: POST adds CIDRs to those a role has; PATCH and PUT replace them (absent = none), as Conjur.
-  const restricted = roleRecords.filter((r) => (r.kind === "user" || r.kind === "host") && (appendOnly ? r.restrictedTo?.length : true));
+  const restricted = roleRecords.filter((r) => canLogIn(r.kind) && (appendOnly ? r.restrictedTo?.length : true));
   await db.query(
     `UPDATE roles r SET restricted_to = ${appendOnly ? "ARRAY(SELECT DISTINCT c FROM unnest(r.restricted_to || x.cidrs) AS c ORDER BY c)" : "x.cidrs"}
      FROM json_to_recordset($1::json) AS x(role_id text, cidrs text[]) WHERE r.role_id = x.role_id`,

@@ -8,6 +8,7 @@
 import { Document, Scalar, YAMLMap, YAMLSeq, type Node } from "yaml";
 import { parseFullId } from "../authz/ids.js";
 import type { Queryable } from "../storage/database.js";
+import { escapeLike } from "../storage/like-pattern.js";
 
 export const EFFECTIVE_POLICY_MAX_DEPTH = 64;
 export const EFFECTIVE_POLICY_MAX_LIMIT = 100_000;
@@ -31,7 +32,6 @@ export class PolicyTooLarge extends Error {
   }
 }
 
-const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 const isRef = (v: unknown): v is Ref => typeof v === "object" && v !== null && "ref" in v;
 
 /** An id written inside policy `base` (identifier, '' for root): relative when under it, else absolute. */

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import type pg from "pg";
 import { rotateApiKey } from "../authn/credentials.js";
 import { accessTo, accessToOne } from "../authz/permissions.js";
-import { fullId, parseFullId } from "../authz/ids.js";
+import { canLogIn, fullId, parseFullId } from "../authz/ids.js";
 import type { Aead } from "../crypto/aead.js";
 import { errors } from "../errors.js";
 import { inTransaction, type Queryable } from "../storage/database.js";
@@ -15,6 +15,7 @@ import { parsePolicyOffThread } from "./parse-off-thread.js";
 import { resolvePolicy, type Plan } from "./resolve.js";
 import { applyPlan, deleteOmitted } from "./apply-plan.js";
 import { storePublicKeys } from "./public-keys.js";
+import { escapeLike } from "../storage/like-pattern.js";
 
 export type LoadMode = "POST" | "PATCH" | "PUT";
 
@@ -48,7 +49,6 @@ async function checkPrivileges(db: Queryable, req: LoadRequest, policyId: string
   if ([...all.values()].some((a) => !a.allowed)) throw errors.forbidden();
 }
 
-const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 function descendantPattern(req: LoadRequest): string {
   return req.policy === "root" ? `${escapeLike(req.account)}:policy:%` : `${escapeLike(fullId(req.account, "policy", req.policy))}/%`;
 }
@@ -132,7 +132,7 @@ export async function loadPolicy(pool: pg.Pool, aead: Aead, req: LoadRequest, re
     for (const id of created) {
       if (deleted.has(id)) continue;
       const kind = parseFullId(id)!.kind;
-      if (kind === "user" || kind === "host") createdRoles[id] = { id, api_key: await rotateApiKey(db, aead, id) };
+      if (canLogIn(kind)) createdRoles[id] = { id, api_key: await rotateApiKey(db, aead, id) };
     }
     return { created_roles: createdRoles, version: await recordVersion(db, req, policyId) };
   });

@@ -4,7 +4,7 @@ import { apiKeyLoginOf, apiKeyMatches, apiKeyOf, checkApiKeyOrPassword, rotateAp
 import { assertPasswordComplexity } from "../../authn/passwords.js";
 import { isClientAllowed, ORIGIN_REFUSED } from "../../authn/restrictions.js";
 import { accessToOne, roleExists } from "../../authz/permissions.js";
-import { parseFullId, parseRoleParam, roleIdForLogin, fullId } from "../../authz/ids.js";
+import { canLogIn, parseFullId, parseRoleParam, roleIdForLogin, fullId } from "../../authz/ids.js";
 import { errors } from "../../errors.js";
 import { authenticateRequest, callerOf, requireToken } from "../middleware/authenticate.js";
 import { accountOf, queryString, rawBody } from "../params.js";
@@ -128,7 +128,7 @@ export function authnRouter(services: Services): Router {
       if (!access.visible || !(await roleExists(pool, targetId))) {
         throw errors.rotationTargetNotFound(targetId, caller.roleId);
       }
-      if (target!.kind !== "user" && target!.kind !== "host") throw access.allowed ? errors.methodNotAllowed(`CONJ00124E Operation is not supported for role kind '${target!.kind}'`) : errors.forbidden();
+      if (!canLogIn(target!.kind)) throw access.allowed ? errors.methodNotAllowed(`CONJ00124E Operation is not supported for role kind '${target!.kind}'`) : errors.forbidden();
       if (!access.allowed) throw errors.forbidden();
       return inTransaction(pool, async (db) => {
         const rotated = await rotateApiKey(db, aead, targetId);
