@@ -66,6 +66,7 @@ export class WatchHub {
   #authorization: string | undefined;
   #authorizationStart = 0;
   #statements = 0;
+  readonly #joined = new Map<string, { ids: Set<string>; since: number; waiters: { resolve(rows: Map<string, WatchRow>): void; reject(err: unknown): void }[] }>();
   readonly #pendingIds = new Set<string>();
   readonly #pendingWatchers = new Set<Watcher>();
   #wave: Promise<void> | undefined;
@@ -141,8 +142,7 @@ export class WatchHub {
     if (remembered !== undefined && remembered === known) return this.#arm(roleId, ids, remembered, timeoutMs, signal, this.#stamp);
     // The full check, as a batch read: a caller who may not read these never holds a watch.
     const since = this.#stamp;
-    this.requestChecks++;
-    const rows = await this.#check(pool, roleId, ids, since);
+    const rows = await this.#checkJoined(pool, roleId, ids, since);
     const verdict = judge(rows, ids);
     if ("error" in verdict) throw verdict.error;
     if (verdict.cursor !== known) return { changed: true, cursor: verdict.cursor };
@@ -221,6 +221,32 @@ export class WatchHub {
       this.#authorization = authorization;
       this.#authorizationStart = started;
     }
+  }
+
+  /**
+   * The full checks of one turn of the event loop, joined per role: a fleet arriving
+   * together (10,000 agents of 100 service accounts) costs 100 statements, not 10,000, and
+   * so never queues on the pool.
+   */
+  #checkJoined(pool: Db, roleId: string, ids: readonly string[], since: number): Promise<Map<string, WatchRow>> {
+    let entry = this.#joined.get(roleId);
+    if (!entry) this.#joined.set(roleId, (entry = { ids: new Set(), since, waiters: [] }));
+    for (const id of ids) entry.ids.add(id);
+    entry.since = Math.min(entry.since, since);
+    if (this.#joined.size === 1 && entry.waiters.length === 0) {
+      setImmediate(() => {
+        const batch = [...this.#joined];
+        this.#joined.clear();
+        for (const [role, { ids: all, since: from, waiters }] of batch) {
+          this.requestChecks++;
+          this.#check(pool, role, [...all], from).then(
+            (rows) => waiters.forEach((w) => w.resolve(rows)),
+            (err: unknown) => waiters.forEach((w) => w.reject(err)),
+          );
+        }
+      });
+    }
+    return new Promise((resolve, reject) => entry.waiters.push({ resolve, reject }));
   }
 
   async #check(db: Db, roleId: string, ids: readonly string[], since: number): Promise<Map<string, WatchRow>> {
