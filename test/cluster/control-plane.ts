@@ -57,6 +57,7 @@ export interface ControlPlane {
 }
 
 const running = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
 // A crashed or interrupted run must not leave daemons behind: kill the groups synchronously.
 const killAll = (): void => {
   for (const child of running) {
@@ -66,6 +67,7 @@ const killAll = (): void => {
       /* already gone */
     }
   }
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 };
 process.once("exit", killAll);
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -173,12 +175,14 @@ const versionOf = (bin: string): string => execFileSync(bin, ["--version"]).toSt
 
 export async function startControlPlane(): Promise<ControlPlane> {
   const dir = mkdtempSync(join(tmpdir(), "strongroom-cluster-"));
+  tempDirs.add(dir);
   const daemons: { etcd?: Daemon; apiserver?: Daemon; kcm?: Daemon } = {};
   const stop = async (): Promise<void> => {
     await stopDaemon(daemons.kcm);
     await stopDaemon(daemons.apiserver);
     await stopDaemon(daemons.etcd);
     rmSync(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
   };
   try {
     makeCertificates(dir);
