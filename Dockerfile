@@ -25,7 +25,8 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm rebuild --no-audit --no-fund \
- && find node_modules \( -name '*.map' -o -name '*.ts' -o -name '*.md' -o -name '*.markdown' \) -type f \
+ && find node_modules \( -name '*.map' -o -name '*.ts' -o -name '*.md' -o -name '*.markdown' \
+      -o -name '*.test.*' -o -name '*.spec.*' \) -type f \
       ! -path '*/bin/*' -delete \
  && rm -rf node_modules/.cache node_modules/.package-lock.json
 
@@ -43,11 +44,12 @@ RUN groupadd --gid 10001 strongroom \
  && mkdir -m 0700 /data && chown 10001:10001 /data \
  && ln -s /app/dist/cli/main.js /usr/local/bin/strongroom
 WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
-COPY package.json ./
 USER 10001:10001
 VOLUME ["/data"]
 EXPOSE 8080 8443
 ENTRYPOINT ["node", "/app/dist/cli/main.js"]
 CMD ["server"]
+# The application last (root-owned, read-only to uid 10001): what changes most comes last.
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist

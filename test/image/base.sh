@@ -42,7 +42,7 @@ fi
 
 if ! pm image exists "$BASE_NAME"; then
   echo "base: importing $TAR as $BASE_NAME" >&2
-  pm import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  pm import -q --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change "ENV NODE_VERSION=$NODE_VERSION" --change 'CMD ["node"]' "$TAR" "$BASE_NAME" >/dev/null
 fi
 echo "$BASE_NAME"
