@@ -35,6 +35,12 @@ export async function createAccount(pool: pg.Pool, aead: Aead, name: string, sto
       "INSERT INTO role_memberships (role_id, member_id, admin_option, ownership) VALUES ($1, $2, true, true)",
       [root, admin],
     );
+    // A self-owned admin holds its own role with the owner's grant, as in Conjur (where admin is then
+    // the one member of user:admin: conjur-api-go's TestClient_RoleMembers). A creator from POST
+    // /accounts owns the resource but is not made a member (no privileges across accounts).
+    if (adminOwner === undefined) {
+      await db.query("INSERT INTO role_memberships (role_id, member_id, admin_option, ownership) VALUES ($1, $1, true, true)", [admin]);
+    }
     const apiKey = await rotateApiKey(db, aead, admin);
     await storeKey?.(apiKey);
     return apiKey;

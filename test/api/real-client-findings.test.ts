@@ -67,4 +67,10 @@ describe("findings of the real-client tier", () => {
     expect(before.memberships).to.have.members([`${A}:user:alice@dr`, `${A}:user:bob@dr`, `${A}:user:carol@dr`]);
     expect(after.memberships).to.deep.equal([`${A}:user:alice@dr`]);
   });
+
+  it("conjur-api-go TestClient_RoleMembers: a self-owned admin is the one member of user:admin (Conjur's ownership grant)", async () => {
+    const members = await admin.request("GET", `/roles/${server.account}/user/admin?members`);
+    expect(members.status, members.text).to.equal(200);
+    expect(members.json().map((m: { member: string; admin_option: boolean; ownership: boolean }) => [m.member, m.admin_option, m.ownership])).to.deep.equal([[`${server.account}:user:admin`, true, true]]);
+  });
 });
