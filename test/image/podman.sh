@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by test/image/*.sh: podman as it runs on these machines (root, no Docker engine, no
 # registry). Storage, run state and configuration live under ~/.cache/strongroom/podman so the
 # host's own containers setup is untouched.

@@ -80,6 +80,7 @@ node -e '
   const lock = require("./package-lock.json");
   for (const [path, p] of Object.entries(lock.packages)) if (path && p.dev && !p.optional) console.log(path);
 ' >"$RUNDIR/dev-packages"
+# shellcheck disable=SC2016 # expanded inside the container
 pm run --rm --pull=never --network none --read-only --user 0 -v "$RUNDIR/dev-packages:/tmp/dev-packages:ro" \
   --entrypoint /bin/sh "$IMAGE" -c '
     set -e; cd /app; bad=""
@@ -132,6 +133,7 @@ for path in /health /ready; do
 done
 ok "/health and /ready answer 200"
 
+# shellcheck disable=SC2016 # expanded inside the container
 pm exec "$NAME" sh -c '
   set -e
   grep -q "^Uid:[[:space:]]*10001[[:space:]]" /proc/1/status
@@ -172,7 +174,7 @@ ok "'podman exec … strongroom account create other' attaches to the live Postg
 
 out=$(pm exec "$NAME" strongroom account reset-admin default 2>/dev/null) || fail "account reset-admin"
 NEW_KEY=$(sed -n 's/^API key for admin: //p' <<<"$out")
-[ -n "$NEW_KEY" ] && [ "$NEW_KEY" != "$KEY" ] || fail "reset-admin printed no new key: $out"
+{ [ -n "$NEW_KEY" ] && [ "$NEW_KEY" != "$KEY" ]; } || fail "reset-admin printed no new key: $out"
 [ "$(token "$KEY" | tail -1)" = 401 ] || fail "the old admin key still works"
 auth "$NEW_KEY"
 ok "'podman exec … strongroom account reset-admin default' prints a new key; the old one stops working"
@@ -210,6 +212,21 @@ pm stop -t "$GRACE" "$NAME" >/dev/null
 STOP2_S=$(since "$TT")
 [ "$(pm inspect "$NAME" --format '{{.State.ExitCode}}')" = 0 ] || fail "second stop: exit $(pm inspect "$NAME" --format '{{.State.ExitCode}}')"
 ok "second SIGTERM stop: exit 0 in ${STOP2_S}s"
+
+# 6. The release workflow, linted (actionlint from the Go module proxy, pinned, cached; with
+# ShellCheck on PATH it also checks the run: scripts).
+ACTIONLINT="$STRONGROOM_CACHE/bin/actionlint-1.7.12"
+if [ ! -x "$ACTIONLINT" ] && command -v go >/dev/null; then
+  mkdir -p "$STRONGROOM_CACHE/bin/tmp"
+  GOBIN="$STRONGROOM_CACHE/bin/tmp" go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 >/dev/null 2>&1 \
+    && mv "$STRONGROOM_CACHE/bin/tmp/actionlint" "$ACTIONLINT"
+fi
+if [ -x "$ACTIONLINT" ]; then
+  "$ACTIONLINT" .github/workflows/release.yml || fail "actionlint .github/workflows/release.yml"
+  ok "release workflow passes actionlint 1.7.12$(command -v shellcheck >/dev/null && echo ' (with shellcheck)')"
+else
+  echo "ok - # SKIP actionlint: no Go toolchain to build it"
+fi
 
 echo "# image $IMAGE: $SIZE_MB MB (base $BASE_MB MB, application layers $APP_MB MB); build ${BUILD_S}s"
 echo "# start-up to /ready: first run ${FIRST_START_S}s (initdb), restart ${RESTART_S}s; SIGTERM stop ${STOP_S}s / ${STOP2_S}s"
