@@ -342,20 +342,32 @@ export interface ClientConfig {
   readonly apiKey: string;
 }
 
-export const CLIENT_HELP = `  --url URL                 server URL (default http://localhost:8080); env STRONGROOM_URL
-  --account NAME            account (default default); env STRONGROOM_ACCOUNT
-  --login LOGIN             login to authenticate as (default admin; hosts as host/<id>); env STRONGROOM_LOGIN
-  STRONGROOM_API_KEY        the login's API key (required)
-  For HTTPS with a private CA, set NODE_EXTRA_CA_CERTS to the CA file.`;
+/** The client commands' settings (`policy`, `secret`): flag, env twin, default. */
+export const CLIENT_SETTINGS: Record<string, Setting> = {
+  url: { flag: "url", env: "STRONGROOM_URL", type: "string", default: "http://localhost:8080", help: "server URL" },
+  account: { flag: "account", env: "STRONGROOM_ACCOUNT", type: "string", default: "default", help: "account" },
+  login: { flag: "login", env: "STRONGROOM_LOGIN", type: "string", default: "admin", help: "login to authenticate as (hosts as host/<id>)" },
+};
+
+/** Settings of every command that touches storage, besides `server` (which takes them all). */
+export const STORAGE_SETTINGS = ["dataDir", "databaseUrl", "logLevel", "dbConnectTimeout", "dbQueryTimeout", "dataKeySecret", "namespace"];
+
+/** Environment variables that have no flag (keys never go on a command line: flags show in ps). */
+export const ENVIRONMENT_ONLY = {
+  dataKey: { env: "STRONGROOM_DATA_KEY", help: "the data key, base64 of 32 bytes (required with --database-url; generated into --data-dir when absent)" },
+  apiKey: { env: "STRONGROOM_API_KEY", help: "the API key of --login (required by the client commands)" },
+  extraCa: { env: "NODE_EXTRA_CA_CERTS", help: "PEM file of a private CA, for an https:// --url" },
+} as const;
 
 export function loadClientConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): ClientConfig {
-  const pick = (flag: string, name: string, fallback: string): string => {
-    const v = flags[flag];
-    return typeof v === "string" && v !== "" ? v : env[name] || fallback;
+  const pick = (key: string): string => {
+    const s = CLIENT_SETTINGS[key]!;
+    const v = flags[s.flag];
+    return typeof v === "string" && v !== "" ? v : env[s.env] || s.default!;
   };
   const apiKey = env.STRONGROOM_API_KEY?.trim();
   if (!apiKey) throw new ConfigError("STRONGROOM_API_KEY is required (the API key of --login)");
-  const url = pick("url", "STRONGROOM_URL", "http://localhost:8080").replace(/\/+$/, "");
+  const url = pick("url").replace(/\/+$/, "");
   if (!/^https?:\/\//.test(url)) throw new ConfigError(`--url must start with http:// or https://, got '${url}'`);
-  return Object.freeze({ url, account: validateAccountName(pick("account", "STRONGROOM_ACCOUNT", "default")), login: pick("login", "STRONGROOM_LOGIN", "admin"), apiKey });
+  return Object.freeze({ url, account: validateAccountName(pick("account")), login: pick("login"), apiKey });
 }

@@ -34,16 +34,17 @@ export function parseFlagsOf(table: Record<string, Setting>, argv: string[], onl
   }
 }
 
-/** `--help` lines for a settings table: flag, meaning, default, environment twin. */
+/** One setting's help text: meaning, default, environment twin (the CLI's --help and docs/configuration.md). */
+export function describeSetting(s: Setting): string {
+  const dflt = s.default ? `default: ${s.default}, ` : "";
+  return `${s.help} (${dflt}env: ${s.env})`;
+}
+
+/** `--help` lines for a settings table: flag, then its text, aligned, two spaces apart at least. */
 export function helpOf(table: Record<string, Setting>, only: string[] = Object.keys(table)): string {
-  return only
-    .map((key) => {
-      const s = table[key]!;
-      const value = s.type === "string" ? " VALUE" : "";
-      const dflt = s.default ? ` (default ${s.default})` : "";
-      return `  --${s.flag}${value}`.padEnd(28) + `${s.help}${dflt}; env ${s.env}`;
-    })
-    .join("\n");
+  const terms = only.map((key) => `  --${table[key]!.flag}${table[key]!.type === "string" ? " <value>" : ""}`);
+  const width = Math.max(...terms.map((term) => term.length)) + 2;
+  return only.map((key, i) => terms[i]!.padEnd(width) + describeSetting(table[key]!)).join("\n");
 }
 
 /** A setting's value: the flag, else its environment twin, else the table's default. */

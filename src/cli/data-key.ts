@@ -6,43 +6,25 @@
  * left (rows it cannot decrypt), 2 for a flag or setting problem. Any interruption (Ctrl-C,
  * SIGTERM, kill -9) is safe: every batch is one statement; running again continues.
  */
-import { ConfigError, helpFor, loadConfig, parseFlags } from "../config.js";
+import type { Config } from "../config.js";
 import { generateDataKey } from "../crypto/aead.js";
 import { stageKeyFileRotation } from "../crypto/data-key.js";
 import { rotateDataKey, type RotationResult } from "../crypto/rotation.js";
 import { createLogger } from "../telemetry/logger.js";
 import { openStorage } from "./storage.js";
 
-const GENERATE_HELP = "Usage: strongroom data-key generate\n\nPrints the base64 of 32 random bytes, for STRONGROOM_DATA_KEY.";
-const ROTATE_HELP = `Usage: strongroom data-key rotate [flags]
-
-Re-encrypts every secret value, API key, password hash and token-signing key under
-STRONGROOM_DATA_KEY (the new key), reading old ones with STRONGROOM_PREVIOUS_DATA_KEYS.
-Servers keep serving; safe to interrupt and run again. See README "Data-key rotation".
-`;
 const PROGRESS_EVERY_MS = 1000;
 
-export async function dataKeyCommand(argv: string[], storageFlags: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === "generate") {
-    if (rest.includes("--help")) return print(GENERATE_HELP);
-    if (rest.length) throw new ConfigError(`unexpected argument '${rest[0]}'`);
-    process.stdout.write(generateDataKey() + "\n");
-    return 0;
-  }
-  if (sub === "rotate") return rotate(rest, [...storageFlags, "previousDataKeys", "rotateBatchSize"]);
-  return print(`Usage: strongroom data-key generate|rotate [--help]`, sub === "--help" ? 0 : 2);
+export function generate(): number {
+  process.stdout.write(generateDataKey() + "\n");
+  return 0;
 }
 
-async function rotate(argv: string[], flagNames: string[]): Promise<number> {
-  const { flags, positionals } = parseFlags(argv, flagNames);
-  if (flags.help) return print(`${ROTATE_HELP}\n${helpFor(flagNames)}\n  STRONGROOM_DATA_KEY        the new data key (base64 of 32 bytes)`);
-  if (positionals.length) throw new ConfigError(`unexpected argument '${positionals[0]}'`);
-  const config = loadConfig(flags);
+export async function rotate(config: Config): Promise<number> {
   const log = createLogger(config.logLevel, process.stderr);
   // Embedded storage with a generated key: the new key becomes the file's first (see stageKeyFileRotation).
   const staged = !config.databaseUrl && !config.dataKeySecret && config.dataKey ? await stageKeyFileRotation(config.dataDir, config.dataKey) : undefined;
-  const { db, aead } = await openStorage(config, log);
+  const { db, aead } = await openStorage(config, log, { attach: true });
   try {
     process.stderr.write(`Rotating to data key version ${aead.currentVersion} in batches of ${config.rotateBatchSize}\n`);
     const lastPrinted = new Map<string, number>();
@@ -80,9 +62,4 @@ function report(result: RotationResult): number {
   }
   process.stdout.write(`Every encrypted value is under data key version ${result.version}; servers can now run without STRONGROOM_PREVIOUS_DATA_KEYS.\n`);
   return 0;
-}
-
-function print(text: string, code = 0): number {
-  (code === 0 ? process.stdout : process.stderr).write(text + "\n");
-  return code;
 }

@@ -5,10 +5,7 @@
  *   strongroom secret get ID [--version N]
  */
 import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
-import { CLIENT_HELP, ConfigError, loadClientConfig, type ClientConfig } from "../config.js";
-
-const CLIENT_OPTIONS = { url: { type: "string" }, account: { type: "string" }, login: { type: "string" }, help: { type: "boolean" } } as const;
+import { ConfigError, loadClientConfig, type ClientConfig, type Flags } from "../config.js";
 
 class RemoteError extends Error {}
 
@@ -44,61 +41,32 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-const METHODS: Record<string, string> = { load: "POST", update: "PATCH", replace: "PUT" };
-
-export async function policyCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  const { values, positionals } = parse(rest, { ...CLIENT_OPTIONS, branch: { type: "string" } });
-  const method = METHODS[sub ?? ""];
-  if (values.help || sub === "--help" || !method) {
-    return usage(`Usage: strongroom policy load|update|replace [--branch ID] FILE\n\n  load = POST (append), update = PATCH, replace = PUT\n  --branch ID               policy to load into (default root)\n${CLIENT_HELP}`, Boolean(values.help) || sub === "--help");
-  }
-  if (positionals.length !== 1) throw new ConfigError("policy needs exactly one FILE");
-  const config = loadClientConfig(values);
-  const text = await readFile(positionals[0]!).catch((err: Error) => {
-    throw new ConfigError(`cannot read ${positionals[0]}: ${err.message}`);
+export async function loadPolicy(method: string, file: string, branch: string | undefined, flags: Flags): Promise<number> {
+  const config = loadClientConfig(flags);
+  const text = await readFile(file).catch((err: Error) => {
+    throw new ConfigError(`cannot read ${file}: ${err.message}`);
   });
   const token = await authenticate(config);
-  const branch = typeof values.branch === "string" ? values.branch : "root";
-  const res = await call(config, method, `/policies/${encodeURIComponent(config.account)}/policy/${encodeURIComponent(branch)}`, text, token);
+  const res = await call(config, method, `/policies/${encodeURIComponent(config.account)}/policy/${encodeURIComponent(branch ?? "root")}`, text, token);
   process.stdout.write(JSON.stringify(await res.json(), null, 2) + "\n");
   return 0;
 }
 
-export async function secretCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  const { values, positionals } = parse(rest, { ...CLIENT_OPTIONS, version: { type: "string" } });
-  if (values.help || (sub !== "set" && sub !== "get")) {
-    return usage(`Usage: strongroom secret set ID [VALUE]    (VALUE omitted: read from stdin)\n       strongroom secret get ID [--version N]\n\n${CLIENT_HELP}`, Boolean(values.help) || sub === "--help");
-  }
-  const id = positionals[0];
-  if (!id) throw new ConfigError(`secret ${sub} needs a variable ID`);
-  const config = loadClientConfig(values);
+export async function setSecret(id: string, value: string | undefined, flags: Flags): Promise<number> {
+  const config = loadClientConfig(flags);
   const token = await authenticate(config);
-  const path = `/secrets/${encodeURIComponent(config.account)}/variable/${encodeURIComponent(id)}`;
-  if (sub === "set") {
-    const value = positionals.length > 1 ? Buffer.from(positionals[1]!) : await readStdin();
-    await call(config, "POST", path, value, token);
-    process.stderr.write(`Value added to ${config.account}:variable:${id}\n`);
-    return 0;
-  }
-  const version = typeof values.version === "string" ? `?version=${encodeURIComponent(values.version)}` : "";
-  const res = await call(config, "GET", path + version, undefined, token);
+  await call(config, "POST", secretPath(config, id), value !== undefined ? Buffer.from(value) : await readStdin(), token);
+  process.stderr.write(`Value added to ${config.account}:variable:${id}\n`);
+  return 0;
+}
+
+export async function getSecret(id: string, version: string | undefined, flags: Flags): Promise<number> {
+  const config = loadClientConfig(flags);
+  const token = await authenticate(config);
+  const query = version !== undefined ? `?version=${encodeURIComponent(version)}` : "";
+  const res = await call(config, "GET", secretPath(config, id) + query, undefined, token);
   process.stdout.write(Buffer.from(await res.arrayBuffer()));
   return 0;
 }
 
-function parse(args: string[], options: Record<string, { type: "string" | "boolean" }>): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
-  try {
-    const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
-    return { values: parsed.values, positionals: parsed.positionals };
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
-}
-
-function usage(text: string, asked: boolean): number {
-  (asked ? process.stdout : process.stderr).write(text + "\n");
-  return asked ? 0 : 2;
-}
-
+const secretPath = (config: ClientConfig, id: string): string => `/secrets/${encodeURIComponent(config.account)}/variable/${encodeURIComponent(id)}`;

@@ -11,19 +11,102 @@ const run = (args: string[], env: Record<string, string> = {}) =>
   spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", env: { ...process.env, STRONGROOM_DATA_KEY: "", DATABASE_URL: "", ...env }, timeout: 60_000 });
 
 describe("the strongroom command", () => {
-  it("prints help for every command with exit 0", () => {
-    for (const args of [["--help"], ["server", "--help"], ["account", "create", "--help"], ["data-key", "generate", "--help"]]) {
-      const res = run(args);
-      expect(res.status, args.join(" ")).to.equal(0);
-      expect(res.stdout).to.match(/Usage: strongroom/);
+  it("answers --help with exit 0 for every command and subcommand, on stdout", function () {
+    this.timeout(180_000); // a cold start of node per command: slow on a loaded machine
+    const commands = [
+      [],
+      ["server"],
+      ["account"],
+      ["account", "create"],
+      ["account", "reset-admin"],
+      ["data-key"],
+      ["data-key", "generate"],
+      ["data-key", "rotate"],
+      ["policy"],
+      ["policy", "load"],
+      ["policy", "update"],
+      ["policy", "replace"],
+      ["secret"],
+      ["secret", "set"],
+      ["secret", "get"],
+      ["agent"],
+    ];
+    for (const command of commands) {
+      const res = run([...command, "--help"]);
+      expect(res.status, command.join(" ")).to.equal(0);
+      expect(res.stdout, command.join(" ")).to.match(new RegExp(`^Usage: strongroom ${command.join(" ")}`));
     }
-    expect(run(["server", "--help"]).stdout).to.contain("--database-url");
+    for (const args of [["help"], ["help", "account"]]) expect(run(args).status, args.join(" ")).to.equal(0);
+    expect(run(["account", "--help"]).stdout).to.contain("reset-admin");
+  });
+
+  it("aligns help: every flag, then its text after at least two spaces, all texts in one column", () => {
+    const help = run(["server", "--help"]).stdout;
+    const lines = help.split("\n").filter((line) => /^ {2}(-h, )?--/.test(line));
+    expect(lines.length).to.be.above(40);
+    const columns = new Set(lines.map((line) => /^ {2}\S.*?\S  +(?=\S)/.exec(line)?.[0].length));
+    expect([...columns]).to.have.length(1);
+    for (const flag of ["--database-url", "--max-watchers", "--previous-data-keys", "--data-dir"]) expect(help).to.contain(flag);
+    expect(help).to.contain("env: STRONGROOM_PORT");
+    expect(help).to.contain("STRONGROOM_DATA_KEY");
+  });
+
+  it("requires a command's arguments: one line on stderr, exit 2", function () {
+    this.timeout(120_000);
+    for (const [args, message] of [
+      [["account", "create"], "strongroom: missing required argument 'name' (try --help)"],
+      [["account", "reset-admin"], "strongroom: missing required argument 'name' (try --help)"],
+      [["policy", "load"], "strongroom: missing required argument 'file' (try --help)"],
+      [["secret", "get"], "strongroom: missing required argument 'id' (try --help)"],
+    ] as const) {
+      const res = run([...args]);
+      expect(res.status, args.join(" ")).to.equal(2);
+      expect(res.stderr, args.join(" ")).to.equal(message + "\n");
+      expect(res.stdout).to.equal("");
+    }
+    // A group without its subcommand shows its help on stderr, exit 2.
+    for (const args of [[], ["account"], ["data-key"]]) {
+      const res = run(args);
+      expect(res.status, args.join(" ")).to.equal(2);
+      expect(res.stderr).to.match(/^Usage: strongroom/);
+    }
+  });
+
+  it("under a Node older than 24 says so in one line, before loading anything that needs 24", function () {
+    this.timeout(60_000);
+    const old = ["/usr/bin/node", "/bin/node", "/usr/local/bin/node"].find((path) => {
+      const v = spawnSync(path, ["--version"], { encoding: "utf8" });
+      return v.status === 0 && Number(/^v(\d+)/.exec(v.stdout)?.[1]) < 24;
+    });
+    if (!old) this.skip();
+    const version = spawnSync(old, ["-p", "process.versions.node"], { encoding: "utf8" }).stdout.trim();
+    for (const args of [["server"], ["--help"], ["account", "create", "x"]]) {
+      const res = spawnSync(old, [BIN, ...args], { encoding: "utf8", timeout: 30_000 });
+      expect(res.status, args.join(" ")).to.equal(1);
+      expect(res.stderr).to.equal(`strongroom: Strongroom needs Node 24 or newer (found ${version}); use npm start or npx strongroom\n`);
+      expect(res.stdout).to.equal("");
+    }
+  });
+
+  it("as root, with the data dir in a folder the postgres user cannot enter, says what is wrong and the fix in one line", function () {
+    if (process.getuid?.() !== 0) this.skip();
+    this.timeout(60_000);
+    const locked = mkdtempSync(join(tmpdir(), "strongroom-0700-")); // mode 0700, as mkdtemp makes it
+    try {
+      const res = run(["server", "--port", "0", "--data-dir", join(locked, "data")]);
+      expect(res.status).to.equal(1);
+      expect(res.stderr).to.equal(
+        `strongroom: embedded PostgreSQL runs as the 'postgres' user when strongroom runs as root, and that user cannot enter ${locked} (mode 0700) on the way to the data dir ${join(locked, "data")}; fix: chmod o+x ${locked}, or use a --data-dir outside it, or use an external --database-url\n`,
+      );
+    } finally {
+      rmSync(locked, { recursive: true, force: true });
+    }
   });
 
   it("reports a bad flag or setting on one line with exit 2", function () {
     this.timeout(60_000); // six cold starts of node: slow on a loaded machine
     for (const [args, pattern] of [
-      [["server", "--bogus"], /Unknown option '--bogus'/],
+      [["server", "--bogus"], /unknown option '--bogus'/i],
       [["server", "--port", "99999"], /--port must be an integer from 0 to 65535/],
       [["server", "--webhook-port", "8443"], /--webhook-port needs --tls-cert/],
       [["server", "--database-url", "postgres://x/y"], /STRONGROOM_DATA_KEY is required/],

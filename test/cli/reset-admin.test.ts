@@ -79,7 +79,7 @@ describe("strongroom account reset-admin", function () {
     expect(messages).to.deep.equal(["strongroom: account 'nobody' does not exist"]);
     const usage = run(["account", "reset-admin"], env);
     expect(usage.status).to.equal(2);
-    expect(usage.stderr).to.contain("Usage: strongroom account reset-admin NAME");
+    expect(usage.stderr).to.equal("strongroom: missing required argument 'name' (try --help)\n");
     expect(run(["account", "reset-admin", "--help"], {}).stdout).to.contain("--data-key-secret");
   });
 });
