@@ -61,7 +61,7 @@ describe("unit: WorkQueue (the reconcile contract)", () => {
         times.push(Date.now());
         if (fail-- > 0) throw new Error("boom");
       },
-      { baseDelayMs: 20, maxDelayMs: 1000, onError: (_k, _e, n) => errors.push(n) },
+      { baseDelayMs: 20, maxDelayMs: 1000, random: () => 1, onError: (_k, _e, n) => errors.push(n) },
     );
     q.start();
     q.add("k");

@@ -8,6 +8,7 @@
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { describeError } from "./kube-client.js";
+import { backoffMs } from "../../retry/backoff.js";
 
 export interface WatchedCache<T extends k8s.KubernetesObject> {
   list(): readonly T[];
@@ -44,11 +45,11 @@ export function watchedCache<T extends k8s.KubernetesObject>(opts: {
   const informer = k8s.makeInformer(opts.config, opts.path, list, opts.labelSelector);
   let lastEventAt = Date.now();
   let stopped = false;
-  let delayMs = 1000;
+  let failures = 0;
   let timer: NodeJS.Timeout | undefined;
   const heard = (): void => {
     lastEventAt = Date.now();
-    delayMs = 1000;
+    failures = 0;
   };
   informer.on("add", (obj) => (heard(), opts.onAdd(obj)));
   informer.on("update", (obj) => (heard(), opts.onUpdate(obj)));
@@ -56,9 +57,9 @@ export function watchedCache<T extends k8s.KubernetesObject>(opts: {
   informer.on("connect", heard);
   informer.on("error", (err: unknown) => {
     if (stopped) return;
-    opts.log.warn({ path: opts.path, err: describeError(err), retryMs: delayMs }, "watch failed; restarting");
-    timer = setTimeout(() => void informer.start().catch(() => undefined), delayMs);
-    delayMs = Math.min(delayMs * 2, 30_000);
+    const retryMs = backoffMs(++failures, { baseMs: 1000, maxMs: 30_000 });
+    opts.log.warn({ path: opts.path, err: describeError(err), retryMs }, "watch failed; restarting");
+    timer = setTimeout(() => void informer.start().catch(() => undefined), retryMs);
   });
   void informer.start().catch(() => undefined);
   return {

@@ -14,6 +14,7 @@ import { kubeSecretStore } from "./kube-secret-store.js";
 import { kubeWebhookConfigApi } from "./kube-webhook-config.js";
 import { BootstrapError, NotReadyError, type SecretStore } from "./secret-store.js";
 import { ensureCaBundle, ensureWebhookTls, type WebhookConfigApi } from "./webhook-tls.js";
+import { backoffMs } from "../../retry/backoff.js";
 
 export { BootstrapError };
 export type { ServingCertificate };
@@ -37,7 +38,7 @@ async function patiently<T>(what: string, step: () => Promise<T>, log: Logger, a
       // Only a missing object is worth waiting for; a bad Secret or an API error is not.
       if (attempt >= attempts || !(err instanceof NotReadyError)) throw err;
       log.warn({ attempt, err: err.message }, `${what}: retrying`);
-      await sleep(Math.min(500 * 2 ** (attempt - 1), 5_000));
+      await sleep(backoffMs(attempt, { baseMs: 500, maxMs: 5_000 }));
     }
   }
 }

@@ -8,6 +8,8 @@
  * scheduling keeps the earliest pending time per key. Workers start only on `start()`, so
  * the controller can wait for its informers to sync first (client-go's WaitForCacheSync).
  */
+import { backoffMs } from "../../retry/backoff.js";
+
 export interface ReconcileOutcome {
   requeueAfterMs?: number;
 }
@@ -15,9 +17,11 @@ export type Handler = (key: string) => Promise<ReconcileOutcome | void>;
 
 export interface WorkQueueOptions {
   concurrency?: number;
-  /** First retry delay after a failure; doubles per consecutive failure up to maxDelayMs. */
+  /** First retry delay after a failure; doubles per consecutive failure up to maxDelayMs (jittered: retry/backoff.ts). */
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /** The backoff's jitter source, for deterministic tests. */
+  random?: () => number;
   onDepth?: (depth: { ready: number; scheduled: number }) => void;
   onError?: (key: string, err: unknown, failures: number) => void;
 }
@@ -85,11 +89,11 @@ export class WorkQueue {
     this.#report();
   }
 
-  /** Retry after the key's backoff: base × 2^(failures-1), capped. */
+  /** Retry after the key's backoff: base × 2^(failures-1), capped, jittered. */
   addRateLimited(key: string): void {
     const failures = (this.#failures.get(key) ?? 0) + 1;
     this.#failures.set(key, failures);
-    this.addAfter(key, Math.min((this.opts.baseDelayMs ?? 250) * 2 ** (failures - 1), this.opts.maxDelayMs ?? 30_000));
+    this.addAfter(key, backoffMs(failures, { baseMs: this.opts.baseDelayMs ?? 250, maxMs: this.opts.maxDelayMs ?? 30_000 }, this.opts.random));
   }
 
   /** Forget a key's failures and anything scheduled for it. */
