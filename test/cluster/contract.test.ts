@@ -29,7 +29,7 @@ async function outcome<T>(call: () => Promise<T>, pick: (value: T) => unknown): 
   }
 }
 
-/** What Strongroom relies on: Secrets (stringData, conflicts, patches, selectors, watch) and the SecretBinding status subresource. */
+/** What Strongroom relies on: Secrets (stringData, conflicts, patches, selectors, watch), the SecretBinding status subresource, Lease times. */
 export async function scenario(kc: k8s.KubeConfig): Promise<Record<string, Step>> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
@@ -74,6 +74,14 @@ export async function scenario(kc: k8s.KubeConfig): Promise<Record<string, Step>
   t.bindingSpecPatch = await outcome(
     () => custom.patchNamespacedCustomObject({ ...B, name: "b1", body: { spec: { secretName: "x" }, status: { observedGeneration: 9 } } }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch)) as Promise<{ status?: unknown; metadata: { generation?: number } }>,
     (b) => ({ status: b.status ?? null, generation: b.metadata.generation }),
+  );
+  // metav1.MicroTime: six fractional digits or a 400 (the leader elector's bug, found here).
+  const coordination = kc.makeApiClient(k8s.CoordinationV1Api);
+  const lease = (name: string, renewTime: string): k8s.V1Lease => ({ metadata: { name }, spec: { holderIdentity: "a", leaseDurationSeconds: 15, renewTime: renewTime as never } });
+  t.leaseMillis = await outcome(() => coordination.createNamespacedLease({ namespace: NS, body: lease("l1", "2026-01-02T03:04:05.678Z") }), () => "created");
+  t.leaseMicros = await outcome(
+    () => coordination.createNamespacedLease({ namespace: NS, body: lease("l2", "2026-01-02T03:04:05.678000Z") }),
+    (l) => String(l.spec!.renewTime instanceof Date ? l.spec!.renewTime.toISOString() : l.spec!.renewTime),
   );
   return t;
 }

@@ -40,6 +40,7 @@ describe("watches: 410 Gone after etcd compaction, an API server restarted mid-r
     // The controller's watch is cut (its API server stops); the cluster changes through another
     // API server; etcd is compacted past the controller's resourceVersion. When its API server
     // returns, the watch resumes from a resourceVersion that no longer exists: 410 Gone.
+    const staleVersion = (await core.listNamespacedPod({ namespace: NS })).metadata!.resourceVersion!;
     let compactedAt = 0;
     await inst.cp.whileApiserverDown(async (otherKubeconfig) => {
       const other = new k8s.KubeConfig();
@@ -50,7 +51,10 @@ describe("watches: 410 Gone after etcd compaction, an API server restarted mid-r
       for (let i = 0; i < 5; i++) await otherCore.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: `churn-${i}` } } });
       compactedAt = await inst.cp.compactEtcd();
     });
-    expect(compactedAt).to.be.greaterThan(0);
+    expect(compactedAt).to.be.greaterThan(Number(staleVersion));
+    // What the controller's watch met on resuming from a version of before the outage: 410 Gone.
+    const resumed = kubectl(inst.cp, ["get", "--raw", `/api/v1/namespaces/${NS}/pods?watch=1&resourceVersion=${staleVersion}&timeoutSeconds=2`]);
+    expect(resumed).to.match(/"type":"ERROR".*"code":410/);
     const secret = await until("the Secret of the pod created while the watch was cut", () => secretOf("during"), 60_000);
     expect(decode(secret)).to.deep.equal({ key: "k1" });
   });
