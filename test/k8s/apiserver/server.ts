@@ -192,8 +192,10 @@ export class TestApiServer {
     if (type.kind === "Lease") {
       for (const field of ["acquireTime", "renewTime"]) {
         const value = (obj.spec as Record<string, unknown> | undefined)?.[field];
-        if (value !== undefined && value !== null && !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$/.test(String(value)))
-          throw new StatusError(400, "BadRequest", `Lease in version "v1" cannot be handled as a Lease: parsing time "${String(value)}" as "2006-01-02T15:04:05.000000Z07:00"`);
+        if (value === undefined || value === null) continue;
+        const text = typeof value === "string" ? value : JSON.stringify(value);
+        if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$/.test(text))
+          throw new StatusError(400, "BadRequest", `Lease in version "v1" cannot be handled as a Lease: parsing time ${JSON.stringify(text)} as "2006-01-02T15:04:05.000000Z07:00"`);
       }
     }
     if (type.kind === "Pod") {
