@@ -7,11 +7,10 @@
  * check fails when fewer pass than KNOWN_PASSING (a regression), and lists every failing test.
  */
 import { expect } from "chai";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../support/server.js";
-import { built, CACHE, jwtIssuer, recordExternal, run, setNote, VERSIONS } from "./support.js";
+import { built, CACHE, jwtIssuer, recordExternal, run, setNote, tempDir, VERSIONS } from "./support.js";
 
 const VERSION = VERSIONS["conjur-api-go-tests"]!;
 const CLIENT = "conjur-api-go's own tests";
@@ -53,7 +52,7 @@ describe(`${CLIENT} ${VERSION} (real client)`, function () {
     this.timeout(900_000);
     const issuer = await jwtIssuer("jwt-server-key");
     const jwt = await issuer.mint({ iss: "jwt-server", aud: "conjur", sub: "test-workload", email: "workload@example.com" });
-    const home = mkdtempSync(join(tmpdir(), "strongroom-api-go-"));
+    const home = tempDir("api-go");
     const r = await run(testBinary.path, ["-test.v", "-test.count=1", "-test.timeout=12m"], {
       cwd: join(CACHE, `conjur-api-go-${VERSION}`, "src", "conjurapi"),
       timeoutMs: 840_000,

@@ -4,12 +4,11 @@
  * the JSON it pretty-prints from Conjur's answers), not a replay of our own.
  */
 import { expect } from "chai";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { selfSignedCertificate, type TestCertificate } from "../support/tls.js";
-import { built, clientSuite, jwtIssuer, run, VERSIONS, type Issuer, type Run } from "./support.js";
+import { built, clientSuite, type Issuer, jwtIssuer, type Run, run, tempDir, VERSIONS } from "./support.js";
 
 const VERSION = VERSIONS["conjur-cli"]!;
 const bin = built(`conjur-cli-go-${VERSION}`, "conjur");
@@ -52,7 +51,7 @@ ${APPS_POLICY.replace(/^/gm, "  ").trimEnd()}
 
 /** One CLI user: its own HOME (.conjurrc, .netrc), so nothing touches the machine's. */
 function cliUser(extraEnv: Record<string, string> = {}): { home: string; conjur: (...args: string[]) => Promise<Run>; file: (name: string, text: string) => string } {
-  const home = mkdtempSync(join(tmpdir(), "strongroom-cli-"));
+  const home = tempDir("cli");
   return {
     home,
     conjur: (...args) => run(bin.path, args, { env: { HOME: home, ...extraEnv } }),

@@ -3,12 +3,11 @@
  * python-sdk.py runs each SDK call and reports; each of its checks is one row check here.
  */
 import { expect } from "chai";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { selfSignedCertificate, type TestCertificate } from "../support/tls.js";
-import { built, clientSuite, jwtIssuer, run, VERSIONS } from "./support.js";
+import { built, clientSuite, jwtIssuer, run, tempDir, VERSIONS } from "./support.js";
 
 const VERSION = VERSIONS["python-sdk"]!;
 const python = built(`python-conjur-api-${VERSION}`, "venv/bin/python");
@@ -60,7 +59,7 @@ clientSuite("Python SDK (conjur-api)", VERSION, python, () => {
     server = await startTestServer({ account: ACCOUNT, env });
     tlsServer = await startTestServer({ account: ACCOUNT, flags: { "tls-cert": cert.certFile, "tls-key": cert.keyFile } });
     const issuer = await jwtIssuer();
-    const dir = mkdtempSync(join(tmpdir(), "strongroom-py-"));
+    const dir = tempDir("py");
     const file = (name: string, text: string) => {
       writeFileSync(join(dir, name), text);
       return join(dir, name);

@@ -8,13 +8,12 @@
  * real service-account token, as in-cluster config inside the same sandbox.
  */
 import { expect } from "chai";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { selfSignedCertificate, type TestCertificate } from "../support/tls.js";
 import { binaries, startControlPlane, type ControlPlane } from "../cluster/control-plane.js";
-import { adminOf, built, CACHE, clientSuite, jwtIssuer, run, VERSIONS, type Issuer } from "./support.js";
+import { adminOf, built, CACHE, clientSuite, type Issuer, jwtIssuer, run, tempDir, VERSIONS } from "./support.js";
 
 const VERSION = VERSIONS["secrets-provider"]!;
 const bin = built(`secrets-provider-${VERSION}`, "secrets-provider");
@@ -85,7 +84,7 @@ clientSuite("Secrets Provider for K8s (push-to-file, authn-jwt)", VERSION, bin, 
 
   /** A pod's files in a temp folder, the provider run once inside the sandbox. */
   async function runProvider(annotations: Record<string, string>, token?: string) {
-    const pod = mkdtempSync(join(tmpdir(), "strongroom-sp-"));
+    const pod = tempDir("sp");
     for (const dir of ["conjur/podinfo", "conjur/secrets", "conjur/templates", "conjur/status", "serviceaccount"]) mkdirSync(join(pod, dir), { recursive: true });
     cpSync(join(CACHE, `secrets-provider-${VERSION}`, "usr-local-bin"), join(pod, "usr-local-bin"), { recursive: true });
     writeFileSync(join(pod, "conjur/podinfo/annotations"), downwardApi({ "conjur.org/container-mode": "init", "conjur.org/secrets-destination": "file", "conjur.org/retry-count-limit": "0", ...annotations }));
@@ -222,7 +221,7 @@ clientSuite("Secrets Provider for K8s (K8s Secrets mode, real kube-apiserver)", 
   it("fills the Secret named in K8S_SECRETS from its conjur-map, logging in with the pod's real service-account token (TokenRequest) through authn-jwt", async function () {
     this.timeout(90_000);
     const token = (await kube(cp, "POST", "/api/v1/namespaces/apps/serviceaccounts/secrets-provider/token", { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } })).json.status.token as string;
-    const pod = mkdtempSync(join(tmpdir(), "strongroom-sp-k8s-"));
+    const pod = tempDir("sp-k8s");
     for (const dir of ["conjur/podinfo", "conjur/secrets", "conjur/status", "serviceaccount"]) mkdirSync(join(pod, dir), { recursive: true });
     cpSync(join(CACHE, `secrets-provider-${VERSION}`, "usr-local-bin"), join(pod, "usr-local-bin"), { recursive: true });
     writeFileSync(join(pod, "serviceaccount/token"), token);

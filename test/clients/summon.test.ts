@@ -3,12 +3,11 @@
  * gives the variables as environment, with an API key (http and https) and with a JWT.
  */
 import { expect } from "chai";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { selfSignedCertificate, type TestCertificate } from "../support/tls.js";
-import { adminOf, built, clientSuite, jwtIssuer, run, VERSIONS, type Issuer } from "./support.js";
+import { adminOf, built, clientSuite, type Issuer, jwtIssuer, run, tempDir, VERSIONS } from "./support.js";
 
 const SUMMON = VERSIONS.summon!;
 const PROVIDER = VERSIONS["summon-conjur"]!;
@@ -76,7 +75,7 @@ clientSuite("summon + summon-conjur", `${SUMMON} + ${PROVIDER}`, summon.missing 
 
   before(async function () {
     this.timeout(60_000);
-    dir = mkdtempSync(join(tmpdir(), "strongroom-summon-"));
+    dir = tempDir("summon");
     cert = selfSignedCertificate();
     issuer = await jwtIssuer();
     const authenticators = { STRONGROOM_AUTHENTICATORS: "authn,authn-jwt/ci" };

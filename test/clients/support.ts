@@ -4,10 +4,10 @@
  */
 import { execFile, type ExecFileOptions } from "node:child_process";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request as plainRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { homedir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
 
@@ -47,6 +47,19 @@ export function run(file: string, args: string[], opts: { env?: Record<string, s
     });
     child.stdin?.end(opts.input ?? "");
   });
+}
+
+const tempDirs: string[] = [];
+
+/** A temporary folder (a CLI user's HOME, a pod's files), removed when the tier ends. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `strongroom-${prefix}-`));
+  tempDirs.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 // ---- the tally -----------------------------------------------------------------------------------
