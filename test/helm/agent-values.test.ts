@@ -67,7 +67,7 @@ describe("the Helm chart's agent and authn-kubernetes values, with the real helm
     const config = serverConfigOf(await render());
     expect(config.authenticators).to.deep.equal(["authn", "authn-kubernetes"]);
     expect(config.agent).to.deep.include({ image: "ghcr.io/strongroom/strongroom:0.1.0", serverUrl: "https://sr-strongroom.strongroom.svc:8080", audience: "strongroom", authenticator: "authn-kubernetes", caFile: undefined });
-    expect(config.agent.resources).to.deep.equal({ requests: { cpu: "10m", memory: "48Mi" }, limits: { memory: "128Mi" } });
+    expect(config.agent.resources).to.deep.equal({ requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "128Mi" } });
     expect(config.kubernetesAuthn).to.deep.include({ issuer: "https://kubernetes.default.svc.cluster.local", audience: "strongroom", jwksUri: "https://kubernetes.default.svc/openid/v1/jwks" });
   });
 
@@ -83,7 +83,7 @@ describe("the Helm chart's agent and authn-kubernetes values, with the real helm
     const own = serverConfigOf(await render(VARIANTS["own agent image, resources and audience"]));
     expect(own.agent).to.deep.include({ image: "registry.example/strongroom-agent:1.2.3", audience: "vault-like" });
     expect(own.kubernetesAuthn.audience, "the server accepts the audience the agent's token carries").to.equal("vault-like");
-    expect(own.agent.resources).to.deep.equal({ requests: { cpu: "25m", memory: "48Mi" }, limits: { memory: "64Mi" } });
+    expect(own.agent.resources).to.deep.equal({ requests: { cpu: "25m", memory: "64Mi" }, limits: { memory: "64Mi" } });
     const eks = serverConfigOf(await render(VARIANTS["EKS-style issuer with its public JWKS"]));
     expect(eks.kubernetesAuthn).to.deep.include({ issuer: "https://oidc.eks.eu-west-1.amazonaws.com/id/ABC", jwksTokenFile: undefined });
     const jwt = serverConfigOf(await render(VARIANTS["agent on authn-jwt"]));
