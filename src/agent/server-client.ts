@@ -21,6 +21,9 @@ export class ServerError extends Error {
   }
 }
 
+/** The service-account token file cannot be read: a deployment problem, not a server outage. */
+export class TokenFileError extends Error {}
+
 export interface ClientOptions {
   url: string;
   account: string;
@@ -71,7 +74,9 @@ export class ServerClient {
     try {
       jwt = (await readFile(tokenFile, "utf8")).trim();
     } catch (err) {
-      throw new ServerError(undefined, `cannot read the service-account token ${tokenFile}: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
+      // Not a ServerError: a missing or unreadable token is no outage, so `--once` fails at once, saying so.
+      const code = (err as NodeJS.ErrnoException).code ?? "error";
+      throw new TokenFileError(`cannot read the service-account token file ${tokenFile} (${code}); mount the projected token there or set --token-file (STRONGROOM_TOKEN_FILE)`);
     }
     const hostPart = login ? `/${encodeURIComponent(login)}` : "";
     // authn-jwt/<service> → /authn-jwt/<service>/<account>/…; authn-kubernetes → /authn-kubernetes/<account>/…

@@ -103,6 +103,20 @@ describe("the strongroom command", () => {
     }
   });
 
+  it("agent --once: a missing token file is said in one line at once, not as an unreachable server", function () {
+    this.timeout(60_000);
+    const dir = mkdtempSync(join(tmpdir(), "strongroom-agent-"));
+    try {
+      const res = run(["agent", "--once", "--url", "http://127.0.0.1:1", "--dir", dir, "--files", '{"a":{"secret":"x"}}', "--token-file", join(dir, "no-token")]);
+      expect(res.status).to.equal(1);
+      expect(res.stderr.split("\n").filter((line) => line !== "" && !line.startsWith("{"))).to.deep.equal([
+        `strongroom agent: cannot read the service-account token file ${join(dir, "no-token")} (ENOENT); mount the projected token there or set --token-file (STRONGROOM_TOKEN_FILE)`,
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("reports a bad flag or setting on one line with exit 2", function () {
     this.timeout(60_000); // six cold starts of node: slow on a loaded machine
     for (const [args, pattern] of [
