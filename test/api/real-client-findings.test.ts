@@ -73,4 +73,10 @@ describe("findings of the real-client tier", () => {
     expect(members.status, members.text).to.equal(200);
     expect(members.json().map((m: { member: string; admin_option: boolean; ownership: boolean }) => [m.member, m.admin_option, m.ownership])).to.deep.equal([[`${server.account}:user:admin`, true, true]]);
   });
+
+  it("Conjur CLI `whoami`: token_issued_at as Conjur (Rails) writes a time, 2025-01-16T15:55:35.000+00:00", async () => {
+    const who = (await admin.request("GET", "/whoami")).json();
+    expect(who).to.have.all.keys("client_ip", "user_agent", "account", "username", "token_issued_at");
+    expect(who.token_issued_at).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000\+00:00$/);
+  });
 });

@@ -102,6 +102,7 @@ clientSuite("Conjur CLI (conjur-cli-go)", VERSION, bin, () => {
     const who = json(ok(await admin.conjur("whoami"))) as Record<string, string>;
     expect(who).to.have.all.keys("client_ip", "user_agent", "account", "username", "token_issued_at");
     expect(who).to.include({ account: ACCOUNT, username: "admin" });
+    expect(who.token_issued_at, "as Conjur's whoami prints it").to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000\+00:00$/);
   });
 
   it("policy load -b root: Loaded policy 'root' and created_roles with api keys, version", async () => {

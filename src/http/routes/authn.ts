@@ -3,6 +3,7 @@ import { Router, type Request, type Response } from "express";
 import { apiKeyLoginOf, apiKeyMatches, apiKeyOf, checkApiKeyOrPassword, rotateApiKey, rotatedAt, setPassword } from "../../authn/credentials.js";
 import { assertPasswordComplexity } from "../../authn/passwords.js";
 import { isClientAllowed, ORIGIN_REFUSED } from "../../authn/restrictions.js";
+import { railsTime } from "../../authz/introspection.js";
 import { accessToOne, roleExists } from "../../authz/permissions.js";
 import { canLogIn, parseFullId, parseRoleParam, roleIdForLogin, fullId } from "../../authz/ids.js";
 import { errors } from "../../errors.js";
@@ -159,7 +160,7 @@ export function authnRouter(services: Services): Router {
       user_agent: req.get("user-agent") ?? null,
       account: caller.account,
       username: caller.login,
-      token_issued_at: new Date(caller.iat * 1000).toISOString(),
+      token_issued_at: railsTime(new Date(caller.iat * 1000)), // Rails' JSON time, as Conjur: …000+00:00
     });
   });
 
