@@ -59,9 +59,23 @@ describe("the chart on a real API server: manifests, RBAC, the server's own obje
     expect(can("update", "clusterroles")).to.equal("no");
   });
 
-  // Pending: the controller's Secret informer needs list/watch on Secrets, which the chart
-  // deliberately does not grant (see fixture.ts SECRET_INFORMER_GRANT and docs/testing-cluster.md).
-  it.skip("syncs its controller with exactly the chart's RBAC (no list/watch on Secrets)");
+  it("syncs its controller with exactly the chart's RBAC (its Secret informer's list/watch included)", async () => {
+    const can = (verb: string, resource: string): boolean => {
+      try {
+        kubectl(inst.cp, ["auth", "can-i", verb, resource, "--all-namespaces", "--as", `system:serviceaccount:${NAMESPACE}:strongroom`]);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(can("list", "secrets") && can("watch", "secrets")).to.equal(true);
+    // No extra grant anywhere in this tier: the controller's caches sync and it leads.
+    const health = await until("the controller healthy", async () => {
+      const res = await inst.admin.call("GET", "/health/controller");
+      return res.status === 200 ? res : undefined;
+    }, 20_000);
+    expect(JSON.parse(health.text)).to.include({ leading: true, synced: true });
+  });
 
   it("fails clearly when the chart's RBAC lacks one verb (get on its webhook configuration)", async () => {
     const role = inst.manifests.find((m) => m.kind === "ClusterRole" && m.metadata.name === "strongroom-webhook-ca")!;

@@ -112,27 +112,6 @@ export interface Installation {
 
 let installed: Promise<Installation> | undefined;
 
-/**
- * KNOWN BUG found by this tier (see docs/testing-cluster.md, "Findings"): the controller's
- * Secret cache lists and watches Secrets (label-selected, cluster-wide), which the chart's
- * ClusterRole does not allow (it grants Secrets by name only), so with the chart alone the
- * controller never syncs and writes nothing. Until the chart or the controller changes, the
- * tier adds this one grant so that the controller's behaviour can be tested at all;
- * chart-rbac.test.ts keeps a pending test for the chart alone.
- */
-const SECRET_INFORMER_GRANT = `
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: { name: cluster-tier-secret-informer }
-rules: [{ apiGroups: [""], resources: [secrets], verbs: [list, watch] }]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: { name: cluster-tier-secret-informer }
-roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-tier-secret-informer }
-subjects: [{ kind: ServiceAccount, name: strongroom, namespace: ${NAMESPACE} }]
-`;
-
 /** The chart applied and its server running: once per run. */
 export function installation(): Promise<Installation> {
   installed ??= install();
@@ -156,7 +135,6 @@ async function install(): Promise<Installation> {
   const values = await chartValues(cp, webhookPort, await freshDatabase());
   const { yaml, manifests } = helmTemplate(cp, values);
   const applied = applyManifests(cp, yaml);
-  applyManifests(cp, SECRET_INFORMER_GRANT);
   kubectl(cp, ["wait", "--for=condition=Established", "crd/secretbindings.strongroom.io", "--timeout=60s"]);
   const core = adminConfig(cp).makeApiClient(k8s.CoreV1Api);
   const secret = async (name: string): Promise<Record<string, string>> =>
