@@ -73,9 +73,10 @@ export function checkEmbeddedAccess(dataDir: string): void {
   if (process.getuid?.() !== 0) return;
   const ids = postgresIds();
   const binaries = postgresBinaries();
+  // The binaries first: a checkout under a 0700 folder holds the default data dir too, and moving that alone would not help.
   const needs: [string, string, string][] = [
+    ...(binaries ? [[binaries, `the PostgreSQL binaries in ${binaries}`, "or install Strongroom outside it"] as [string, string, string]] : []),
     [dirname(resolve(dataDir)), `the data dir ${resolve(dataDir)}`, "or use a --data-dir outside it"],
-    ...(binaries ? [[binaries, "the PostgreSQL binaries", "or install Strongroom outside it"] as [string, string, string]] : []),
     [tmpdir(), "the temp dir", "or set TMPDIR to a folder it can enter"],
   ];
   for (const [path, what, alternative] of needs) {
