@@ -2,7 +2,8 @@
 # Builds CyberArk's real clients once each, cached by version outside the repository:
 #   ~/.cache/strongroom/clients/<name>-<version>/   (STRONGROOM_CLIENTS_CACHE overrides the root)
 # Usage: harness/clients/build.sh [name ...]   (default: all, cheapest first)
-# Names: summon summon-conjur conjur-cli conjur-api-go-tests python-sdk secrets-provider
+# Names: summon summon-conjur conjur-cli conjur-api-go-tests python-sdk secrets-provider, and eso
+# (not in the default set: its build is measured separately, see docs/compatibility.md)
 #
 # Where the code comes from, in this order (nothing is ever copied into this repository):
 #   1. the Go module proxy / PyPI: a wrapper module (harness/clients/<name>/*.in), `go build` in a
@@ -26,6 +27,7 @@ SUMMON_VERSION=v0.11.0
 SUMMON_CONJUR_VERSION=v0.9.3
 API_GO_VERSION=v0.15.7
 PY_SDK_VERSION=0.2.0          # conjur-api on PyPI (the version pip picks)
+ESO_VERSION=v0.16.2          # the newest single-module external-secrets the proxy serves (v1.x: ~55 sub-modules)
 SP_VERSION=v1.9.0             SP_API=v0.13.16 SP_AUTHN=v0.26.11 SP_TRACER=v0.0.6
 
 log() { echo "[clients] $*" >&2; }
@@ -106,9 +108,17 @@ build_secrets_provider() { # secrets-provider-for-k8s: ~90 replaces, three of th
   mkdir -p "$out/usr-local-bin" && cp "$src"/bin/run-time-scripts/*.sh "$out/usr-local-bin/"   # what its image puts in /usr/local/bin
 }
 
+build_eso() { # External Secrets Operator: wrapper module (one replace); all providers compile in: the biggest build
+  local out="$CACHE/external-secrets-$ESO_VERSION"; [ -x "$out/external-secrets" ] && return 0
+  local w="$CACHE/src/eso-wrapper-$ESO_VERSION"; mkdir -p "$w" "$out"; rm -f "$out/NOT-BUILT"
+  sed -e "s/@ESO_VERSION@/$ESO_VERSION/" "$HERE/eso/go.mod.in" > "$w/go.mod"
+  cp "$HERE/eso/main.go.in" "$w/main.go"
+  (cd "$w" && go mod tidy && go build -trimpath -o "$out/external-secrets" .)
+}
+
 versions() { # name version, one a line: what the tier reads
   printf '%s\n' "conjur-cli $CLI_VERSION" "summon $SUMMON_VERSION" "summon-conjur $SUMMON_CONJUR_VERSION" \
-    "conjur-api-go-tests $API_GO_VERSION" "python-sdk $PY_SDK_VERSION" "secrets-provider $SP_VERSION"
+    "conjur-api-go-tests $API_GO_VERSION" "python-sdk $PY_SDK_VERSION" "secrets-provider $SP_VERSION" "eso $ESO_VERSION"
 }
 [ "${1:-}" = "--versions" ] && { versions; exit 0; }
 
