@@ -27,6 +27,7 @@ import { openStorage } from "./storage.js";
 import { WatchHub } from "../secrets/watch-hub.js";
 import type { AgentInjectionOptions } from "../kubernetes/webhook/agent-patch.js";
 import { SecretChangeListener } from "../kubernetes/runtime/secret-change-listener.js";
+import { closePolicyParser } from "../policy/parse-off-thread.js";
 
 /** The webhook's agent settings for inject-mode agent/init, when configured; the agent trusts --agent-ca-file or the server-made CA. */
 function agentInjection(config: Config, madeCaPem: string | undefined): { agent?: AgentInjectionOptions } {
@@ -147,6 +148,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       await controller?.stop();
       await db.close();
       await audit.close();
+      // The parser's worker pool is per process (made again on the next load, if any).
+      await closePolicyParser();
     },
   };
 }

@@ -70,7 +70,6 @@ export interface ControllerDeps {
   metrics: Metrics;
   /** Namespace of the Lease (the pod's own namespace in a cluster). */
   leaseNamespace: string;
-  identity?: string;
   tunables?: ControllerTunables;
 }
 
@@ -106,7 +105,7 @@ export class Controller {
     this.#elector = new LeaderElector(
       leaseApi(deps.kube.coordination, deps.leaseNamespace, "strongroom-controller"),
       {
-        identity: deps.identity ?? `${hostname()}-${randomBytes(4).toString("hex")}`,
+        identity: `${hostname()}-${randomBytes(4).toString("hex")}`,
         timings: this.#tunables.leaderElection,
         onStartedLeading: () => this.#run(),
         onStoppedLeading: () => this.#halt(),
