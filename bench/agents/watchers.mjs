@@ -80,6 +80,8 @@ createInterface({ input: process.stdin }).on("line", (line) => {
   } else if (command === "reset") {
     state.statuses = {};
     state.repolls = 0;
+  } else if (command === "timeout") {
+    spec.timeout = Number(arg);
   } else if (command === "quit") {
     clearInterval(timer);
     process.exit(0);
