@@ -26,7 +26,13 @@ function requests() {
           const at = pick(kind.paths);
           const headers = { ...(kind.token ? { authorization: `Token token="${kind.token}"` } : {}) };
           const body = kind.randomBody ? `value-${randomBytes(12).toString("hex")}` : kind.bodies?.[at];
-          return { ...req, method: kind.method, path: kind.paths[at], headers: { ...req.headers, ...headers }, ...(body !== undefined ? { body } : {}) };
+          return {
+            ...req,
+            method: kind.method,
+            path: kind.paths[at],
+            headers: { ...req.headers, ...headers },
+            ...(body !== undefined ? { body } : {}),
+          };
         },
       });
     }

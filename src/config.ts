@@ -2,7 +2,15 @@
  * The one place that reads flags and environment. Every setting has a flag and a
  * `STRONGROOM_*` environment twin; flags win. The result is validated and frozen.
  */
-import { boundedSetting, ConfigError, helpOf, parseFlagsOf, readSetting, type Flags, type Setting } from "./settings-table.js";
+import {
+  boundedSetting,
+  ConfigError,
+  helpOf,
+  parseFlagsOf,
+  readSetting,
+  type Flags,
+  type Setting,
+} from "./settings-table.js";
 
 export { boundedSetting, ConfigError, helpOf, parseFlagsOf, readSetting, type Flags, type Setting };
 import { normalizeCidr } from "./authn/cidr.js";
@@ -62,7 +70,14 @@ export interface Config {
   /** Long-poll watches (GET /secrets/watch) one server holds at a time; more are answered 503. */
   readonly maxWatchers: number;
   /** What the webhook injects for inject-mode agent/init; undefined image = those modes are refused. */
-  readonly agent: { readonly image: string | undefined; readonly serverUrl: string | undefined; readonly audience: string; readonly authenticator: string; readonly caFile: string | undefined; readonly resources: AgentResources | undefined };
+  readonly agent: {
+    readonly image: string | undefined;
+    readonly serverUrl: string | undefined;
+    readonly audience: string;
+    readonly authenticator: string;
+    readonly caFile: string | undefined;
+    readonly resources: AgentResources | undefined;
+  };
   /** authn-kubernetes: how service-account tokens are verified (docs/adr/0019-authn-kubernetes.md). */
   readonly kubernetesAuthn: {
     readonly issuer: string;
@@ -75,8 +90,6 @@ export interface Config {
   };
 }
 
-
-
 /** The in-cluster API server's JWKS, and the pod's own credentials that read it. */
 export const IN_CLUSTER_JWKS_URI = "https://kubernetes.default.svc/openid/v1/jwks";
 const IN_CLUSTER_SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -85,63 +98,317 @@ const IN_CLUSTER_SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 export const SETTINGS: Record<string, Setting> = {
   port: { flag: "port", env: "STRONGROOM_PORT", type: "string", default: "8080", help: "REST API port" },
   host: { flag: "host", env: "STRONGROOM_HOST", type: "string", default: "0.0.0.0", help: "address to listen on" },
-  dataDir: { flag: "data-dir", env: "STRONGROOM_DATA_DIR", type: "string", default: "./.strongroom", help: "embedded Postgres and generated data key live here" },
-  databaseUrl: { flag: "database-url", env: "DATABASE_URL", type: "string", help: "external PostgreSQL URL (embedded Postgres when absent)" },
-  account: { flag: "account", env: "STRONGROOM_ACCOUNT", type: "string", default: "default", help: "account to create if missing (and the controller's account)" },
-  tlsCert: { flag: "tls-cert", env: "STRONGROOM_TLS_CERT", type: "string", help: "PEM certificate: serve HTTPS (required for the webhook)" },
+  dataDir: {
+    flag: "data-dir",
+    env: "STRONGROOM_DATA_DIR",
+    type: "string",
+    default: "./.strongroom",
+    help: "embedded Postgres and generated data key live here",
+  },
+  databaseUrl: {
+    flag: "database-url",
+    env: "DATABASE_URL",
+    type: "string",
+    help: "external PostgreSQL URL (embedded Postgres when absent)",
+  },
+  account: {
+    flag: "account",
+    env: "STRONGROOM_ACCOUNT",
+    type: "string",
+    default: "default",
+    help: "account to create if missing (and the controller's account)",
+  },
+  tlsCert: {
+    flag: "tls-cert",
+    env: "STRONGROOM_TLS_CERT",
+    type: "string",
+    help: "PEM certificate: serve HTTPS (required for the webhook)",
+  },
   tlsKey: { flag: "tls-key", env: "STRONGROOM_TLS_KEY", type: "string", help: "PEM private key matching --tls-cert" },
-  webhookPort: { flag: "webhook-port", env: "STRONGROOM_WEBHOOK_PORT", type: "string", help: "serve the admission webhook (HTTPS) on this port" },
-  controller: { flag: "controller", env: "STRONGROOM_CONTROLLER", type: "boolean", help: "run the Kubernetes controller (KUBECONFIG or in-cluster)" },
-  namespace: { flag: "namespace", env: "STRONGROOM_NAMESPACE", type: "string", default: "default", help: "namespace of the controller's leader-election Lease and of the server's own Secrets" },
-  controllerConcurrency: { flag: "controller-concurrency", env: "STRONGROOM_CONTROLLER_CONCURRENCY", type: "string", default: "8", help: "controller: reconciles run at once" },
-  leaseDuration: { flag: "lease-duration", env: "STRONGROOM_LEASE_DURATION", type: "string", default: "15", help: "controller: seconds a candidate waits, by its own clock, after the Lease last changed before taking it" },
-  renewDeadline: { flag: "renew-deadline", env: "STRONGROOM_RENEW_DEADLINE", type: "string", default: "10", help: "controller: seconds the leader keeps retrying a renewal before it stops all work (below --lease-duration)" },
-  retryPeriod: { flag: "retry-period", env: "STRONGROOM_RETRY_PERIOD", type: "string", default: "2", help: "controller: seconds between leader-election attempts and renewals" },
-  retryBackoffBase: { flag: "retry-backoff-base", env: "STRONGROOM_RETRY_BACKOFF_BASE", type: "string", default: "250", help: "controller: ms before the first retry of a failed reconcile; doubles per failure" },
-  retryBackoffMax: { flag: "retry-backoff-max", env: "STRONGROOM_RETRY_BACKOFF_MAX", type: "string", default: "30000", help: "controller: longest ms between retries of a failing reconcile" },
-  watchStaleAfter: { flag: "watch-stale-after", env: "STRONGROOM_WATCH_STALE_AFTER", type: "string", default: "120", help: "controller: seconds of pod-watch silence after which /health/controller reports unhealthy" },
-  podNudgeRate: { flag: "pod-nudge-rate", env: "STRONGROOM_POD_NUDGE_RATE", type: "string", default: "50", help: "controller: pod annotations per second written after a rotation to make kubelets re-sync at once" },
-  tokenTtl: { flag: "token-ttl", env: "STRONGROOM_TOKEN_TTL", type: "string", default: "480", help: "access token lifetime in seconds (max 18000)" },
-  bodyLimit: { flag: "body-limit", env: "STRONGROOM_BODY_LIMIT", type: "string", default: "1048576", help: "largest request body in bytes" },
+  webhookPort: {
+    flag: "webhook-port",
+    env: "STRONGROOM_WEBHOOK_PORT",
+    type: "string",
+    help: "serve the admission webhook (HTTPS) on this port",
+  },
+  controller: {
+    flag: "controller",
+    env: "STRONGROOM_CONTROLLER",
+    type: "boolean",
+    help: "run the Kubernetes controller (KUBECONFIG or in-cluster)",
+  },
+  namespace: {
+    flag: "namespace",
+    env: "STRONGROOM_NAMESPACE",
+    type: "string",
+    default: "default",
+    help: "namespace of the controller's leader-election Lease and of the server's own Secrets",
+  },
+  controllerConcurrency: {
+    flag: "controller-concurrency",
+    env: "STRONGROOM_CONTROLLER_CONCURRENCY",
+    type: "string",
+    default: "8",
+    help: "controller: reconciles run at once",
+  },
+  leaseDuration: {
+    flag: "lease-duration",
+    env: "STRONGROOM_LEASE_DURATION",
+    type: "string",
+    default: "15",
+    help: "controller: seconds a candidate waits, by its own clock, after the Lease last changed before taking it",
+  },
+  renewDeadline: {
+    flag: "renew-deadline",
+    env: "STRONGROOM_RENEW_DEADLINE",
+    type: "string",
+    default: "10",
+    help: "controller: seconds the leader keeps retrying a renewal before it stops all work (below --lease-duration)",
+  },
+  retryPeriod: {
+    flag: "retry-period",
+    env: "STRONGROOM_RETRY_PERIOD",
+    type: "string",
+    default: "2",
+    help: "controller: seconds between leader-election attempts and renewals",
+  },
+  retryBackoffBase: {
+    flag: "retry-backoff-base",
+    env: "STRONGROOM_RETRY_BACKOFF_BASE",
+    type: "string",
+    default: "250",
+    help: "controller: ms before the first retry of a failed reconcile; doubles per failure",
+  },
+  retryBackoffMax: {
+    flag: "retry-backoff-max",
+    env: "STRONGROOM_RETRY_BACKOFF_MAX",
+    type: "string",
+    default: "30000",
+    help: "controller: longest ms between retries of a failing reconcile",
+  },
+  watchStaleAfter: {
+    flag: "watch-stale-after",
+    env: "STRONGROOM_WATCH_STALE_AFTER",
+    type: "string",
+    default: "120",
+    help: "controller: seconds of pod-watch silence after which /health/controller reports unhealthy",
+  },
+  podNudgeRate: {
+    flag: "pod-nudge-rate",
+    env: "STRONGROOM_POD_NUDGE_RATE",
+    type: "string",
+    default: "50",
+    help: "controller: pod annotations per second written after a rotation to make kubelets re-sync at once",
+  },
+  tokenTtl: {
+    flag: "token-ttl",
+    env: "STRONGROOM_TOKEN_TTL",
+    type: "string",
+    default: "480",
+    help: "access token lifetime in seconds (max 18000)",
+  },
+  bodyLimit: {
+    flag: "body-limit",
+    env: "STRONGROOM_BODY_LIMIT",
+    type: "string",
+    default: "1048576",
+    help: "largest request body in bytes",
+  },
   logLevel: { flag: "log-level", env: "STRONGROOM_LOG_LEVEL", type: "string", default: "info", help: "pino log level" },
   // No table default: an unset value falls back to CONJUR_AUTHENTICATORS, then `authn`.
-  authenticators: { flag: "authenticators", env: "STRONGROOM_AUTHENTICATORS", type: "string", help: "comma-separated enabled authenticators, e.g. authn,authn-jwt/k8s (default authn; CONJUR_AUTHENTICATORS also read)" },
-  previousDataKeys: { flag: "previous-data-keys", env: "STRONGROOM_PREVIOUS_DATA_KEYS", type: "string", help: "comma-separated base64 data keys that only decrypt, during a key rotation (prefer the env: flags show in ps)" },
-  rotateBatchSize: { flag: "batch-size", env: "STRONGROOM_ROTATE_BATCH_SIZE", type: "string", default: "500", help: "data-key rotate: rows re-encrypted per transaction" },
-  auditFile: { flag: "audit-file", env: "STRONGROOM_AUDIT_FILE", type: "string", help: "also append audit records (JSON lines, mode 0600) to this file; requests fail if it cannot be written" },
-  authnMaxFailures: { flag: "authn-max-failures", env: "STRONGROOM_AUTHN_MAX_FAILURES", type: "string", default: "10", help: "failed authentications per role per window before 429 (0 = off)" },
-  authnMaxFailuresPerAddress: { flag: "authn-max-failures-per-address", env: "STRONGROOM_AUTHN_MAX_FAILURES_PER_ADDRESS", type: "string", default: "100", help: "failed authentications per client address per window before 429 (0 = off)" },
-  authnFailureWindow: { flag: "authn-failure-window", env: "STRONGROOM_AUTHN_FAILURE_WINDOW", type: "string", default: "300", help: "seconds failures are counted and a throttled role or address waits" },
-  dbConnectTimeout: { flag: "db-connect-timeout", env: "STRONGROOM_DB_CONNECT_TIMEOUT", type: "string", default: "5000", help: "ms to wait for a database connection (new or pooled) before answering 503" },
-  dbPoolSize: { flag: "db-pool-size", env: "STRONGROOM_DB_POOL_SIZE", type: "string", default: "10", help: "database connections per server process (more than Postgres has cores queues work in Postgres instead of here)" },
-  dbQueryTimeout: { flag: "db-query-timeout", env: "STRONGROOM_DB_QUERY_TIMEOUT", type: "string", default: "15000", help: "ms a database statement may take (server and client side) before answering 503" },
-  dataKeySecret: { flag: "data-key-secret", env: "STRONGROOM_DATA_KEY_SECRET", type: "string", help: "take the data key from this Kubernetes Secret in --namespace, creating it when absent (never overwritten)" },
-  webhookTlsSecret: { flag: "webhook-tls-secret", env: "STRONGROOM_WEBHOOK_TLS_SECRET", type: "string", help: "serve HTTPS with a CA and certificate kept in this Secret, made when absent (instead of --tls-cert)" },
-  webhookConfig: { flag: "webhook-config", env: "STRONGROOM_WEBHOOK_CONFIG", type: "string", help: "MutatingWebhookConfiguration whose caBundle the server keeps set (with --webhook-tls-secret)" },
-  webhookCertDays: { flag: "webhook-cert-days", env: "STRONGROOM_WEBHOOK_CERT_DAYS", type: "string", default: "3650", help: "validity of a certificate made for --webhook-tls-secret" },
-  trustedProxies: { flag: "trusted-proxies", env: "STRONGROOM_TRUSTED_PROXIES", type: "string", help: "comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For names the client (127.0.0.1 and ::1 always; TRUSTED_PROXIES also read)" },
-  agentImage: { flag: "agent-image", env: "STRONGROOM_AGENT_IMAGE", type: "string", help: "webhook: image of the injected agent (inject-mode agent|init); usually the server's own image" },
-  agentServerUrl: { flag: "agent-server-url", env: "STRONGROOM_AGENT_SERVER_URL", type: "string", help: "webhook: server URL the injected agent calls, e.g. https://strongroom.strongroom.svc:8080" },
-  agentAudience: { flag: "agent-audience", env: "STRONGROOM_AGENT_AUDIENCE", type: "string", default: "strongroom", help: "webhook: audience of the agent's projected service-account token" },
-  agentAuthenticator: { flag: "agent-authenticator", env: "STRONGROOM_AGENT_AUTHENTICATOR", type: "string", default: "authn-kubernetes", help: "webhook: how the injected agent logs in: authn-kubernetes, or authn-jwt/<service-id>" },
-  agentCaFile: { flag: "agent-ca-file", env: "STRONGROOM_AGENT_CA_FILE", type: "string", help: "webhook: PEM CA the injected agent trusts for --agent-server-url (default: the CA the server made for --webhook-tls-secret)" },
-  agentResources: { flag: "agent-resources", env: "STRONGROOM_AGENT_RESOURCES", type: "string", help: 'webhook: the injected agent\'s resources as JSON, e.g. {"requests":{"cpu":"10m","memory":"48Mi"},"limits":{"memory":"128Mi"}}' },
-  kubernetesIssuer: { flag: "kubernetes-issuer", env: "STRONGROOM_KUBERNETES_ISSUER", type: "string", default: "https://kubernetes.default.svc.cluster.local", help: "authn-kubernetes: the cluster's service-account token issuer (kube-apiserver --service-account-issuer)" },
-  kubernetesAudience: { flag: "kubernetes-audience", env: "STRONGROOM_KUBERNETES_AUDIENCE", type: "string", default: "strongroom", help: "authn-kubernetes: audience service-account tokens must carry (the agent's projected token audience)" },
-  kubernetesJwksUri: { flag: "kubernetes-jwks-uri", env: "STRONGROOM_KUBERNETES_JWKS_URI", type: "string", default: IN_CLUSTER_JWKS_URI, help: "authn-kubernetes: JWKS of the issuer; the default is read with the pod's own token and CA" },
-  kubernetesJwksCaFile: { flag: "kubernetes-jwks-ca-file", env: "STRONGROOM_KUBERNETES_JWKS_CA_FILE", type: "string", help: "authn-kubernetes: PEM CA trusted for the JWKS URI (default: the pod's service-account CA with the default URI, else the system CAs)" },
-  kubernetesJwksTokenFile: { flag: "kubernetes-jwks-token-file", env: "STRONGROOM_KUBERNETES_JWKS_TOKEN_FILE", type: "string", help: "authn-kubernetes: bearer token file for the JWKS request (default: the pod's service-account token with the default URI, else none)" },
-  maxWatchers: { flag: "max-watchers", env: "STRONGROOM_MAX_WATCHERS", type: "string", default: "50000", help: "long-poll watches (GET /secrets/watch, used by agents) held at a time; more get 503 (each costs about 10 KB of memory: bench/README.md)" },
-  adminKeySecret: { flag: "admin-key-secret", env: "STRONGROOM_ADMIN_KEY_SECRET", type: "string", help: "write a new account's admin API key to this Secret instead of printing it" },
+  authenticators: {
+    flag: "authenticators",
+    env: "STRONGROOM_AUTHENTICATORS",
+    type: "string",
+    help: "comma-separated enabled authenticators, e.g. authn,authn-jwt/k8s (default authn; CONJUR_AUTHENTICATORS also read)",
+  },
+  previousDataKeys: {
+    flag: "previous-data-keys",
+    env: "STRONGROOM_PREVIOUS_DATA_KEYS",
+    type: "string",
+    help: "comma-separated base64 data keys that only decrypt, during a key rotation (prefer the env: flags show in ps)",
+  },
+  rotateBatchSize: {
+    flag: "batch-size",
+    env: "STRONGROOM_ROTATE_BATCH_SIZE",
+    type: "string",
+    default: "500",
+    help: "data-key rotate: rows re-encrypted per transaction",
+  },
+  auditFile: {
+    flag: "audit-file",
+    env: "STRONGROOM_AUDIT_FILE",
+    type: "string",
+    help: "also append audit records (JSON lines, mode 0600) to this file; requests fail if it cannot be written",
+  },
+  authnMaxFailures: {
+    flag: "authn-max-failures",
+    env: "STRONGROOM_AUTHN_MAX_FAILURES",
+    type: "string",
+    default: "10",
+    help: "failed authentications per role per window before 429 (0 = off)",
+  },
+  authnMaxFailuresPerAddress: {
+    flag: "authn-max-failures-per-address",
+    env: "STRONGROOM_AUTHN_MAX_FAILURES_PER_ADDRESS",
+    type: "string",
+    default: "100",
+    help: "failed authentications per client address per window before 429 (0 = off)",
+  },
+  authnFailureWindow: {
+    flag: "authn-failure-window",
+    env: "STRONGROOM_AUTHN_FAILURE_WINDOW",
+    type: "string",
+    default: "300",
+    help: "seconds failures are counted and a throttled role or address waits",
+  },
+  dbConnectTimeout: {
+    flag: "db-connect-timeout",
+    env: "STRONGROOM_DB_CONNECT_TIMEOUT",
+    type: "string",
+    default: "5000",
+    help: "ms to wait for a database connection (new or pooled) before answering 503",
+  },
+  dbPoolSize: {
+    flag: "db-pool-size",
+    env: "STRONGROOM_DB_POOL_SIZE",
+    type: "string",
+    default: "10",
+    help: "database connections per server process (more than Postgres has cores queues work in Postgres instead of here)",
+  },
+  dbQueryTimeout: {
+    flag: "db-query-timeout",
+    env: "STRONGROOM_DB_QUERY_TIMEOUT",
+    type: "string",
+    default: "15000",
+    help: "ms a database statement may take (server and client side) before answering 503",
+  },
+  dataKeySecret: {
+    flag: "data-key-secret",
+    env: "STRONGROOM_DATA_KEY_SECRET",
+    type: "string",
+    help: "take the data key from this Kubernetes Secret in --namespace, creating it when absent (never overwritten)",
+  },
+  webhookTlsSecret: {
+    flag: "webhook-tls-secret",
+    env: "STRONGROOM_WEBHOOK_TLS_SECRET",
+    type: "string",
+    help: "serve HTTPS with a CA and certificate kept in this Secret, made when absent (instead of --tls-cert)",
+  },
+  webhookConfig: {
+    flag: "webhook-config",
+    env: "STRONGROOM_WEBHOOK_CONFIG",
+    type: "string",
+    help: "MutatingWebhookConfiguration whose caBundle the server keeps set (with --webhook-tls-secret)",
+  },
+  webhookCertDays: {
+    flag: "webhook-cert-days",
+    env: "STRONGROOM_WEBHOOK_CERT_DAYS",
+    type: "string",
+    default: "3650",
+    help: "validity of a certificate made for --webhook-tls-secret",
+  },
+  trustedProxies: {
+    flag: "trusted-proxies",
+    env: "STRONGROOM_TRUSTED_PROXIES",
+    type: "string",
+    help: "comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For names the client (127.0.0.1 and ::1 always; TRUSTED_PROXIES also read)",
+  },
+  agentImage: {
+    flag: "agent-image",
+    env: "STRONGROOM_AGENT_IMAGE",
+    type: "string",
+    help: "webhook: image of the injected agent (inject-mode agent|init); usually the server's own image",
+  },
+  agentServerUrl: {
+    flag: "agent-server-url",
+    env: "STRONGROOM_AGENT_SERVER_URL",
+    type: "string",
+    help: "webhook: server URL the injected agent calls, e.g. https://strongroom.strongroom.svc:8080",
+  },
+  agentAudience: {
+    flag: "agent-audience",
+    env: "STRONGROOM_AGENT_AUDIENCE",
+    type: "string",
+    default: "strongroom",
+    help: "webhook: audience of the agent's projected service-account token",
+  },
+  agentAuthenticator: {
+    flag: "agent-authenticator",
+    env: "STRONGROOM_AGENT_AUTHENTICATOR",
+    type: "string",
+    default: "authn-kubernetes",
+    help: "webhook: how the injected agent logs in: authn-kubernetes, or authn-jwt/<service-id>",
+  },
+  agentCaFile: {
+    flag: "agent-ca-file",
+    env: "STRONGROOM_AGENT_CA_FILE",
+    type: "string",
+    help: "webhook: PEM CA the injected agent trusts for --agent-server-url (default: the CA the server made for --webhook-tls-secret)",
+  },
+  agentResources: {
+    flag: "agent-resources",
+    env: "STRONGROOM_AGENT_RESOURCES",
+    type: "string",
+    help: 'webhook: the injected agent\'s resources as JSON, e.g. {"requests":{"cpu":"10m","memory":"48Mi"},"limits":{"memory":"128Mi"}}',
+  },
+  kubernetesIssuer: {
+    flag: "kubernetes-issuer",
+    env: "STRONGROOM_KUBERNETES_ISSUER",
+    type: "string",
+    default: "https://kubernetes.default.svc.cluster.local",
+    help: "authn-kubernetes: the cluster's service-account token issuer (kube-apiserver --service-account-issuer)",
+  },
+  kubernetesAudience: {
+    flag: "kubernetes-audience",
+    env: "STRONGROOM_KUBERNETES_AUDIENCE",
+    type: "string",
+    default: "strongroom",
+    help: "authn-kubernetes: audience service-account tokens must carry (the agent's projected token audience)",
+  },
+  kubernetesJwksUri: {
+    flag: "kubernetes-jwks-uri",
+    env: "STRONGROOM_KUBERNETES_JWKS_URI",
+    type: "string",
+    default: IN_CLUSTER_JWKS_URI,
+    help: "authn-kubernetes: JWKS of the issuer; the default is read with the pod's own token and CA",
+  },
+  kubernetesJwksCaFile: {
+    flag: "kubernetes-jwks-ca-file",
+    env: "STRONGROOM_KUBERNETES_JWKS_CA_FILE",
+    type: "string",
+    help: "authn-kubernetes: PEM CA trusted for the JWKS URI (default: the pod's service-account CA with the default URI, else the system CAs)",
+  },
+  kubernetesJwksTokenFile: {
+    flag: "kubernetes-jwks-token-file",
+    env: "STRONGROOM_KUBERNETES_JWKS_TOKEN_FILE",
+    type: "string",
+    help: "authn-kubernetes: bearer token file for the JWKS request (default: the pod's service-account token with the default URI, else none)",
+  },
+  maxWatchers: {
+    flag: "max-watchers",
+    env: "STRONGROOM_MAX_WATCHERS",
+    type: "string",
+    default: "50000",
+    help: "long-poll watches (GET /secrets/watch, used by agents) held at a time; more get 503 (each costs about 10 KB of memory: bench/README.md)",
+  },
+  adminKeySecret: {
+    flag: "admin-key-secret",
+    env: "STRONGROOM_ADMIN_KEY_SECRET",
+    type: "string",
+    help: "write a new account's admin API key to this Secret instead of printing it",
+  },
 };
 
-
-
-export const parseFlags = (argv: string[], only: string[] = Object.keys(SETTINGS)): { flags: Flags; positionals: string[] } => parseFlagsOf(SETTINGS, argv, only);
+export const parseFlags = (
+  argv: string[],
+  only: string[] = Object.keys(SETTINGS),
+): { flags: Flags; positionals: string[] } => parseFlagsOf(SETTINGS, argv, only);
 
 export const helpFor = (only: string[] = Object.keys(SETTINGS)): string => helpOf(SETTINGS, only);
 
-const raw = (key: string, flags: Flags, env: NodeJS.ProcessEnv): string | boolean | undefined => readSetting(SETTINGS, key, flags, env);
+const raw = (key: string, flags: Flags, env: NodeJS.ProcessEnv): string | boolean | undefined =>
+  readSetting(SETTINGS, key, flags, env);
 
 function str(key: string, flags: Flags, env: NodeJS.ProcessEnv): string | undefined {
   const v = raw(key, flags, env);
@@ -155,22 +422,32 @@ function int(key: string, flags: Flags, env: NodeJS.ProcessEnv, min: number, max
 
 export function validateAccountName(name: string): string {
   if (!/^[^\s:/?#]+$/.test(name)) {
-    throw new ConfigError(`account name '${name}' is invalid: it may not be empty or contain spaces, ':', '/', '?' or '#'`);
+    throw new ConfigError(
+      `account name '${name}' is invalid: it may not be empty or contain spaces, ':', '/', '?' or '#'`,
+    );
   }
   return name;
 }
 
-const isDataKey = (b64: string): boolean => /^[A-Za-z0-9+/]+={0,2}$/.test(b64) && Buffer.from(b64, "base64").length === 32;
+const isDataKey = (b64: string): boolean =>
+  /^[A-Za-z0-9+/]+={0,2}$/.test(b64) && Buffer.from(b64, "base64").length === 32;
 
 /** The decrypt-only key list: each the base64 of 32 bytes, no repeats. Messages never echo a key. */
 export function parsePreviousDataKeys(list: string | undefined, current: string | undefined): readonly string[] {
-  const keys = (list ?? "").split(",").map((k) => k.trim()).filter((k) => k !== "");
+  const keys = (list ?? "")
+    .split(",")
+    .map((k) => k.trim())
+    .filter((k) => k !== "");
   if (keys.length > 254) throw new ConfigError("STRONGROOM_PREVIOUS_DATA_KEYS lists more than 254 keys");
   const seen = new Set<string>(current ? [Buffer.from(current, "base64").toString("hex")] : []);
   keys.forEach((key, i) => {
-    if (!isDataKey(key)) throw new ConfigError(`STRONGROOM_PREVIOUS_DATA_KEYS: entry ${i + 1} must be the base64 of exactly 32 bytes`);
+    if (!isDataKey(key))
+      throw new ConfigError(`STRONGROOM_PREVIOUS_DATA_KEYS: entry ${i + 1} must be the base64 of exactly 32 bytes`);
     const raw = Buffer.from(key, "base64").toString("hex");
-    if (seen.has(raw)) throw new ConfigError(`STRONGROOM_PREVIOUS_DATA_KEYS: entry ${i + 1} repeats STRONGROOM_DATA_KEY or an earlier entry`);
+    if (seen.has(raw))
+      throw new ConfigError(
+        `STRONGROOM_PREVIOUS_DATA_KEYS: entry ${i + 1} repeats STRONGROOM_DATA_KEY or an earlier entry`,
+      );
     seen.add(raw);
   });
   return Object.freeze(keys);
@@ -180,23 +457,41 @@ export function parsePreviousDataKeys(list: string | undefined, current: string 
 function secretName(key: string, flags: Flags, env: NodeJS.ProcessEnv): string | undefined {
   const v = str(key, flags, env);
   if (v !== undefined && !(v.length <= 253 && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v))) {
-    throw new ConfigError(`--${SETTINGS[key]!.flag} must be a Kubernetes object name (lower-case letters, digits, '-' and '.'), got '${v.slice(0, 80)}'`);
+    throw new ConfigError(
+      `--${SETTINGS[key]!.flag} must be a Kubernetes object name (lower-case letters, digits, '-' and '.'), got '${v.slice(0, 80)}'`,
+    );
   }
   return v;
 }
 
 /** Conjur's CONJUR_AUTHENTICATORS: comma-separated, stripped, de-duplicated; empty means `authn`. */
 export function parseAuthenticators(value: string | undefined): string[] {
-  const names = [...new Set((value ?? "").split(",").map((name) => name.trim()).filter((name) => name !== ""))];
+  const names = [
+    ...new Set(
+      (value ?? "")
+        .split(",")
+        .map((name) => name.trim())
+        .filter((name) => name !== ""),
+    ),
+  ];
   const bad = names.find((name) => !/^authn(-[a-z0-9]+)?(\/[^\s/.?#%]{1,200})?$/.test(name));
-  if (bad !== undefined) throw new ConfigError(`--authenticators: '${bad.slice(0, 80)}' is not an authenticator name such as authn or authn-jwt/<service-id>`);
-  if (names.some((name) => name.startsWith("authn-kubernetes/"))) throw new ConfigError("--authenticators: authn-kubernetes takes no service id (its settings are the --kubernetes-* flags)");
+  if (bad !== undefined)
+    throw new ConfigError(
+      `--authenticators: '${bad.slice(0, 80)}' is not an authenticator name such as authn or authn-jwt/<service-id>`,
+    );
+  if (names.some((name) => name.startsWith("authn-kubernetes/")))
+    throw new ConfigError(
+      "--authenticators: authn-kubernetes takes no service id (its settings are the --kubernetes-* flags)",
+    );
   return names.length > 0 ? names : ["authn"];
 }
 
 /** Conjur's TRUSTED_PROXIES: comma-separated IPs or CIDRs, each normalised (`10.0.0.1` → `10.0.0.1/32`). */
 export function parseTrustedProxies(value: string | undefined): readonly string[] {
-  const entries = (value ?? "").split(",").map((entry) => entry.trim()).filter((entry) => entry !== "");
+  const entries = (value ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
   if (entries.length > 256) throw new ConfigError("--trusted-proxies lists more than 256 entries");
   return Object.freeze(
     entries.map((entry) => {
@@ -208,13 +503,18 @@ export function parseTrustedProxies(value: string | undefined): readonly string[
 }
 
 /** A container's requests/limits: quantities by resource name. */
-export type AgentResources = { readonly requests?: Readonly<Record<string, string>>; readonly limits?: Readonly<Record<string, string>> };
+export type AgentResources = {
+  readonly requests?: Readonly<Record<string, string>>;
+  readonly limits?: Readonly<Record<string, string>>;
+};
 
 /** `--agent-resources`: JSON `{requests?, limits?}` of Kubernetes quantities; bounded, shape-checked. */
 export function agentResources(json: string | undefined): AgentResources | undefined {
   if (json === undefined) return undefined;
   const fail = (why: string): never => {
-    throw new ConfigError(`--agent-resources ${why}, e.g. {"requests":{"cpu":"10m","memory":"48Mi"},"limits":{"memory":"128Mi"}}`);
+    throw new ConfigError(
+      `--agent-resources ${why}, e.g. {"requests":{"cpu":"10m","memory":"48Mi"},"limits":{"memory":"128Mi"}}`,
+    );
   };
   if (json.length > 4096) fail("is longer than 4096 characters");
   let parsed: unknown;
@@ -224,11 +524,17 @@ export function agentResources(json: string | undefined): AgentResources | undef
     fail("must be JSON");
   }
   const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-  if (!isMap(parsed) || Object.keys(parsed).some((k) => k !== "requests" && k !== "limits")) fail("must be an object with requests and/or limits");
+  if (!isMap(parsed) || Object.keys(parsed).some((k) => k !== "requests" && k !== "limits"))
+    fail("must be an object with requests and/or limits");
   for (const part of Object.values(parsed as Record<string, unknown>)) {
     if (!isMap(part)) fail("requests and limits must be objects");
     for (const [name, quantity] of Object.entries(part as Record<string, unknown>)) {
-      if (!/^[a-z0-9./-]{1,63}$/.test(name) || typeof quantity !== "string" || !/^[0-9.]+([eE][0-9]+|[numkKMGTPE]i?)?$/.test(quantity)) fail(`has an invalid entry '${name.slice(0, 40)}'`);
+      if (
+        !/^[a-z0-9./-]{1,63}$/.test(name) ||
+        typeof quantity !== "string" ||
+        !/^[0-9.]+([eE][0-9]+|[numkKMGTPE]i?)?$/.test(quantity)
+      )
+        fail(`has an invalid entry '${name.slice(0, 40)}'`);
     }
   }
   return Object.freeze(parsed as AgentResources);
@@ -237,16 +543,20 @@ export function agentResources(json: string | undefined): AgentResources | undef
 /** `--agent-authenticator`: authn-kubernetes (no policy of its own) or an authn-jwt service. */
 function agentAuthenticator(value: string): string {
   if (value === "authn-kubernetes" || /^authn-jwt\/[^\s/.?#%]{1,200}$/.test(value)) return value;
-  throw new ConfigError(`--agent-authenticator must be authn-kubernetes or authn-jwt/<service-id>, got '${value.slice(0, 80)}'`);
+  throw new ConfigError(
+    `--agent-authenticator must be authn-kubernetes or authn-jwt/<service-id>, got '${value.slice(0, 80)}'`,
+  );
 }
 
 /** authn-kubernetes settings; the pod's own CA and token are used only with the in-cluster JWKS URI (never sent elsewhere). */
 function kubernetesAuthnSettings(flags: Flags, env: NodeJS.ProcessEnv): Config["kubernetesAuthn"] {
   const jwksUri = str("kubernetesJwksUri", flags, env)!;
-  if (!/^https:\/\/[^\s]+$/.test(jwksUri) || jwksUri.length > 2048) throw new ConfigError(`--kubernetes-jwks-uri must be an https:// URL, got '${jwksUri.slice(0, 80)}'`);
+  if (!/^https:\/\/[^\s]+$/.test(jwksUri) || jwksUri.length > 2048)
+    throw new ConfigError(`--kubernetes-jwks-uri must be an https:// URL, got '${jwksUri.slice(0, 80)}'`);
   const issuer = str("kubernetesIssuer", flags, env)!;
   const audience = str("kubernetesAudience", flags, env)!;
-  if (issuer.length > 2048 || audience.length > 2048) throw new ConfigError("--kubernetes-issuer and --kubernetes-audience are at most 2048 characters");
+  if (issuer.length > 2048 || audience.length > 2048)
+    throw new ConfigError("--kubernetes-issuer and --kubernetes-audience are at most 2048 characters");
   const inCluster = jwksUri === IN_CLUSTER_JWKS_URI;
   return Object.freeze({
     issuer,
@@ -261,11 +571,16 @@ function controllerTunables(flags: Flags, env: NodeJS.ProcessEnv) {
   const leaseDurationMs = int("leaseDuration", flags, env, 2, 3600)! * 1000;
   const renewDeadlineMs = int("renewDeadline", flags, env, 1, 3600)! * 1000;
   const retryPeriodMs = int("retryPeriod", flags, env, 1, 600)! * 1000;
-  if (renewDeadlineMs >= leaseDurationMs) throw new ConfigError("--renew-deadline must be less than --lease-duration (a leader must stop before others may take over)");
-  if (renewDeadlineMs <= retryPeriodMs * 1.2) throw new ConfigError("--renew-deadline must be more than 1.2 × --retry-period");
+  if (renewDeadlineMs >= leaseDurationMs)
+    throw new ConfigError(
+      "--renew-deadline must be less than --lease-duration (a leader must stop before others may take over)",
+    );
+  if (renewDeadlineMs <= retryPeriodMs * 1.2)
+    throw new ConfigError("--renew-deadline must be more than 1.2 × --retry-period");
   const retryBackoffBaseMs = int("retryBackoffBase", flags, env, 1, 600_000)!;
   const retryBackoffMaxMs = int("retryBackoffMax", flags, env, 1, 3_600_000)!;
-  if (retryBackoffMaxMs < retryBackoffBaseMs) throw new ConfigError("--retry-backoff-max must be at least --retry-backoff-base");
+  if (retryBackoffMaxMs < retryBackoffBaseMs)
+    throw new ConfigError("--retry-backoff-max must be at least --retry-backoff-base");
   return {
     controllerConcurrency: int("controllerConcurrency", flags, env, 1, 256)!,
     leaseDurationMs,
@@ -284,16 +599,28 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
   if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new ConfigError("--tls-cert and --tls-key must be given together");
   const webhookPort = int("webhookPort", flags, env, 0, 65535);
   const webhookTlsSecret = secretName("webhookTlsSecret", flags, env);
-  if (webhookTlsSecret && tlsCert) throw new ConfigError("--webhook-tls-secret and --tls-cert are alternatives: give one");
+  if (webhookTlsSecret && tlsCert)
+    throw new ConfigError("--webhook-tls-secret and --tls-cert are alternatives: give one");
   const webhookConfig = secretName("webhookConfig", flags, env);
-  if (webhookTlsSecret && !webhookConfig) throw new ConfigError("--webhook-tls-secret needs --webhook-config (the MutatingWebhookConfiguration to put the CA in)");
-  if (webhookPort !== undefined && !tlsCert && !webhookTlsSecret) throw new ConfigError("--webhook-port needs --tls-cert and --tls-key, or --webhook-tls-secret (admission webhooks are HTTPS only)");
+  if (webhookTlsSecret && !webhookConfig)
+    throw new ConfigError(
+      "--webhook-tls-secret needs --webhook-config (the MutatingWebhookConfiguration to put the CA in)",
+    );
+  if (webhookPort !== undefined && !tlsCert && !webhookTlsSecret)
+    throw new ConfigError(
+      "--webhook-port needs --tls-cert and --tls-key, or --webhook-tls-secret (admission webhooks are HTTPS only)",
+    );
   const dataKeySecret = secretName("dataKeySecret", flags, env);
   const databaseUrl = str("databaseUrl", flags, env);
   const dataKey = env.STRONGROOM_DATA_KEY?.trim() || undefined;
-  if (dataKeySecret && env.STRONGROOM_DATA_KEY?.trim()) throw new ConfigError("STRONGROOM_DATA_KEY and --data-key-secret are alternatives: give one");
-  if (databaseUrl && !dataKey && !dataKeySecret) throw new ConfigError("STRONGROOM_DATA_KEY is required with an external database (generate one: strongroom data-key generate)");
-  if (dataKey && !isDataKey(dataKey)) throw new ConfigError("STRONGROOM_DATA_KEY must be the base64 of exactly 32 bytes");
+  if (dataKeySecret && env.STRONGROOM_DATA_KEY?.trim())
+    throw new ConfigError("STRONGROOM_DATA_KEY and --data-key-secret are alternatives: give one");
+  if (databaseUrl && !dataKey && !dataKeySecret)
+    throw new ConfigError(
+      "STRONGROOM_DATA_KEY is required with an external database (generate one: strongroom data-key generate)",
+    );
+  if (dataKey && !isDataKey(dataKey))
+    throw new ConfigError("STRONGROOM_DATA_KEY must be the base64 of exactly 32 bytes");
   const previousDataKeys = parsePreviousDataKeys(str("previousDataKeys", flags, env), dataKey);
   return Object.freeze({
     port: int("port", flags, env, 0, 65535)!,
@@ -327,9 +654,18 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     webhookConfig,
     webhookCertDays: int("webhookCertDays", flags, env, 1, 36_500)!,
     adminKeySecret: secretName("adminKeySecret", flags, env),
-    trustedProxies: parseTrustedProxies(str("trustedProxies", flags, env) ?? env.TRUSTED_PROXIES ?? env.CONJUR_TRUSTED_PROXIES),
+    trustedProxies: parseTrustedProxies(
+      str("trustedProxies", flags, env) ?? env.TRUSTED_PROXIES ?? env.CONJUR_TRUSTED_PROXIES,
+    ),
     maxWatchers: int("maxWatchers", flags, env, 0, 1_000_000)!,
-    agent: Object.freeze({ image: str("agentImage", flags, env), serverUrl: str("agentServerUrl", flags, env), audience: str("agentAudience", flags, env)!, authenticator: agentAuthenticator(str("agentAuthenticator", flags, env)!), caFile: str("agentCaFile", flags, env), resources: agentResources(str("agentResources", flags, env)) }),
+    agent: Object.freeze({
+      image: str("agentImage", flags, env),
+      serverUrl: str("agentServerUrl", flags, env),
+      audience: str("agentAudience", flags, env)!,
+      authenticator: agentAuthenticator(str("agentAuthenticator", flags, env)!),
+      caFile: str("agentCaFile", flags, env),
+      resources: agentResources(str("agentResources", flags, env)),
+    }),
     kubernetesAuthn: kubernetesAuthnSettings(flags, env),
   });
 }
@@ -346,15 +682,32 @@ export interface ClientConfig {
 export const CLIENT_SETTINGS: Record<string, Setting> = {
   url: { flag: "url", env: "STRONGROOM_URL", type: "string", default: "http://localhost:8080", help: "server URL" },
   account: { flag: "account", env: "STRONGROOM_ACCOUNT", type: "string", default: "default", help: "account" },
-  login: { flag: "login", env: "STRONGROOM_LOGIN", type: "string", default: "admin", help: "login to authenticate as (hosts as host/<id>)" },
+  login: {
+    flag: "login",
+    env: "STRONGROOM_LOGIN",
+    type: "string",
+    default: "admin",
+    help: "login to authenticate as (hosts as host/<id>)",
+  },
 };
 
 /** Settings of every command that touches storage, besides `server` (which takes them all). */
-export const STORAGE_SETTINGS = ["dataDir", "databaseUrl", "logLevel", "dbConnectTimeout", "dbQueryTimeout", "dataKeySecret", "namespace"];
+export const STORAGE_SETTINGS = [
+  "dataDir",
+  "databaseUrl",
+  "logLevel",
+  "dbConnectTimeout",
+  "dbQueryTimeout",
+  "dataKeySecret",
+  "namespace",
+];
 
 /** Environment variables that have no flag (keys never go on a command line: flags show in ps). */
 export const ENVIRONMENT_ONLY = {
-  dataKey: { env: "STRONGROOM_DATA_KEY", help: "the data key, base64 of 32 bytes (required with --database-url; generated into --data-dir when absent)" },
+  dataKey: {
+    env: "STRONGROOM_DATA_KEY",
+    help: "the data key, base64 of 32 bytes (required with --database-url; generated into --data-dir when absent)",
+  },
   apiKey: { env: "STRONGROOM_API_KEY", help: "the API key of --login (required by the client commands)" },
   extraCa: { env: "NODE_EXTRA_CA_CERTS", help: "PEM file of a private CA, for an https:// --url" },
 } as const;

@@ -40,8 +40,7 @@ export const errors = {
   routeNotFound: (method: string, path: string): ApiError =>
     new ApiError(404, body("not_found", `No route matches [${method}] ${JSON.stringify(path)}`)),
   forbidden: (): ApiError => new ApiError(403, null),
-  unauthorized: (message?: string): ApiError =>
-    new ApiError(401, message ? body("unauthorized", message) : null),
+  unauthorized: (message?: string): ApiError => new ApiError(401, message ? body("unauthorized", message) : null),
   argument: (message: string): ApiError => new ApiError(422, body("argument_error", message)),
   unprocessable: (message: string): ApiError => new ApiError(422, body("unprocessable_entity", message)),
   validationFailed: (field: string, message: string): ApiError =>
@@ -72,19 +71,31 @@ export const errors = {
   conflict: (kind: string, id: string): ApiError =>
     new ApiError(409, body("conflict", `${capitalize(kind)} '${id}' already exists`, { target: kind })),
   policyConflict: (): ApiError =>
-    new ApiError(409, body("policy_conflict", "Concurrent policy load in progress, please retry"), { "Retry-After": "1" }),
+    new ApiError(409, body("policy_conflict", "Concurrent policy load in progress, please retry"), {
+      "Retry-After": "1",
+    }),
   payloadTooLarge: (limit: number): ApiError =>
     new ApiError(413, body("payload_too_large", `request body exceeds the limit of ${limit} bytes`)),
   tooManyAuthnFailures: (retryAfterSeconds: number): ApiError =>
-    new ApiError(429, body("too_many_requests", `Too many failed authentication attempts; retry after ${retryAfterSeconds} seconds`), { "Retry-After": String(retryAfterSeconds) }),
+    new ApiError(
+      429,
+      body("too_many_requests", `Too many failed authentication attempts; retry after ${retryAfterSeconds} seconds`),
+      { "Retry-After": String(retryAfterSeconds) },
+    ),
   badRequest: (message: string): ApiError => new ApiError(400, body("bad_request", message)),
   /** Rails' ParameterMissing, as Conjur renders it. */
-  parameterMissing: (name: string): ApiError => new ApiError(422, body("parameter_missing", `param is missing or the value is empty: ${name}`)),
+  parameterMissing: (name: string): ApiError =>
+    new ApiError(422, body("parameter_missing", `param is missing or the value is empty: ${name}`)),
   /** Conjur's authenticators answer a missing credential field with an empty 400. */
   emptyBadRequest: (): ApiError => new ApiError(400, null),
-  unavailable: (message: string): ApiError => new ApiError(503, body("service_unavailable", message), { "Retry-After": "1" }),
+  unavailable: (message: string): ApiError =>
+    new ApiError(503, body("service_unavailable", message), { "Retry-After": "1" }),
   /** The database refused a value the request carried (a safety net behind src/input/limits.ts). */
-  unstorableInput: (): ApiError => new ApiError(422, body("argument_error", "the request contains a value that cannot be stored (too long, or a NUL byte)")),
+  unstorableInput: (): ApiError =>
+    new ApiError(
+      422,
+      body("argument_error", "the request contains a value that cannot be stored (too long, or a NUL byte)"),
+    ),
   internal: (): ApiError => new ApiError(500, body("internal_error", "An internal error occurred; see the server log")),
 };
 

@@ -20,7 +20,12 @@ export interface Setting {
 export type Flags = Record<string, string | boolean | undefined>;
 
 /** Parse argv against a settings table (plus `--help`); unknown flags are a ConfigError. */
-export function parseFlagsOf(table: Record<string, Setting>, argv: string[], only: string[] = Object.keys(table), allowPositionals = true): { flags: Flags; positionals: string[] } {
+export function parseFlagsOf(
+  table: Record<string, Setting>,
+  argv: string[],
+  only: string[] = Object.keys(table),
+  allowPositionals = true,
+): { flags: Flags; positionals: string[] } {
   const options: Record<string, { type: "string" | "boolean" }> = { help: { type: "boolean" } };
   for (const key of only) {
     const s = table[key]!;
@@ -48,7 +53,12 @@ export function helpOf(table: Record<string, Setting>, only: string[] = Object.k
 }
 
 /** A setting's value: the flag, else its environment twin, else the table's default. */
-export function readSetting(table: Record<string, Setting>, key: string, flags: Flags, env: NodeJS.ProcessEnv): string | boolean | undefined {
+export function readSetting(
+  table: Record<string, Setting>,
+  key: string,
+  flags: Flags,
+  env: NodeJS.ProcessEnv,
+): string | boolean | undefined {
   const s = table[key]!;
   const fromFlag = flags[s.flag];
   if (fromFlag !== undefined) return fromFlag;

@@ -21,7 +21,12 @@ import { createInterface } from "node:readline";
 import pg from "pg";
 import { generateDataKey } from "../../src/crypto/aead.js";
 import { startEmbeddedPostgres } from "../../src/storage/embedded.js";
-import { issuerKey, serviceAccountClaims, signToken, startFakeIssuer } from "../../test/support/service-account-issuer.js";
+import {
+  issuerKey,
+  serviceAccountClaims,
+  signToken,
+  startFakeIssuer,
+} from "../../test/support/service-account-issuer.js";
 import { authenticate } from "../lib/dataset.js";
 import { childrenOf, cpuSeconds, loadAverage, rssMiB, sampleUsage } from "../lib/proc-stats.js";
 import { freePort, runLoad } from "../lib/processes.js";
@@ -34,7 +39,9 @@ const SIZES = (process.env.BENCH_AGENT_SIZES ?? "1000,10000,50000")
   .map(Number)
   .filter((n) => {
     if (n <= FILES_LIMIT - 1000) return true;
-    console.error(`skipping ${n} watchers: the open-file limit here is ${FILES_LIMIT} (ulimit -Hn); each watch is a socket in the server`);
+    console.error(
+      `skipping ${n} watchers: the open-file limit here is ${FILES_LIMIT} (ulimit -Hn); each watch is a socket in the server`,
+    );
     return false;
   });
 const IDLE_SECONDS = Number(process.env.BENCH_AGENT_IDLE_SECONDS ?? 30);
@@ -53,9 +60,18 @@ const postgresPids = (): number[] => childrenOf(postmaster);
 const key = await issuerKey("cluster");
 const issuer = await startFakeIssuer([key]);
 const children: ChildProcess[] = [];
-const results: Record<string, unknown> = { machine: machine(), filesLimit: FILES_LIMIT, startedAt: new Date().toISOString(), loadBefore: loadAverage() };
+const results: Record<string, unknown> = {
+  machine: machine(),
+  filesLimit: FILES_LIMIT,
+  startedAt: new Date().toISOString(),
+  loadBefore: loadAverage(),
+};
 
-async function until<T>(what: string, seconds: number, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
+async function until<T>(
+  what: string,
+  seconds: number,
+  probe: () => T | undefined | Promise<T | undefined>,
+): Promise<T> {
   const deadline = Date.now() + seconds * 1000;
   for (;;) {
     const value = await probe();
@@ -69,15 +85,38 @@ try {
   // The server, as production runs it (log level info), with room for the largest fleet.
   const port = await freePort();
   const flags = Object.entries(issuer.flags).flatMap(([k, v]) => [`--${k}`, v]);
-  const server = spawn(process.execPath, [join("dist", "cli", "main.js"), "server", "--host", "127.0.0.1", "--port", String(port), "--account", ACCOUNT, "--log-level", process.env.BENCH_LOG_LEVEL ?? "info", "--max-watchers", String(Math.max(...SIZES) + 1000), ...flags], {
-    stdio: ["ignore", openSync(logFile, "a"), openSync(logFile, "a")],
-    env: { ...process.env, DATABASE_URL: database.url, STRONGROOM_DATA_KEY: generateDataKey() },
-  });
+  const server = spawn(
+    process.execPath,
+    [
+      join("dist", "cli", "main.js"),
+      "server",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--account",
+      ACCOUNT,
+      "--log-level",
+      process.env.BENCH_LOG_LEVEL ?? "info",
+      "--max-watchers",
+      String(Math.max(...SIZES) + 1000),
+      ...flags,
+    ],
+    {
+      stdio: ["ignore", openSync(logFile, "a"), openSync(logFile, "a")],
+      env: { ...process.env, DATABASE_URL: database.url, STRONGROOM_DATA_KEY: generateDataKey() },
+    },
+  );
   children.push(server);
   const url = `http://127.0.0.1:${port}`;
-  const adminKey = await until("the server", 60, () => /API key for admin: (\S+)/.exec(readFileSync(logFile, "utf8"))?.[1]);
+  const adminKey = await until(
+    "the server",
+    60,
+    () => /API key for admin: (\S+)/.exec(readFileSync(logFile, "utf8"))?.[1],
+  );
   const admin = await authenticate(url, ACCOUNT, "admin", adminKey);
-  const call = async (method: string, path: string, body?: string): Promise<Response> => fetch(url + path, { method, body, headers: { authorization: `Token token="${admin}"` } });
+  const call = async (method: string, path: string, body?: string): Promise<Response> =>
+    fetch(url + path, { method, body, headers: { authorization: `Token token="${admin}"` } });
   const policy = [
     "- !layer fleet",
     ...Array.from({ length: HOSTS }, (_, h) => `- !host fleet/host-${h}`),
@@ -90,19 +129,41 @@ try {
   ].join("\n");
   const loaded = await call("POST", `/policies/${ACCOUNT}/policy/root`, policy);
   if (loaded.status !== 201) throw new Error(`policy: ${loaded.status} ${await loaded.text()}`);
-  const created = ((await loaded.json()) as { created_roles: Record<string, { id: string; api_key: string }> }).created_roles;
+  const created = ((await loaded.json()) as { created_roles: Record<string, { id: string; api_key: string }> })
+    .created_roles;
   const rotate = async (id: string): Promise<void> => {
-    const res = await call("POST", `/secrets/${ACCOUNT}/variable/${encodeURIComponent(id)}`, `value of ${id} at ${Date.now()}`);
+    const res = await call(
+      "POST",
+      `/secrets/${ACCOUNT}/variable/${encodeURIComponent(id)}`,
+      `value of ${id} at ${Date.now()}`,
+    );
     if (res.status !== 201) throw new Error(`rotate ${id}: ${res.status}`);
   };
   for (const id of ["fleet/shared", ...Array.from({ length: GROUPS }, (_, g) => `fleet/g${g}`)]) await rotate(id);
-  const tokens = await Promise.all(Array.from({ length: HOSTS }, (_, h) => authenticate(url, ACCOUNT, `host/fleet/host-${h}`, created[`${ACCOUNT}:host:fleet/host-${h}`]!.api_key)));
+  const tokens = await Promise.all(
+    Array.from({ length: HOSTS }, (_, h) =>
+      authenticate(url, ACCOUNT, `host/fleet/host-${h}`, created[`${ACCOUNT}:host:fleet/host-${h}`]!.api_key),
+    ),
+  );
   const admin2 = new pg.Client({ connectionString: database.url });
   await admin2.connect();
   await admin2.query("VACUUM ANALYZE");
   await admin2.end();
-  const gauge = async (): Promise<number> => Number(/^strongroom_secret_watchers (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? -1);
-  const getSpec = { url, connections: 20, warmupSeconds: 2, seconds: GET_SECONDS, kinds: [{ method: "GET" as const, paths: [`/secrets/${ACCOUNT}/variable/${encodeURIComponent("fleet/g1")}`], token: tokens[0]! }] };
+  const gauge = async (): Promise<number> =>
+    Number(/^strongroom_secret_watchers (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? -1);
+  const getSpec = {
+    url,
+    connections: 20,
+    warmupSeconds: 2,
+    seconds: GET_SECONDS,
+    kinds: [
+      {
+        method: "GET" as const,
+        paths: [`/secrets/${ACCOUNT}/variable/${encodeURIComponent("fleet/g1")}`],
+        token: tokens[0]!,
+      },
+    ],
+  };
   const getsAlone = await runLoad(getSpec, { server: () => [server.pid!], postgres: postgresPids });
   results.getsAlone = { rps: getsAlone.load.rps, p99: getsAlone.load.p99 };
   console.error(`GETs, no watchers: ${getsAlone.load.rps.toFixed(0)} req/s, p99 ${getsAlone.load.p99} ms`);
@@ -112,7 +173,15 @@ try {
     await sleep(2000);
     const rssBefore = rssMiB(server.pid!);
     const ids = Array.from({ length: GROUPS }, (_, g) => ["fleet/shared", `fleet/g${g}`]);
-    const fleet = spawn(process.execPath, ["--max-old-space-size=4096", join("bench", "agents", "watchers.mjs"), JSON.stringify({ url, account: ACCOUNT, count: size, tokens, ids, timeout: 300 })], { stdio: ["pipe", "pipe", "inherit"] });
+    const fleet = spawn(
+      process.execPath,
+      [
+        "--max-old-space-size=4096",
+        join("bench", "agents", "watchers.mjs"),
+        JSON.stringify({ url, account: ACCOUNT, count: size, tokens, ids, timeout: 300 }),
+      ],
+      { stdio: ["pipe", "pipe", "inherit"] },
+    );
     children.push(fleet);
     const lines = createInterface({ input: fleet.stdout });
     let armed = 0;
@@ -122,19 +191,36 @@ try {
       if (m) armed = Number(m[1]);
       else reports.push(line);
     });
-    const report = async (since: number): Promise<{ changed: { n: number; p50: number; p99: number; max: number }; fetched: { n: number; p50: number; p99: number; max: number }; statuses: Record<string, number>; repolls: number }> => {
+    const report = async (
+      since: number,
+    ): Promise<{
+      changed: { n: number; p50: number; p99: number; max: number };
+      fetched: { n: number; p50: number; p99: number; max: number };
+      statuses: Record<string, number>;
+      repolls: number;
+    }> => {
       const before = reports.length;
       fleet.stdin.write(`report ${since}\n`);
       await until("a report", 30, () => (reports.length > before ? true : undefined));
       return JSON.parse(reports.at(-1)!);
     };
     const started = Date.now();
-    await until(`${size} watchers held`, 300, async () => (armed >= size && (await gauge()) >= size * 0.995 ? true : undefined));
+    await until(`${size} watchers held`, 300, async () =>
+      armed >= size && (await gauge()) >= size * 0.995 ? true : undefined,
+    );
     const armSeconds = (Date.now() - started) / 1000;
     await sleep(2000);
     const rssHeld = rssMiB(server.pid!);
-    const row: Record<string, unknown> = { size, armSeconds, serverRssMiB: rssHeld, kbPerWatcher: ((rssHeld - rssBefore) * 1024) / size };
-    for (const [name, id, followers] of [["all", "fleet/shared", size], ["10 %", "fleet/g0", Math.ceil(size / GROUPS)]] as const) {
+    const row: Record<string, unknown> = {
+      size,
+      armSeconds,
+      serverRssMiB: rssHeld,
+      kbPerWatcher: ((rssHeld - rssBefore) * 1024) / size,
+    };
+    for (const [name, id, followers] of [
+      ["all", "fleet/shared", size],
+      ["10 %", "fleet/g0", Math.ceil(size / GROUPS)],
+    ] as const) {
       await until("the fleet to re-arm", 120, async () => ((await gauge()) >= size * 0.995 ? true : undefined));
       await sleep(1000);
       fleet.stdin.write("reset\n");
@@ -146,8 +232,20 @@ try {
         await sleep(300);
         r = await report(t0);
       }
-      const non200 = Object.entries(r.statuses).filter(([s]) => s !== "200" && s !== "batch 200").reduce((sum, [, n]) => sum + n, 0);
-      row[`rotation ${name}`] = { followers, answered: r.changed.n, p50: r.changed.p50, p99: r.changed.p99, max: r.changed.max, fetchedP99: r.fetched.p99, non200, statuses: r.statuses, serverCpuSeconds: cpuSeconds(server.pid!) - cpu0 };
+      const non200 = Object.entries(r.statuses)
+        .filter(([s]) => s !== "200" && s !== "batch 200")
+        .reduce((sum, [, n]) => sum + n, 0);
+      row[`rotation ${name}`] = {
+        followers,
+        answered: r.changed.n,
+        p50: r.changed.p50,
+        p99: r.changed.p99,
+        max: r.changed.max,
+        fetchedP99: r.fetched.p99,
+        non200,
+        statuses: r.statuses,
+        serverCpuSeconds: cpuSeconds(server.pid!) - cpu0,
+      };
       console.error(`${size} watchers, rotation followed by ${name}: ${JSON.stringify(row[`rotation ${name}`])}`);
     }
     if (IDLE_SECONDS > 0 && size >= 10_000) {
@@ -164,7 +262,12 @@ try {
       const u = usage.stop();
       const p = pgUsage.stop();
       const r = await report(t0);
-      row.idle = { repollsPerSecond: r.repolls / ((Date.now() - t0) / 1000), serverCores: u.cores, postgresCores: p.cores, statuses: r.statuses };
+      row.idle = {
+        repollsPerSecond: r.repolls / ((Date.now() - t0) / 1000),
+        serverCores: u.cores,
+        postgresCores: p.cores,
+        statuses: r.statuses,
+      };
       const held = await runLoad(getSpec, { server: () => [server.pid!], postgres: postgresPids });
       row.getsHeld = { rps: held.load.rps, p99: held.load.p99, ofAlone: held.load.rps / getsAlone.load.rps };
       console.error(`${size} watchers idle: ${JSON.stringify(row.idle)}; GETs held: ${JSON.stringify(row.getsHeld)}`);
@@ -179,30 +282,59 @@ try {
   // Real agents, the lean entry point, logging in with authn-kubernetes.
   const tokenFile = join(dir, "sa-token");
   writeFileSync(tokenFile, await signToken(key, serviceAccountClaims("bench", "agent")));
-  const files = JSON.stringify({ "app.env": { secrets: "- SHARED: fleet/shared\n- G0: fleet/g0\n", format: "dotenv" }, "app.yaml": { secrets: "- shared: fleet/shared", format: "yaml" } });
+  const files = JSON.stringify({
+    "app.env": { secrets: "- SHARED: fleet/shared\n- G0: fleet/g0\n", format: "dotenv" },
+    "app.yaml": { secrets: "- shared: fleet/shared", format: "yaml" },
+  });
   const startAgent = (n: number): { child: ChildProcess; out: string; spawned: number } => {
     const out = join(dir, `agent-${n}`);
     const child = spawn(process.execPath, [join("dist", "agent", "main.js")], {
       stdio: ["ignore", "ignore", "ignore"],
-      env: { PATH: process.env.PATH, STRONGROOM_URL: url, STRONGROOM_ACCOUNT: ACCOUNT, STRONGROOM_LOGIN: "host/kubernetes/bench/agent", STRONGROOM_TOKEN_FILE: tokenFile, STRONGROOM_AGENT_DIR: out, STRONGROOM_AGENT_FILES: files, STRONGROOM_AGENT_HEALTH_PORT: "0" },
+      env: {
+        PATH: process.env.PATH,
+        STRONGROOM_URL: url,
+        STRONGROOM_ACCOUNT: ACCOUNT,
+        STRONGROOM_LOGIN: "host/kubernetes/bench/agent",
+        STRONGROOM_TOKEN_FILE: tokenFile,
+        STRONGROOM_AGENT_DIR: out,
+        STRONGROOM_AGENT_FILES: files,
+        STRONGROOM_AGENT_HEALTH_PORT: "0",
+      },
     });
     children.push(child);
     return { child, out, spawned: performance.now() };
   };
-  const firstFile = async (a: { child: ChildProcess; out: string; spawned: number }): Promise<{ ms: number; cpuMs: number; rss: number }> => {
-    await until("the agent's first file", 60, () => (existsSync(join(a.out, "app.yaml")) && existsSync(join(a.out, "app.env")) ? true : undefined));
+  const firstFile = async (a: {
+    child: ChildProcess;
+    out: string;
+    spawned: number;
+  }): Promise<{ ms: number; cpuMs: number; rss: number }> => {
+    await until("the agent's first file", 60, () =>
+      existsSync(join(a.out, "app.yaml")) && existsSync(join(a.out, "app.env")) ? true : undefined,
+    );
     return { ms: performance.now() - a.spawned, cpuMs: cpuSeconds(a.child.pid!) * 1000, rss: rssMiB(a.child.pid!) };
   };
-  const fast = async (a: { child: ChildProcess; out: string; spawned: number }): Promise<{ ms: number; cpuMs: number; rss: number }> => {
+  const fast = async (a: {
+    child: ChildProcess;
+    out: string;
+    spawned: number;
+  }): Promise<{ ms: number; cpuMs: number; rss: number }> => {
     for (;;) {
-      if (existsSync(join(a.out, "app.yaml")) && existsSync(join(a.out, "app.env"))) return { ms: performance.now() - a.spawned, cpuMs: cpuSeconds(a.child.pid!) * 1000, rss: rssMiB(a.child.pid!) };
+      if (existsSync(join(a.out, "app.yaml")) && existsSync(join(a.out, "app.env")))
+        return { ms: performance.now() - a.spawned, cpuMs: cpuSeconds(a.child.pid!) * 1000, rss: rssMiB(a.child.pid!) };
       await sleep(5);
     }
   };
   const one = startAgent(0);
   const first = await Promise.race([fast(one), firstFile(one)]);
   await sleep(IDLE_SECONDS * 1000);
-  const agentOne = { firstFileMs: first.ms, cpuToFirstFileMs: first.cpuMs, rssAfterFirstWriteMiB: first.rss, rssAfterIdleMiB: rssMiB(one.child.pid!), idleSeconds: IDLE_SECONDS };
+  const agentOne = {
+    firstFileMs: first.ms,
+    cpuToFirstFileMs: first.cpuMs,
+    rssAfterFirstWriteMiB: first.rss,
+    rssAfterIdleMiB: rssMiB(one.child.pid!),
+    idleSeconds: IDLE_SECONDS,
+  };
   one.child.kill("SIGTERM");
   console.error(`one agent: ${JSON.stringify(agentOne)}`);
   const twenty = Array.from({ length: 20 }, (_, i) => startAgent(i + 1));
@@ -210,14 +342,30 @@ try {
   await sleep(5000);
   const rss20 = twenty.map((a) => rssMiB(a.child.pid!));
   for (const a of twenty) a.child.kill("SIGTERM");
-  const agentsTwenty = { firstFileP50Ms: median(firsts.map((f) => f.ms)), firstFileMaxMs: Math.max(...firsts.map((f) => f.ms)), cpuToFirstFileP50Ms: median(firsts.map((f) => f.cpuMs)), rssMedianMiB: median(rss20), rssMaxMiB: Math.max(...rss20) };
+  const agentsTwenty = {
+    firstFileP50Ms: median(firsts.map((f) => f.ms)),
+    firstFileMaxMs: Math.max(...firsts.map((f) => f.ms)),
+    cpuToFirstFileP50Ms: median(firsts.map((f) => f.cpuMs)),
+    rssMedianMiB: median(rss20),
+    rssMaxMiB: Math.max(...rss20),
+  };
   console.error(`20 agents at once: ${JSON.stringify(agentsTwenty)}`);
   results.agents = { one: agentOne, twenty: agentsTwenty };
   results.loadAfter = loadAverage();
 
   // The table (Markdown), for bench/README.md.
   const f = (n: unknown, d = 0): string => (typeof n === "number" ? n.toFixed(d) : "—");
-  const rows = [["watchers", "held in", "server RSS / per watch", "rotation → all: answered, p50 / p99 / max ms, non-200", "→ 10 %: p50 / p99 ms", "idle: re-polls/s, CPU server + pg", "GETs held / alone"]];
+  const rows = [
+    [
+      "watchers",
+      "held in",
+      "server RSS / per watch",
+      "rotation → all: answered, p50 / p99 / max ms, non-200",
+      "→ 10 %: p50 / p99 ms",
+      "idle: re-polls/s, CPU server + pg",
+      "GETs held / alone",
+    ],
+  ];
   for (const r of fleets as Record<string, any>[]) {
     const all = r["rotation all"];
     const tenth = r["rotation 10 %"];
@@ -227,19 +375,41 @@ try {
       `${f(r.serverRssMiB)} MiB / ${f(r.kbPerWatcher, 1)} KB`,
       `${all.answered}/${all.followers}, ${f(all.p50)} / ${f(all.p99)} / ${f(all.max)}, ${all.non200}`,
       `${f(tenth.p50)} / ${f(tenth.p99)}`,
-      r.idle ? `${f(r.idle.repollsPerSecond)}, ${f(r.idle.serverCores * 100, 1)} % + ${f(r.idle.postgresCores * 100, 1)} %` : "—",
+      r.idle
+        ? `${f(r.idle.repollsPerSecond)}, ${f(r.idle.serverCores * 100, 1)} % + ${f(r.idle.postgresCores * 100, 1)} %`
+        : "—",
       r.getsHeld ? `${f(r.getsHeld.rps)} / ${f(getsAlone.load.rps)} (${f(r.getsHeld.ofAlone * 100)} %)` : "—",
     ]);
   }
   const line = (cells: string[]): string => `| ${cells.join(" | ")} |`;
   const table = [line(rows[0]!), line(rows[0]!.map(() => "---")), ...rows.slice(1).map(line)].join("\n");
   const agentTable = [
-    line(["agent (lean entry)", "first file", "CPU to first file", "RSS after first write", `RSS after ${IDLE_SECONDS} s idle`]),
+    line([
+      "agent (lean entry)",
+      "first file",
+      "CPU to first file",
+      "RSS after first write",
+      `RSS after ${IDLE_SECONDS} s idle`,
+    ]),
     line(["---", "---", "---", "---", "---"]),
-    line(["one", `${f(agentOne.firstFileMs)} ms`, `${f(agentOne.cpuToFirstFileMs)} ms`, `${f(agentOne.rssAfterFirstWriteMiB, 1)} MiB`, `${f(agentOne.rssAfterIdleMiB, 1)} MiB`]),
-    line(["20 at once", `p50 ${f(agentsTwenty.firstFileP50Ms)} / max ${f(agentsTwenty.firstFileMaxMs)} ms`, `p50 ${f(agentsTwenty.cpuToFirstFileP50Ms)} ms`, `median ${f(agentsTwenty.rssMedianMiB, 1)} / max ${f(agentsTwenty.rssMaxMiB, 1)} MiB`, "—"]),
+    line([
+      "one",
+      `${f(agentOne.firstFileMs)} ms`,
+      `${f(agentOne.cpuToFirstFileMs)} ms`,
+      `${f(agentOne.rssAfterFirstWriteMiB, 1)} MiB`,
+      `${f(agentOne.rssAfterIdleMiB, 1)} MiB`,
+    ]),
+    line([
+      "20 at once",
+      `p50 ${f(agentsTwenty.firstFileP50Ms)} / max ${f(agentsTwenty.firstFileMaxMs)} ms`,
+      `p50 ${f(agentsTwenty.cpuToFirstFileP50Ms)} ms`,
+      `median ${f(agentsTwenty.rssMedianMiB, 1)} / max ${f(agentsTwenty.rssMaxMiB, 1)} MiB`,
+      "—",
+    ]),
   ].join("\n");
-  console.log(`\nmachine: ${JSON.stringify(results.machine)}; load ${String(results.loadBefore)} → ${String(results.loadAfter)}\n\n${table}\n\n${agentTable}\n`);
+  console.log(
+    `\nmachine: ${JSON.stringify(results.machine)}; load ${String(results.loadBefore)} → ${String(results.loadAfter)}\n\n${table}\n\n${agentTable}\n`,
+  );
   writeFileSync(join("bench", "agents", "results.json"), `${JSON.stringify(results, null, 2)}\n`);
 } finally {
   for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");

@@ -20,12 +20,16 @@ const count = (status) => (state.statuses[status] = (state.statuses[status] ?? 0
 
 function get(path, token, timeoutMs) {
   return new Promise((resolve) => {
-    const req = http.get(spec.url + path, { agent, headers: { authorization: `Token token="${token}"` }, timeout: timeoutMs }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
-      res.on("error", () => resolve({ status: "error" }));
-    });
+    const req = http.get(
+      spec.url + path,
+      { agent, headers: { authorization: `Token token="${token}"` }, timeout: timeoutMs },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
+        res.on("error", () => resolve({ status: "error" }));
+      },
+    );
     req.on("timeout", () => req.destroy(new Error("timeout")));
     req.on("error", () => resolve({ status: "error" }));
   });
@@ -43,7 +47,11 @@ async function watcher(i) {
       first = false;
       state.armed++;
     }
-    const res = await get(`/secrets/watch?variable_ids=${list}&timeout=${timeout}${cursor ? `&cursor=${cursor}` : ""}`, token, (timeout + 15) * 1000);
+    const res = await get(
+      `/secrets/watch?variable_ids=${list}&timeout=${timeout}${cursor ? `&cursor=${cursor}` : ""}`,
+      token,
+      (timeout + 15) * 1000,
+    );
     count(res.status);
     if (res.status !== 200) {
       await new Promise((ok) => setTimeout(ok, 250 + Math.random() * 750));
@@ -65,9 +73,13 @@ for (let i = 0; i < spec.count; i++) {
   if (i % 500 === 499) await new Promise((ok) => setTimeout(ok, 20)); // arm in steps, as a fleet rolls out
 }
 
-const percentile = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : null);
+const percentile = (sorted, p) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : null;
 const summary = (times, since) => {
-  const sorted = times.filter((t) => t >= since).map((t) => t - since).sort((a, b) => a - b);
+  const sorted = times
+    .filter((t) => t >= since)
+    .map((t) => t - since)
+    .sort((a, b) => a - b);
   return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? null };
 };
 
@@ -76,7 +88,9 @@ createInterface({ input: process.stdin }).on("line", (line) => {
   const [command, arg] = line.trim().split(" ");
   if (command === "report") {
     const since = Number(arg);
-    process.stdout.write(`${JSON.stringify({ changed: summary(state.changed, since), fetched: summary(state.fetched, since), statuses: state.statuses, repolls: state.repolls })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ changed: summary(state.changed, since), fetched: summary(state.fetched, since), statuses: state.statuses, repolls: state.repolls })}\n`,
+    );
   } else if (command === "reset") {
     state.statuses = {};
     state.repolls = 0;

@@ -11,7 +11,9 @@ export const VARIABLES_PER_APP = 100;
 
 export function policyText(): string {
   const lines = ["- !group ops", ...Array.from({ length: 10 }, (_, i) => `- !user ops-${i}`)];
-  lines.push(`- !grant { role: !group ops, members: [${Array.from({ length: 10 }, (_, i) => `!user ops-${i}`).join(", ")}] }`);
+  lines.push(
+    `- !grant { role: !group ops, members: [${Array.from({ length: 10 }, (_, i) => `!user ops-${i}`).join(", ")}] }`,
+  );
   lines.push("- !policy", "  id: apps", "  body:");
   for (let a = 0; a < APPS; a++) {
     const hosts = Array.from({ length: HOSTS_PER_APP }, (_, h) => `!host host-${h}`);
@@ -40,19 +42,38 @@ export const variableId = (app: number, v: number): string => `apps/app${app}/se
 export const hostLogin = (app: number, h: number): string => `host/apps/app${app}/host-${h}`;
 
 /** Loads the policy and a value for every variable, through the REST API, as a user would. */
-export async function loadDataset(url: string, account: string, adminApiKey: string): Promise<{ adminToken: string; hostKeys: Map<string, string> }> {
+export async function loadDataset(
+  url: string,
+  account: string,
+  adminApiKey: string,
+): Promise<{ adminToken: string; hostKeys: Map<string, string> }> {
   const adminToken = await authenticate(url, account, "admin", adminApiKey);
-  const res = await fetch(`${url}/policies/${account}/policy/root`, { method: "POST", body: policyText(), headers: { authorization: `Token token="${adminToken}"` } });
+  const res = await fetch(`${url}/policies/${account}/policy/root`, {
+    method: "POST",
+    body: policyText(),
+    headers: { authorization: `Token token="${adminToken}"` },
+  });
   if (res.status !== 201) throw new Error(`policy load: HTTP ${res.status} ${await res.text()}`);
-  const created = ((await res.json()) as { created_roles: Record<string, { id: string; api_key: string }> }).created_roles;
-  const hostKeys = new Map(Object.values(created).filter((r) => r.id.includes(":host:")).map((r) => [`host/${r.id.split(":host:")[1]}`, r.api_key]));
-  const ids = Array.from({ length: APPS * VARIABLES_PER_APP }, (_, i) => variableId(Math.floor(i / VARIABLES_PER_APP), i % VARIABLES_PER_APP));
+  const created = ((await res.json()) as { created_roles: Record<string, { id: string; api_key: string }> })
+    .created_roles;
+  const hostKeys = new Map(
+    Object.values(created)
+      .filter((r) => r.id.includes(":host:"))
+      .map((r) => [`host/${r.id.split(":host:")[1]}`, r.api_key]),
+  );
+  const ids = Array.from({ length: APPS * VARIABLES_PER_APP }, (_, i) =>
+    variableId(Math.floor(i / VARIABLES_PER_APP), i % VARIABLES_PER_APP),
+  );
   let next = 0;
   await Promise.all(
     Array.from({ length: 8 }, async () => {
       while (next < ids.length) {
         const id = ids[next++]!;
-        const r = await fetch(`${url}/secrets/${account}/variable/${encodeURIComponent(id)}`, { method: "POST", body: `value of ${id} ${"x".repeat(32)}`, headers: { authorization: `Token token="${adminToken}"` } });
+        const r = await fetch(`${url}/secrets/${account}/variable/${encodeURIComponent(id)}`, {
+          method: "POST",
+          body: `value of ${id} ${"x".repeat(32)}`,
+          headers: { authorization: `Token token="${adminToken}"` },
+        });
         if (r.status !== 201) throw new Error(`set ${id}: HTTP ${r.status}`);
       }
     }),
@@ -62,7 +83,10 @@ export async function loadDataset(url: string, account: string, adminApiKey: str
 
 /** Returns the token as the `Token token="…"` header wants it: base64 of the token JSON. */
 export async function authenticate(url: string, account: string, login: string, apiKey: string): Promise<string> {
-  const res = await fetch(`${url}/authn/${account}/${encodeURIComponent(login)}/authenticate`, { method: "POST", body: apiKey });
+  const res = await fetch(`${url}/authn/${account}/${encodeURIComponent(login)}/authenticate`, {
+    method: "POST",
+    body: apiKey,
+  });
   if (res.status !== 200) throw new Error(`authenticate ${login}: HTTP ${res.status}`);
   return Buffer.from(await res.text()).toString("base64");
 }

@@ -64,7 +64,10 @@ export function sampleUsage(pids: () => number[]): { stop(): Usage } {
   const cpu0 = new Map(pids().map((p) => [p, cpuSeconds(p)]));
   let peak = 0;
   const sample = (): void => {
-    peak = Math.max(peak, pids().reduce((sum, p) => sum + rssMiB(p), 0));
+    peak = Math.max(
+      peak,
+      pids().reduce((sum, p) => sum + rssMiB(p), 0),
+    );
   };
   sample();
   const timer = setInterval(sample, 200);

@@ -46,21 +46,43 @@ async function waitFor<T>(what: string, seconds: number, probe: () => T | undefi
 }
 
 /** BENCH_PROFILE=DIR: the server and the floor write a V8 CPU profile there when it stops (open it in Chrome DevTools). */
-const profileFlags = (): string[] => (process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []);
+const profileFlags = (): string[] =>
+  process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
 /** The floor has no SIGTERM handler; a profile is only written on a clean exit. */
-const exitOnSigterm = (): string[] => (process.env.BENCH_PROFILE ? ["--import", 'data:text/javascript,process.on("SIGTERM",()=>process.exit(0))'] : []);
+const exitOnSigterm = (): string[] =>
+  process.env.BENCH_PROFILE ? ["--import", 'data:text/javascript,process.on("SIGTERM",()=>process.exit(0))'] : [];
 
 /**
  * `strongroom server` at log level info, stdout and stderr to `logFile` (request log and
  * audit on, as in production, where a collector reads them). Returns the admin API key.
  */
-export async function startStrongroom(opts: { databaseUrl: string; dataKey: string; account: string; logFile: string }): Promise<Child & { adminApiKey: string }> {
+export async function startStrongroom(opts: {
+  databaseUrl: string;
+  dataKey: string;
+  account: string;
+  logFile: string;
+}): Promise<Child & { adminApiKey: string }> {
   const port = await freePort();
   const log = openSync(opts.logFile, "a");
   const child = spawn(
     process.execPath,
-    [...profileFlags(), join("dist", "cli", "main.js"), "server", "--host", "127.0.0.1", "--port", String(port), "--account", opts.account, "--log-level", process.env.BENCH_LOG_LEVEL ?? "info"],
-    { stdio: ["ignore", log, log], env: { ...process.env, DATABASE_URL: opts.databaseUrl, STRONGROOM_DATA_KEY: opts.dataKey } },
+    [
+      ...profileFlags(),
+      join("dist", "cli", "main.js"),
+      "server",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--account",
+      opts.account,
+      "--log-level",
+      process.env.BENCH_LOG_LEVEL ?? "info",
+    ],
+    {
+      stdio: ["ignore", log, log],
+      env: { ...process.env, DATABASE_URL: opts.databaseUrl, STRONGROOM_DATA_KEY: opts.dataKey },
+    },
   );
   // main.ts prints the key once the server listens, whatever the log level.
   const adminApiKey = await waitFor("the server to listen", 60, () => {
@@ -74,19 +96,23 @@ export async function startStrongroom(opts: { databaseUrl: string; dataKey: stri
 export async function startFloor(databaseUrl: string, variables: number): Promise<Child & { token: string }> {
   const port = await freePort();
   const u = new URL(databaseUrl);
-  const child = spawn(process.execPath, [...profileFlags(), ...exitOnSigterm(), join("bench", "floor", "floor-server.mjs")], {
-    stdio: ["ignore", "pipe", "inherit"],
-    env: {
-      ...process.env,
-      PGHOST: u.hostname,
-      PGPORT: u.port,
-      PGUSER: decodeURIComponent(u.username),
-      PGPASSWORD: decodeURIComponent(u.password),
-      PGDATABASE: u.pathname.slice(1),
-      PORT: String(port),
-      N: String(variables),
+  const child = spawn(
+    process.execPath,
+    [...profileFlags(), ...exitOnSigterm(), join("bench", "floor", "floor-server.mjs")],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: {
+        ...process.env,
+        PGHOST: u.hostname,
+        PGPORT: u.port,
+        PGUSER: decodeURIComponent(u.username),
+        PGPASSWORD: decodeURIComponent(u.password),
+        PGDATABASE: u.pathname.slice(1),
+        PORT: String(port),
+        N: String(variables),
+      },
     },
-  });
+  );
   let out = "";
   child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
   const token = await waitFor("the floor to be ready", 120, () => {
@@ -101,7 +127,14 @@ export interface LoadSpec {
   connections: number;
   warmupSeconds: number;
   seconds: number;
-  kinds: { method: "GET" | "POST"; paths: string[]; token?: string; bodies?: string[]; randomBody?: boolean; weight?: number }[];
+  kinds: {
+    method: "GET" | "POST";
+    paths: string[];
+    token?: string;
+    bodies?: string[];
+    randomBody?: boolean;
+    weight?: number;
+  }[];
 }
 
 export interface LoadResult {
@@ -116,13 +149,19 @@ export interface LoadResult {
 }
 
 /** Runs the load generator against `spec.url`, sampling `watched()` (CPU, RSS) while it measures. */
-export async function runLoad(spec: LoadSpec, watched: Record<string, () => number[]>): Promise<{ load: LoadResult; usage: Record<string, Usage> }> {
-  const child = spawn(process.execPath, [join("bench", "load-generator.mjs"), JSON.stringify(spec)], { stdio: ["ignore", "pipe", "inherit"] });
+export async function runLoad(
+  spec: LoadSpec,
+  watched: Record<string, () => number[]>,
+): Promise<{ load: LoadResult; usage: Record<string, Usage> }> {
+  const child = spawn(process.execPath, [join("bench", "load-generator.mjs"), JSON.stringify(spec)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   let samplers: Record<string, { stop(): Usage }> | undefined;
   let out = "";
   child.stdout.on("data", (chunk: Buffer) => {
     out += chunk.toString();
-    if (!samplers && out.includes("measuring\n")) samplers = Object.fromEntries(Object.entries(watched).map(([name, pids]) => [name, sampleUsage(pids)]));
+    if (!samplers && out.includes("measuring\n"))
+      samplers = Object.fromEntries(Object.entries(watched).map(([name, pids]) => [name, sampleUsage(pids)]));
   });
   const code = await new Promise<number | null>((ok) => child.once("exit", ok));
   const usage = Object.fromEntries(Object.entries(samplers ?? {}).map(([name, s]) => [name, s.stop()]));

@@ -36,13 +36,20 @@ export function combine(a: Measured, b: Measured): Measured {
       errors: a.load.errors + b.load.errors,
       timeouts: a.load.timeouts + b.load.timeouts,
     },
-    process: { cores: mean(a.process.cores, b.process.cores), peakRssMiB: Math.max(a.process.peakRssMiB, b.process.peakRssMiB) },
-    postgres: { cores: mean(a.postgres.cores, b.postgres.cores), peakRssMiB: Math.max(a.postgres.peakRssMiB, b.postgres.peakRssMiB) },
+    process: {
+      cores: mean(a.process.cores, b.process.cores),
+      peakRssMiB: Math.max(a.process.peakRssMiB, b.process.peakRssMiB),
+    },
+    postgres: {
+      cores: mean(a.postgres.cores, b.postgres.cores),
+      peakRssMiB: Math.max(a.postgres.peakRssMiB, b.postgres.peakRssMiB),
+    },
     loadBefore: mean(a.loadBefore, b.loadBefore),
   };
 }
 
-const fmt = (n: number, digits = 0): string => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (n: number, digits = 0): string =>
+  n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 function row(s: ScenarioResult): string[] {
   const m = s.strongroom;
@@ -56,7 +63,9 @@ function row(s: ScenarioResult): string[] {
     `${fmt(m.load.p50)} / ${fmt(m.load.p99)}`,
     `${fmt(m.process.cores * 100)}% / ${fmt(m.postgres.cores * 100)}%`,
     fmt(m.process.peakRssMiB),
-    f ? `${fmt(f.load.rps)} (${fmt(f.load.p50)} / ${fmt(f.load.p99)} ms, ${fmt(f.process.cores * 100)}% / ${fmt(f.postgres.cores * 100)}%)` : "—",
+    f
+      ? `${fmt(f.load.rps)} (${fmt(f.load.p50)} / ${fmt(f.load.p99)} ms, ${fmt(f.process.cores * 100)}% / ${fmt(f.postgres.cores * 100)}%)`
+      : "—",
     ratio,
     s.target,
     failures ? `${failures} FAILED` : "ok",
@@ -64,7 +73,19 @@ function row(s: ScenarioResult): string[] {
   ];
 }
 
-const HEADER = ["scenario", "conn", "req/s", "p50 / p99 ms", "CPU server / pg", "peak RSS MiB", "floor req/s (p50 / p99, CPU)", "ratio to floor", "target", "answers", "load"];
+const HEADER = [
+  "scenario",
+  "conn",
+  "req/s",
+  "p50 / p99 ms",
+  "CPU server / pg",
+  "peak RSS MiB",
+  "floor req/s (p50 / p99, CPU)",
+  "ratio to floor",
+  "target",
+  "answers",
+  "load",
+];
 
 /** A Markdown table: readable on a terminal and pasteable into bench/README.md. */
 export function table(results: ScenarioResult[]): string {
@@ -76,5 +97,10 @@ export function table(results: ScenarioResult[]): string {
 
 export function machine(): Record<string, unknown> {
   const list = cpus();
-  return { cpus: list.length, model: list[0]?.model ?? "unknown", node: process.version, platform: `${process.platform} ${process.arch}` };
+  return {
+    cpus: list.length,
+    model: list[0]?.model ?? "unknown",
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+  };
 }

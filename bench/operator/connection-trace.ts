@@ -23,8 +23,12 @@ export class ConnectionTrace {
   port = 0;
 
   constructor() {
-    diagnostics.subscribe("undici:client:connected", (m) => this.#connected(m as { socket: Socket; connectParams: { port: string | number } }));
-    diagnostics.subscribe("undici:client:sendHeaders", (m) => this.#sent(m as { socket: Socket; request: { method: string; path: string } }));
+    diagnostics.subscribe("undici:client:connected", (m) =>
+      this.#connected(m as { socket: Socket; connectParams: { port: string | number } }),
+    );
+    diagnostics.subscribe("undici:client:sendHeaders", (m) =>
+      this.#sent(m as { socket: Socket; request: { method: string; path: string } }),
+    );
   }
 
   phase(name: string): void {
@@ -41,7 +45,9 @@ export class ConnectionTrace {
     this.#sockets.set(socket, t);
     const phase = this.#phase;
     socket.once("close", () => {
-      this.#lines.push(`${String(t.openedAt).padStart(7)} ms  open   [${phase}] first: ${t.first ?? "-"}; ${t.requests} requests; closed at ${this.#now()} ms after ${this.#now() - t.lastUsedAt} ms idle`);
+      this.#lines.push(
+        `${String(t.openedAt).padStart(7)} ms  open   [${phase}] first: ${t.first ?? "-"}; ${t.requests} requests; closed at ${this.#now()} ms after ${this.#now() - t.lastUsedAt} ms idle`,
+      );
       this.#sockets.delete(socket);
     });
   }
@@ -55,7 +61,10 @@ export class ConnectionTrace {
   }
 
   print(): void {
-    for (const [, t] of this.#sockets) this.#lines.push(`${String(t.openedAt).padStart(7)} ms  open   first: ${t.first ?? "-"}; ${t.requests} requests; still open`);
+    for (const [, t] of this.#sockets)
+      this.#lines.push(
+        `${String(t.openedAt).padStart(7)} ms  open   first: ${t.first ?? "-"}; ${t.requests} requests; still open`,
+      );
     console.log("\n== API server connections (opened at, phase, first request, lifetime) ==");
     for (const line of this.#lines.sort((a, b) => Number.parseInt(a) - Number.parseInt(b))) console.log(line);
   }

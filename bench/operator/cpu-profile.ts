@@ -25,7 +25,10 @@ export class RotationProfiler {
 
   constructor() {
     this.#session.connect();
-    this.#ready = this.#session.post("Profiler.enable").then(() => this.#session.post("Profiler.setSamplingInterval", { interval: 200 })).then(() => undefined);
+    this.#ready = this.#session
+      .post("Profiler.enable")
+      .then(() => this.#session.post("Profiler.setSamplingInterval", { interval: 200 }))
+      .then(() => undefined);
   }
 
   async resume(): Promise<void> {
@@ -49,13 +52,25 @@ export class RotationProfiler {
         if (!hits) continue;
         total += hits;
         const url = n.callFrame.url;
-        const area = !url ? `(${n.callFrame.functionName || "native"})` : /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? /\/work\/main\/(\w+\/(?:\w+\/)?)/.exec(url)?.[1] ?? url.replace(/^node:/, "node:").split("/").slice(0, 2).join("/");
+        const area = !url
+          ? `(${n.callFrame.functionName || "native"})`
+          : (/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ??
+            /\/work\/main\/(\w+\/(?:\w+\/)?)/.exec(url)?.[1] ??
+            url
+              .replace(/^node:/, "node:")
+              .split("/")
+              .slice(0, 2)
+              .join("/"));
         byArea.set(area, (byArea.get(area) ?? 0) + hits);
         const fn = `${n.callFrame.functionName || "(anonymous)"} ${url.split("/").slice(-2).join("/")}`;
         byFunction.set(fn, (byFunction.get(fn) ?? 0) + hits);
       }
     }
-    const top = (m: Map<string, number>, n: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `   ${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
+    const top = (m: Map<string, number>, n: number) =>
+      [...m]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, n)
+        .map(([k, v]) => `   ${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
     writeFileSync(join(tmpdir(), "strongroom-operator-rotations.cpuprofile"), JSON.stringify(profiles.at(-1)));
     return ["self time by area:", ...top(byArea, 15), "self time by function:", ...top(byFunction, 25)];
   }

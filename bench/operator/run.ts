@@ -45,21 +45,38 @@ function targets(r: ScenarioResult): Target[] {
   const p99 = percentile(r.arrivals, 99);
   return [
     { target: `${r.pods} cold pods served in ≤ 2 s`, figure: `${r.servedMs} ms`, ok: r.servedMs <= 2000 },
-    { target: "≤ 3 API calls per Secret + a small constant at cold start", figure: `${r.coldCalls} calls for ${r.secrets} Secrets (${(r.coldCalls / r.secrets).toFixed(2)}/Secret)`, ok: r.coldCalls <= 3 * r.secrets + 20 },
+    {
+      target: "≤ 3 API calls per Secret + a small constant at cold start",
+      figure: `${r.coldCalls} calls for ${r.secrets} Secrets (${(r.coldCalls / r.secrets).toFixed(2)}/Secret)`,
+      ok: r.coldCalls <= 3 * r.secrets + 20,
+    },
     {
       target: `one variable shared by ${r.pods} pods reaches all Secrets at p99 ≤ 1 s`,
       figure: `p50 ${percentile(r.arrivals, 50)} ms, p99 ${p99} ms (${r.arrivals.length / r.secrets} rotations × ${r.secrets} Secrets; ${r.nudges} pod nudges after them)`,
       ok: p99 <= 1000,
     },
-    { target: "restart on a synced cluster writes nothing (Secrets, pods)", figure: `${r.restartWrites} writes`, ok: r.restartWrites === 0 },
-    { target: "deleted workloads never get their Secret back", figure: `${r.recreated} re-created`, ok: r.recreated === 0 },
-    { target: "≤ 50 TLS connections for the whole run", figure: `${r.connections} connections`, ok: r.connections <= 50 },
+    {
+      target: "restart on a synced cluster writes nothing (Secrets, pods)",
+      figure: `${r.restartWrites} writes`,
+      ok: r.restartWrites === 0,
+    },
+    {
+      target: "deleted workloads never get their Secret back",
+      figure: `${r.recreated} re-created`,
+      ok: r.recreated === 0,
+    },
+    {
+      target: "≤ 50 TLS connections for the whole run",
+      figure: `${r.connections} connections`,
+      ok: r.connections <= 50,
+    },
   ];
 }
 
 /** Per size: cold start and rotation time and API calls, per pod and per Secret, to read growth off. */
 function linearity(runs: ScenarioResult[]): string[] {
-  const head = "     pods  Secrets   cold ms  ms/1k pods  cold calls  calls/pod  rotation last ms  ms/Secret  restart ms  API conns";
+  const head =
+    "     pods  Secrets   cold ms  ms/1k pods  cold calls  calls/pod  rotation last ms  ms/Secret  restart ms  API conns";
   const rows = runs.map((r) => {
     const last = r.arrivals.at(-1)!;
     const rotations = r.arrivals.length / r.secrets;
@@ -82,7 +99,9 @@ function linearity(runs: ScenarioResult[]): string[] {
 
 /** A line on stderr as each size finishes (a 10,000-pod run takes minutes). */
 function progress(r: ScenarioResult): void {
-  console.error(`bench:operator: ${r.pods} pods done: cold ${r.servedMs} ms, ${r.coldCalls} calls, slowest rotation ${Math.round(r.arrivals.at(-1)!)} ms, restart ${r.restartMs} ms, ${r.connections} connections`);
+  console.error(
+    `bench:operator: ${r.pods} pods done: cold ${r.servedMs} ms, ${r.coldCalls} calls, slowest rotation ${Math.round(r.arrivals.at(-1)!)} ms, restart ${r.restartMs} ms, ${r.connections} connections`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -92,11 +111,30 @@ async function main(): Promise<void> {
   const load: string[] = [];
   try {
     load.push(loadavg()[0]!.toFixed(2));
-    runs.push(await scenario({ workloads: WORKLOADS, replicas: REPLICAS, rotations: ROTATIONS, tls, drainNudges: true, trace, profiler }));
+    runs.push(
+      await scenario({
+        workloads: WORKLOADS,
+        replicas: REPLICAS,
+        rotations: ROTATIONS,
+        tls,
+        drainNudges: true,
+        trace,
+        profiler,
+      }),
+    );
     progress(runs[0]!);
     for (const pods of SCALE) {
       load.push(loadavg()[0]!.toFixed(2));
-      runs.push(await scenario({ workloads: Math.ceil(pods / REPLICAS), replicas: REPLICAS, rotations: 1, tls, drainNudges: false, trace }));
+      runs.push(
+        await scenario({
+          workloads: Math.ceil(pods / REPLICAS),
+          replicas: REPLICAS,
+          rotations: 1,
+          tls,
+          drainNudges: false,
+          trace,
+        }),
+      );
       progress(runs.at(-1)!);
     }
     load.push(loadavg()[0]!.toFixed(2));
@@ -113,7 +151,11 @@ async function main(): Promise<void> {
     const base = main.servedMs / main.pods;
     const big = runs.at(-1)!;
     const ratio = big.servedMs / big.pods / base;
-    all.push({ target: `growth to ${big.pods} pods stays linear (cold ms per pod ≤ 1.5× that at ${main.pods})`, figure: `${(big.servedMs / big.pods).toFixed(2)} vs ${base.toFixed(2)} ms/pod (${ratio.toFixed(2)}×)`, ok: ratio <= 1.5 });
+    all.push({
+      target: `growth to ${big.pods} pods stays linear (cold ms per pod ≤ 1.5× that at ${main.pods})`,
+      figure: `${(big.servedMs / big.pods).toFixed(2)} vs ${base.toFixed(2)} ms/pod (${ratio.toFixed(2)}×)`,
+      ok: ratio <= 1.5,
+    });
   }
   for (const r of all) console.log(`${r.ok ? "PASS" : "MISS"}  ${r.target.padEnd(72)} ${r.figure}`);
   if (runs.length > 1) {

@@ -90,27 +90,51 @@ export async function scenario(o: ScenarioOptions): Promise<ScenarioResult> {
   if (o.trace) o.trace.port = Number(new URL(api.url).port);
   const kc = new k8s.KubeConfig();
   kc.loadFromString(api.kubeconfig());
-  await kc.makeApiClient(k8s.ApiextensionsV1Api).createCustomResourceDefinition({ body: parse(readFileSync("crds/strongroom.io_secretbindings.yaml", "utf8")) as k8s.V1CustomResourceDefinition });
+  await kc
+    .makeApiClient(k8s.ApiextensionsV1Api)
+    .createCustomResourceDefinition({
+      body: parse(readFileSync("crds/strongroom.io_secretbindings.yaml", "utf8")) as k8s.V1CustomResourceDefinition,
+    });
   const databaseUrl = await freshDatabase();
   const dataKey = generateDataKey();
   const log = pino({ level: process.env.LOG_LEVEL ?? "silent" });
   const start = async (): Promise<RunningServer> => {
-    const config = loadConfig({ port: "0", host: "127.0.0.1", account: "bench", "database-url": databaseUrl, controller: true, namespace: "strongroom" }, { STRONGROOM_DATA_KEY: dataKey });
+    const config = loadConfig(
+      {
+        port: "0",
+        host: "127.0.0.1",
+        account: "bench",
+        "database-url": databaseUrl,
+        controller: true,
+        namespace: "strongroom",
+      },
+      { STRONGROOM_DATA_KEY: dataKey },
+    );
     return startServer(config, log, { metrics: new Metrics(false), kubeConfig: kc });
   };
   let server = await start();
-  const token = await (await fetch(`${server.url}/authn/bench/admin/authenticate`, { method: "POST", body: server.adminApiKey!, headers: { "Accept-Encoding": "base64" } })).text();
-  const call = (method: string, path: string, body: string) => fetch(`${server.url}${path}`, { method, body, headers: { Authorization: `Token token="${token}"` } });
+  const token = await (
+    await fetch(`${server.url}/authn/bench/admin/authenticate`, {
+      method: "POST",
+      body: server.adminApiKey!,
+      headers: { "Accept-Encoding": "base64" },
+    })
+  ).text();
+  const call = (method: string, path: string, body: string) =>
+    fetch(`${server.url}${path}`, { method, body, headers: { Authorization: `Token token="${token}"` } });
   // Policy: one host per workload (its service account), 3 own variables + 1 shared.
   const lines = ["- !variable shared/token"];
   for (let w = 0; w < o.workloads; w++) {
     lines.push(`- !host kubernetes/apps/sa-${w}`, `- !variable w${w}/a`, `- !variable w${w}/b`, `- !variable w${w}/c`);
-    lines.push(`- !permit { role: !host kubernetes/apps/sa-${w}, privilege: execute, resources: [ !variable w${w}/a, !variable w${w}/b, !variable w${w}/c, !variable shared/token ] }`);
+    lines.push(
+      `- !permit { role: !host kubernetes/apps/sa-${w}, privilege: execute, resources: [ !variable w${w}/a, !variable w${w}/b, !variable w${w}/c, !variable shared/token ] }`,
+    );
   }
   const loaded = await call("POST", "/policies/bench/policy/root", lines.join("\n"));
   if (loaded.status !== 201) throw new Error(`policy load: ${loaded.status} ${await loaded.text()}`);
   await call("POST", "/secrets/bench/variable/shared%2Ftoken", "v0");
-  for (let w = 0; w < o.workloads; w++) for (const v of ["a", "b", "c"]) await call("POST", `/secrets/bench/variable/w${w}%2F${v}`, `${w}-${v}`);
+  for (let w = 0; w < o.workloads; w++)
+    for (const v of ["a", "b", "c"]) await call("POST", `/secrets/bench/variable/w${w}%2F${v}`, `${w}-${v}`);
   await server.close();
 
   // The cluster as the controller finds it: pods already admitted through the webhook's mutation.
@@ -123,14 +147,26 @@ export async function scenario(o: ScenarioOptions): Promise<ScenarioResult> {
         metadata: {
           name: `w${w}-${r}`,
           namespace: "apps",
-          annotations: { "strongroom.io/inject": "true", "strongroom.io/secret.a": `w${w}/a`, "strongroom.io/secret.b": `w${w}/b`, "strongroom.io/secret.c": `w${w}/c`, "strongroom.io/secret.token": "shared/token" },
-          ownerReferences: [{ apiVersion: "apps/v1", kind: "ReplicaSet", name: `w${w}`, uid: `rs-${w}`, controller: true }],
+          annotations: {
+            "strongroom.io/inject": "true",
+            "strongroom.io/secret.a": `w${w}/a`,
+            "strongroom.io/secret.b": `w${w}/b`,
+            "strongroom.io/secret.c": `w${w}/c`,
+            "strongroom.io/secret.token": "shared/token",
+          },
+          ownerReferences: [
+            { apiVersion: "apps/v1", kind: "ReplicaSet", name: `w${w}`, uid: `rs-${w}`, controller: true },
+          ],
         },
         spec: { serviceAccountName: `sa-${w}`, containers: [{ name: "app", image: "app" }] },
       };
       const m = mutatePod(pod, "apps");
       if (m.kind !== "patch") throw new Error("not injected");
-      api.store.create(podType, "apps", jsonpatch.applyPatch(pod, m.patch as jsonpatch.Operation[]).newDocument as never);
+      api.store.create(
+        podType,
+        "apps",
+        jsonpatch.applyPatch(pod, m.patch as jsonpatch.Operation[]).newDocument as never,
+      );
       secretNames.add(m.secretName!);
     }
   }
@@ -143,7 +179,12 @@ export async function scenario(o: ScenarioOptions): Promise<ScenarioResult> {
     await body();
     const calls = new Map<string, number>();
     for (const r of api.requests.slice(from)) calls.set(callKey(r), (calls.get(callKey(r)) ?? 0) + 1);
-    const p = { name: `${name} (${pods} pods)`, ms: Math.round(performance.now() - t0), calls, connections: api.connections - conns };
+    const p = {
+      name: `${name} (${pods} pods)`,
+      ms: Math.round(performance.now() - t0),
+      calls,
+      connections: api.connections - conns,
+    };
     phases.push(p);
     return p;
   };
@@ -215,7 +256,9 @@ export async function scenario(o: ScenarioOptions): Promise<ScenarioResult> {
     await new Promise((r) => setTimeout(r, 300));
     await server.controller!.idle();
   });
-  const restartWrites = [...restart.calls].filter(([k]) => /^(POST|PUT|PATCH|DELETE) (secrets|pods)/.test(k)).reduce((a, [, n]) => a + n, 0);
+  const restartWrites = [...restart.calls]
+    .filter(([k]) => /^(POST|PUT|PATCH|DELETE) (secrets|pods)/.test(k))
+    .reduce((a, [, n]) => a + n, 0);
 
   // 4. Delete every workload: no Secret comes back.
   let recreated = 0;

@@ -22,9 +22,14 @@ export async function fuzzAtScale(target: Target, cases: number, seed: number, c
       const index = generated++;
       const c = generateRequest(r, target.account, { admin: target.token, host: target.token });
       try {
-        const res = await rawRequest(target.url, c.method, c.path, { headers: c.headers, ...(c.body !== undefined ? { body: c.body } : {}), timeoutMs: 15_000 });
+        const res = await rawRequest(target.url, c.method, c.path, {
+          headers: c.headers,
+          ...(c.body !== undefined ? { body: c.body } : {}),
+          timeoutMs: 15_000,
+        });
         result.answered++;
-        if (res.status >= 500) result.serverErrors.push(`#${index} ${c.method} ${c.path.slice(0, 120)} → ${res.status}`);
+        if (res.status >= 500)
+          result.serverErrors.push(`#${index} ${c.method} ${c.path.slice(0, 120)} → ${res.status}`);
       } catch (err) {
         // Node refuses some requests at the socket (431, a broken request line); only a hang counts.
         if (/within/.test((err as Error).message)) result.hangs.push(`#${index} ${c.method} ${c.path.slice(0, 120)}`);

@@ -27,7 +27,15 @@ export interface Counters {
   writesAcknowledged: number;
 }
 
-export const newCounters = (): Counters => ({ requests: 0, answered: 0, byStatus: new Map(), unavailableDuringFaults: 0, unexpected: [], writesAttempted: 0, writesAcknowledged: 0 });
+export const newCounters = (): Counters => ({
+  requests: 0,
+  answered: 0,
+  byStatus: new Map(),
+  unavailableDuringFaults: 0,
+  unexpected: [],
+  writesAttempted: 0,
+  writesAcknowledged: 0,
+});
 
 export interface Ledger {
   /** variable id → values acknowledged, in order. */
@@ -95,7 +103,11 @@ export class Load {
         const value = `w${index}-${++sequence}-${Date.now()}`;
         this.ledger.attempts.set(variable, (this.ledger.attempts.get(variable) ?? 0) + 1);
         this.counters.writesAttempted++;
-        const res = await this.request("POST", `/secrets/${this.target.account}/variable/${encodeURIComponent(variable)}`, value);
+        const res = await this.request(
+          "POST",
+          `/secrets/${this.target.account}/variable/${encodeURIComponent(variable)}`,
+          value,
+        );
         if (res.status === 201) {
           this.counters.writesAcknowledged++;
           const list = this.ledger.acknowledged.get(variable) ?? [];
@@ -112,7 +124,10 @@ export class Load {
 }
 
 /** Every acknowledged value must be among its variable's stored versions. */
-export async function verify(load: Load, target: Target): Promise<{ acknowledged: number; found: number; lost: string[] }> {
+export async function verify(
+  load: Load,
+  target: Target,
+): Promise<{ acknowledged: number; found: number; lost: string[] }> {
   let acknowledged = 0;
   let found = 0;
   const lost: string[] = [];
@@ -121,10 +136,13 @@ export async function verify(load: Load, target: Target): Promise<{ acknowledged
     const stored = new Set<string>();
     const attempts = load.ledger.attempts.get(variable) ?? values.length;
     for (let version = 1; version <= attempts; version++) {
-      const res = await fetch(`${target.url}/secrets/${target.account}/variable/${encodeURIComponent(variable)}?version=${version}`, {
-        headers: { Authorization: `Token token="${target.token}"` },
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
+      const res = await fetch(
+        `${target.url}/secrets/${target.account}/variable/${encodeURIComponent(variable)}?version=${version}`,
+        {
+          headers: { Authorization: `Token token="${target.token}"` },
+          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        },
+      );
       if (res.status === 404) break;
       if (res.status !== 200) throw new Error(`verification read of ${variable} v${version}: ${res.status}`);
       stored.add(await res.text());
@@ -135,6 +153,7 @@ export async function verify(load: Load, target: Target): Promise<{ acknowledged
       else lost.push(`${variable}=${value}`);
     }
   };
-  for (let i = 0; i < entries.length; i += 8) await Promise.all(entries.slice(i, i + 8).map(([variable, values]) => check(variable, values)));
+  for (let i = 0; i < entries.length; i += 8)
+    await Promise.all(entries.slice(i, i + 8).map(([variable, values]) => check(variable, values)));
   return { acknowledged, found, lost };
 }

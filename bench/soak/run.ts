@@ -66,16 +66,42 @@ class Soak {
 
   /** Start `strongroom server`; resolves with its stdout once /health answers. */
   async startServer(): Promise<string> {
-    const child = spawn(process.execPath, [CLI, "server", "--port", String(this.#port), "--host", "127.0.0.1", "--account", "soak", "--database-url", this.#proxy.url(this.#db.url), "--db-connect-timeout", "1000", "--db-query-timeout", "2000", "--token-ttl", "3600", "--log-level", "warn"], {
-      env: { ...process.env, STRONGROOM_DATA_KEY: this.dataKey, DATABASE_URL: "" },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        "server",
+        "--port",
+        String(this.#port),
+        "--host",
+        "127.0.0.1",
+        "--account",
+        "soak",
+        "--database-url",
+        this.#proxy.url(this.#db.url),
+        "--db-connect-timeout",
+        "1000",
+        "--db-query-timeout",
+        "2000",
+        "--token-ttl",
+        "3600",
+        "--log-level",
+        "warn",
+      ],
+      {
+        env: { ...process.env, STRONGROOM_DATA_KEY: this.dataKey, DATABASE_URL: "" },
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     this.#server = child;
     let output = "";
     child.stdout.on("data", (c: Buffer) => (output += c.toString()));
     for (let i = 0; i < 300; i++) {
       if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}`);
-      const ok = await fetch(`http://127.0.0.1:${this.#port}/health`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${this.#port}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return output;
       await sleep(100);
     }
@@ -148,10 +174,18 @@ class Soak {
 async function main(): Promise<number> {
   const soak = new Soak();
   const { adminKey, url } = await soak.start();
-  const auth = await fetch(`${url}/authn/soak/admin/authenticate`, { method: "POST", body: adminKey, headers: { "Accept-Encoding": "base64" } });
+  const auth = await fetch(`${url}/authn/soak/admin/authenticate`, {
+    method: "POST",
+    body: adminKey,
+    headers: { "Accept-Encoding": "base64" },
+  });
   const target: Target = { url, account: "soak", token: await auth.text() };
   const variables = Array.from({ length: Math.max(200, SECONDS * 20) }, (_, i) => `soak/v${i}`);
-  const policy = await fetch(`${url}/policies/soak/policy/root`, { method: "POST", headers: { Authorization: `Token token="${target.token}"` }, body: variables.map((v) => `- !variable ${v}`).join("\n") });
+  const policy = await fetch(`${url}/policies/soak/policy/root`, {
+    method: "POST",
+    headers: { Authorization: `Token token="${target.token}"` },
+    body: variables.map((v) => `- !variable ${v}`).join("\n"),
+  });
   if (policy.status !== 201) throw new Error(`policy load: ${policy.status}`);
 
   const load = new Load(target, variables, soak.inFault);
@@ -176,8 +210,12 @@ async function main(): Promise<number> {
   const fuzz = await fuzzAtScale(target, FUZZ_CASES, FUZZ_SEED);
   await soak.stop();
   const c = load.counters;
-  const statuses = [...c.byStatus.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s}:${n}`).join(" ");
-  const failed = result.lost.length > 0 || c.unexpected.length > 0 || fuzz.serverErrors.length > 0 || fuzz.hangs.length > 0;
+  const statuses = [...c.byStatus.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([s, n]) => `${s}:${n}`)
+    .join(" ");
+  const failed =
+    result.lost.length > 0 || c.unexpected.length > 0 || fuzz.serverErrors.length > 0 || fuzz.hangs.length > 0;
   const lines = [
     `soak ${failed ? "FAILED" : "passed"}: ${seconds.toFixed(0)} s of load, ${WORKERS} workers, loopback only`,
     `  faults injected:      ${soak.faults.length}: ${soak.faults.join("; ")}`,
@@ -187,7 +225,8 @@ async function main(): Promise<number> {
     `  fuzz (seed ${FUZZ_SEED}):        ${fuzz.cases} hostile requests, ${fuzz.answered} answered, ${fuzz.serverErrors.length} 5xx, ${fuzz.hangs.length} hangs`,
     `  server peak RSS:      ${(soak.peakRssBytes / 1024 / 1024).toFixed(0)} MiB`,
   ];
-  if (fuzz.serverErrors.length || fuzz.hangs.length) lines.push(`  fuzz failures (first 5): ${[...fuzz.serverErrors, ...fuzz.hangs].slice(0, 5).join("; ")}`);
+  if (fuzz.serverErrors.length || fuzz.hangs.length)
+    lines.push(`  fuzz failures (first 5): ${[...fuzz.serverErrors, ...fuzz.hangs].slice(0, 5).join("; ")}`);
   if (result.lost.length) lines.push(`  lost (first 5):       ${result.lost.slice(0, 5).join(", ")}`);
   if (c.unexpected.length) lines.push(`  unexpected (first 5): ${c.unexpected.slice(0, 5).join("; ")}`);
   process.stdout.write(lines.join("\n") + "\n");

@@ -16,16 +16,26 @@ export const SYSTEM_ACCOUNT = "!";
 
 export async function ensureAccountsWebservice(db: Queryable): Promise<void> {
   await db.query("INSERT INTO roles (role_id) VALUES ($1) ON CONFLICT DO NOTHING", [ACCOUNTS_OWNER]);
-  await db.query("INSERT INTO resources (resource_id, owner_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", [ACCOUNTS_WEBSERVICE, ACCOUNTS_OWNER]);
+  await db.query("INSERT INTO resources (resource_id, owner_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", [
+    ACCOUNTS_WEBSERVICE,
+    ACCOUNTS_OWNER,
+  ]);
 }
 
-export async function mayManageAccounts(db: Queryable, roleId: string, privilege: "read" | "execute" | "update"): Promise<boolean> {
+export async function mayManageAccounts(
+  db: Queryable,
+  roleId: string,
+  privilege: "read" | "execute" | "update",
+): Promise<boolean> {
   await ensureAccountsWebservice(db);
   return (await accessToOne(db, roleId, ACCOUNTS_WEBSERVICE, privilege)).allowed;
 }
 
 export async function listAccounts(db: Queryable): Promise<string[]> {
-  const { rows } = await db.query<{ name: string }>("SELECT name FROM accounts WHERE name <> $1 ORDER BY created_at, name", [SYSTEM_ACCOUNT]);
+  const { rows } = await db.query<{ name: string }>(
+    "SELECT name FROM accounts WHERE name <> $1 ORDER BY created_at, name",
+    [SYSTEM_ACCOUNT],
+  );
   return rows.map((r) => r.name);
 }
 

@@ -15,7 +15,9 @@ class Series {
 
   static key(labels: Labels | undefined): string {
     if (!labels) return "";
-    const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`);
+    const parts = Object.entries(labels).map(
+      ([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`,
+    );
     return parts.length ? `{${parts.join(",")}}` : "";
   }
 
@@ -92,13 +94,25 @@ function processText(): string {
 }
 
 export class AgentMetrics {
-  readonly syncs = new Counter("strongroom_agent_syncs_total", "Fetch-render-write cycles by outcome: written, unchanged, denied, unreachable, render_error");
-  readonly filesWritten = new Counter("strongroom_agent_files_written_total", "Files rewritten (atomically) because their content changed");
-  readonly lastSuccess = new Gauge("strongroom_agent_last_success_timestamp_seconds", "When the files last matched the server (Unix time)");
+  readonly syncs = new Counter(
+    "strongroom_agent_syncs_total",
+    "Fetch-render-write cycles by outcome: written, unchanged, denied, unreachable, render_error",
+  );
+  readonly filesWritten = new Counter(
+    "strongroom_agent_files_written_total",
+    "Files rewritten (atomically) because their content changed",
+  );
+  readonly lastSuccess = new Gauge(
+    "strongroom_agent_last_success_timestamp_seconds",
+    "When the files last matched the server (Unix time)",
+  );
   readonly ready = new Gauge("strongroom_agent_ready", "1 once every file has been written");
   readonly registry = {
     contentType: "text/plain; version=0.0.4; charset=utf-8",
-    metrics: (): Promise<string> => Promise.resolve(`${[this.syncs, this.filesWritten, this.lastSuccess, this.ready].map((m) => m.text()).join("\n")}${this.defaults ? `\n${processText()}` : ""}\n`),
+    metrics: (): Promise<string> =>
+      Promise.resolve(
+        `${[this.syncs, this.filesWritten, this.lastSuccess, this.ready].map((m) => m.text()).join("\n")}${this.defaults ? `\n${processText()}` : ""}\n`,
+      ),
   };
 
   /** `defaults`: the process figures too (as prom-client's default metrics, a subset). */

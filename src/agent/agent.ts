@@ -16,7 +16,11 @@ import { DEFAULT_FILE_MODE } from "./write-files.js";
 
 export interface AgentServer {
   fetchBatch(ids: readonly string[]): Promise<Map<string, Buffer>>;
-  watch(ids: readonly string[], cursor: string | undefined, timeoutSeconds: number): Promise<{ changed: boolean; cursor: string }>;
+  watch(
+    ids: readonly string[],
+    cursor: string | undefined,
+    timeoutSeconds: number,
+  ): Promise<{ changed: boolean; cursor: string }>;
 }
 
 export interface AgentDeps {
@@ -91,10 +95,14 @@ export class Agent {
   }
 
   #failed(err: unknown): void {
-    const outcome = err instanceof RenderError ? "render_error" : err instanceof ServerError && err.denial ? "denied" : "unreachable";
+    const outcome =
+      err instanceof RenderError ? "render_error" : err instanceof ServerError && err.denial ? "denied" : "unreachable";
     this.deps.metrics.syncs.inc({ outcome });
     this.#lastError = err instanceof Error ? err.message : String(err);
-    this.deps.log.warn({ outcome, err: this.#lastError, ready: this.#ready }, this.#ready ? "keeping the last good files" : "no files written yet");
+    this.deps.log.warn(
+      { outcome, err: this.#lastError, ready: this.#ready },
+      this.#ready ? "keeping the last good files" : "no files written yet",
+    );
   }
 
   /** Runs until `stop()`: follows rotations through the change stream. */
@@ -106,7 +114,11 @@ export class Agent {
     let backoff = 250;
     while (!this.#stop.signal.aborted) {
       try {
-        const answer = await this.deps.server.watch(this.#ids, synced ? cursor : undefined, jitteredTimeout(this.deps.watchTimeoutSeconds, random));
+        const answer = await this.deps.server.watch(
+          this.#ids,
+          synced ? cursor : undefined,
+          jitteredTimeout(this.deps.watchTimeoutSeconds, random),
+        );
         if (this.#stop.signal.aborted) break;
         if (answer.changed || !synced) {
           try {

@@ -8,14 +8,21 @@ import type { AddressInfo } from "node:net";
 import type { AgentMetrics } from "./agent-metrics.js";
 import type { AgentStatus } from "./agent.js";
 
-export async function startHealthServer(port: number, host: string, status: () => AgentStatus, metrics: AgentMetrics): Promise<{ port: number; close(): Promise<void> }> {
+export async function startHealthServer(
+  port: number,
+  host: string,
+  status: () => AgentStatus,
+  metrics: AgentMetrics,
+): Promise<{ port: number; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method !== "GET") {
       res.writeHead(405).end();
     } else if (path === "/health" || path === "/health/ready") {
       const s = status();
-      res.writeHead(s.ready ? 200 : 503, { "Content-Type": "application/json" }).end(JSON.stringify({ ready: s.ready, ...(s.lastError ? { lastError: s.lastError } : {}) }));
+      res
+        .writeHead(s.ready ? 200 : 503, { "Content-Type": "application/json" })
+        .end(JSON.stringify({ ready: s.ready, ...(s.lastError ? { lastError: s.lastError } : {}) }));
     } else if (path === "/health/live") {
       res.writeHead(200, { "Content-Type": "application/json" }).end('{"live":true}');
     } else if (path === "/metrics") {

@@ -58,9 +58,12 @@ export async function runOnce(config: AgentConfig, log: AgentLog, attempts = 5):
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         const retryable = err instanceof ServerError && !err.denial;
-        if (!retryable || attempt >= attempts) throw new AgentFailure(retryable ? `server unreachable after ${attempts} attempts: ${message}` : message);
+        if (!retryable || attempt >= attempts)
+          throw new AgentFailure(retryable ? `server unreachable after ${attempts} attempts: ${message}` : message);
         log.warn({ attempt, err: message }, "retrying");
-        await new Promise((ok) => setTimeout(ok, jitteredBackoff(Math.min(250 * 2 ** attempt, config.backoffMaxMs), Math.random)));
+        await new Promise((ok) =>
+          setTimeout(ok, jitteredBackoff(Math.min(250 * 2 ** attempt, config.backoffMaxMs), Math.random)),
+        );
       }
     }
   } finally {
@@ -68,11 +71,20 @@ export async function runOnce(config: AgentConfig, log: AgentLog, attempts = 5):
   }
 }
 
-export async function startAgent(config: AgentConfig, log: AgentLog, options: { metrics?: AgentMetrics; healthHost?: string } = {}): Promise<RunningAgent> {
+export async function startAgent(
+  config: AgentConfig,
+  log: AgentLog,
+  options: { metrics?: AgentMetrics; healthHost?: string } = {},
+): Promise<RunningAgent> {
   await mkdir(config.dir, { recursive: true });
   const metrics = options.metrics ?? new AgentMetrics();
   const { agent, client } = build(config, log, metrics);
-  const health = await startHealthServer(config.healthPort, options.healthHost ?? "0.0.0.0", () => agent.status(), metrics);
+  const health = await startHealthServer(
+    config.healthPort,
+    options.healthHost ?? "0.0.0.0",
+    () => agent.status(),
+    metrics,
+  );
   const done = agent.run();
   return {
     agent,

@@ -49,10 +49,18 @@ export class ServerClient {
     private readonly options: ClientOptions,
     private readonly now: () => number = Date.now,
   ) {
-    this.#agent = options.url.startsWith("https:") ? new https.Agent({ keepAlive: true, ca: options.ca }) : new http.Agent({ keepAlive: true });
+    this.#agent = options.url.startsWith("https:")
+      ? new https.Agent({ keepAlive: true, ca: options.ca })
+      : new http.Agent({ keepAlive: true });
   }
 
-  #send(method: string, path: string, headers: Record<string, string>, body?: string, timeoutMs = 15_000): Promise<Answer> {
+  #send(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body?: string,
+    timeoutMs = 15_000,
+  ): Promise<Answer> {
     const url = new URL(this.options.url + path);
     const transport = url.protocol === "https:" ? https : http;
     return new Promise((resolve, reject) => {
@@ -63,7 +71,14 @@ export class ServerClient {
         res.on("error", (err) => reject(new ServerError(undefined, `${method} ${url.pathname}: ${err.message}`)));
       });
       req.on("timeout", () => req.destroy(new Error("timed out")));
-      req.on("error", (err) => reject(new ServerError(undefined, `${method} ${url.pathname}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)));
+      req.on("error", (err) =>
+        reject(
+          new ServerError(
+            undefined,
+            `${method} ${url.pathname}: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+          ),
+        ),
+      );
       req.end(body);
     });
   }
@@ -76,29 +91,56 @@ export class ServerClient {
     } catch (err) {
       // Not a ServerError: a missing or unreadable token is no outage, so `--once` fails at once, saying so.
       const code = (err as NodeJS.ErrnoException).code ?? "error";
-      throw new TokenFileError(`cannot read the service-account token file ${tokenFile} (${code}); mount the projected token there or set --token-file (STRONGROOM_TOKEN_FILE)`);
+      throw new TokenFileError(
+        `cannot read the service-account token file ${tokenFile} (${code}); mount the projected token there or set --token-file (STRONGROOM_TOKEN_FILE)`,
+      );
     }
     const hostPart = login ? `/${encodeURIComponent(login)}` : "";
     // authn-jwt/<service> → /authn-jwt/<service>/<account>/…; authn-kubernetes → /authn-kubernetes/<account>/…
     const base = authenticator.split("/").map(encodeURIComponent).join("/");
     const path = `/${base}/${encodeURIComponent(account)}${hostPart}/authenticate`;
-    const res = await this.#send("POST", path, { "Content-Type": "application/x-www-form-urlencoded", "Accept-Encoding": "base64" }, `jwt=${encodeURIComponent(jwt)}`);
+    const res = await this.#send(
+      "POST",
+      path,
+      { "Content-Type": "application/x-www-form-urlencoded", "Accept-Encoding": "base64" },
+      `jwt=${encodeURIComponent(jwt)}`,
+    );
     if (res.status !== 200) {
       const who = login ?? "the token's identity";
-      const hint = authenticator === "authn-kubernetes" ? "check that the host exists (and, for strongroom.io/host, its kubernetes/* annotations) and the server's --kubernetes-issuer/--kubernetes-audience" : "check the service's issuer/JWKS/audience and that the host may authenticate";
+      const hint =
+        authenticator === "authn-kubernetes"
+          ? "check that the host exists (and, for strongroom.io/host, its kubernetes/* annotations) and the server's --kubernetes-issuer/--kubernetes-audience"
+          : "check the service's issuer/JWKS/audience and that the host may authenticate";
       throw new ServerError(res.status, `${authenticator} refused ${who} (HTTP ${res.status}): ${hint}`);
     }
     this.#token = { value: res.body.toString("utf8").trim(), at: this.now() };
     return this.#token.value;
   }
 
-  async #authorized(method: string, path: string, headers: Record<string, string>, timeoutMs?: number): Promise<Answer> {
+  async #authorized(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    timeoutMs?: number,
+  ): Promise<Answer> {
     const maxAge = this.options.tokenMaxAgeMs ?? 4 * 60_000;
     const token = this.#token && this.now() - this.#token.at < maxAge ? this.#token.value : await this.#authenticate();
-    let res = await this.#send(method, path, { ...headers, Authorization: `Token token="${token}"` }, undefined, timeoutMs);
+    let res = await this.#send(
+      method,
+      path,
+      { ...headers, Authorization: `Token token="${token}"` },
+      undefined,
+      timeoutMs,
+    );
     if (res.status === 401) {
       // Expired or revoked: one fresh login, then the answer stands.
-      res = await this.#send(method, path, { ...headers, Authorization: `Token token="${await this.#authenticate()}"` }, undefined, timeoutMs);
+      res = await this.#send(
+        method,
+        path,
+        { ...headers, Authorization: `Token token="${await this.#authenticate()}"` },
+        undefined,
+        timeoutMs,
+      );
     }
     return res;
   }
@@ -109,18 +151,31 @@ export class ServerClient {
 
   /** All values in one request, base64 on the wire (binary-safe). Keyed by the ids as given. */
   async fetchBatch(ids: readonly string[]): Promise<Map<string, Buffer>> {
-    const res = await this.#authorized("GET", `/secrets?variable_ids=${this.#fullIds(ids)}`, { "Accept-Encoding": "base64" });
-    if (res.status !== 200) throw new ServerError(res.status, `batch read of ${ids.length} variables refused (HTTP ${res.status}${errorMessage(res.body)})`);
+    const res = await this.#authorized("GET", `/secrets?variable_ids=${this.#fullIds(ids)}`, {
+      "Accept-Encoding": "base64",
+    });
+    if (res.status !== 200)
+      throw new ServerError(
+        res.status,
+        `batch read of ${ids.length} variables refused (HTTP ${res.status}${errorMessage(res.body)})`,
+      );
     const body = JSON.parse(res.body.toString("utf8")) as Record<string, string>;
     const prefix = `${this.options.account}:variable:`;
-    return new Map(Object.entries(body).map(([fullId, b64]) => [fullId.slice(prefix.length), Buffer.from(b64, "base64")]));
+    return new Map(
+      Object.entries(body).map(([fullId, b64]) => [fullId.slice(prefix.length), Buffer.from(b64, "base64")]),
+    );
   }
 
   /** The change stream: at once without a cursor or with a stale one, else on a change or after `timeoutSeconds`. */
-  async watch(ids: readonly string[], cursor: string | undefined, timeoutSeconds: number): Promise<{ changed: boolean; cursor: string }> {
+  async watch(
+    ids: readonly string[],
+    cursor: string | undefined,
+    timeoutSeconds: number,
+  ): Promise<{ changed: boolean; cursor: string }> {
     const query = `variable_ids=${this.#fullIds(ids)}&timeout=${timeoutSeconds}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
     const res = await this.#authorized("GET", `/secrets/watch?${query}`, {}, (timeoutSeconds + 15) * 1000);
-    if (res.status !== 200) throw new ServerError(res.status, `watch refused (HTTP ${res.status}${errorMessage(res.body)})`);
+    if (res.status !== 200)
+      throw new ServerError(res.status, `watch refused (HTTP ${res.status}${errorMessage(res.body)})`);
     return JSON.parse(res.body.toString("utf8")) as { changed: boolean; cursor: string };
   }
 

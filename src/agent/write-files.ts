@@ -9,7 +9,12 @@ import { join } from "node:path";
 
 export const DEFAULT_FILE_MODE = 0o444;
 
-export async function writeFileAtomically(dir: string, name: string, content: Buffer, mode = DEFAULT_FILE_MODE): Promise<void> {
+export async function writeFileAtomically(
+  dir: string,
+  name: string,
+  content: Buffer,
+  mode = DEFAULT_FILE_MODE,
+): Promise<void> {
   const target = join(dir, name);
   const temp = join(dir, `.${name}.${randomBytes(6).toString("hex")}.tmp`);
   const handle = await open(temp, "wx", 0o600);

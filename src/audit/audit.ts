@@ -49,7 +49,8 @@ const UNAVAILABLE_MESSAGE = "The audit log cannot be written; the request was re
 
 /** The error a request fails with when its audit record cannot be written. */
 export const auditUnavailable = (): ApiError => errors.unavailable(UNAVAILABLE_MESSAGE);
-export const isAuditUnavailable = (err: unknown): boolean => err instanceof ApiError && err.status === 503 && err.message === UNAVAILABLE_MESSAGE;
+export const isAuditUnavailable = (err: unknown): boolean =>
+  err instanceof ApiError && err.status === 503 && err.message === UNAVAILABLE_MESSAGE;
 
 /** A failure reason safe to record: status and code for catalog errors, nothing else. */
 export function reasonOf(err: unknown): string {
@@ -91,7 +92,11 @@ export class Audit {
     const time = new Date().toISOString();
     const records: AuditRecord[] = [];
     for (const [resource, reason] of outcomes) {
-      records.push(reason === undefined ? { time, ...context, resource, outcome: "success" } : { time, ...context, resource, outcome: "failure", reason });
+      records.push(
+        reason === undefined
+          ? { time, ...context, resource, outcome: "success" }
+          : { time, ...context, resource, outcome: "failure", reason },
+      );
     }
     await this.#write(records);
   }

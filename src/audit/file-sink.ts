@@ -44,7 +44,11 @@ export class FileAuditSink implements AuditSink {
   write(records: readonly AuditRecord[]): Promise<void> {
     const text = records.map((r) => JSON.stringify({ type: "audit", ...r }) + "\n").join("");
     return new Promise((resolve, reject) => {
-      this.#queue.push({ text, done: (failure) => (failure ? reject(failure.err instanceof Error ? failure.err : new Error("audit write failed")) : resolve()) });
+      this.#queue.push({
+        text,
+        done: (failure) =>
+          failure ? reject(failure.err instanceof Error ? failure.err : new Error("audit write failed")) : resolve(),
+      });
       if (!this.#writing) void this.#drain();
     });
   }

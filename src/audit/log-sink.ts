@@ -49,5 +49,7 @@ export class LogAuditSink implements AuditSink {
 
 const json = (value: string): string => JSON.stringify(value);
 /** `,"name":value`, or nothing when the value is undefined (as JSON.stringify omits it). */
-const member = (name: string, value: string | undefined): string => (value === undefined ? "" : `,"${name}":${JSON.stringify(value)}`);
-const sameRequest = (a: AuditRecord, b: AuditRecord): boolean => a.action === b.action && a.role === b.role && a.requestId === b.requestId && a.clientIp === b.clientIp;
+const member = (name: string, value: string | undefined): string =>
+  value === undefined ? "" : `,"${name}":${JSON.stringify(value)}`;
+const sameRequest = (a: AuditRecord, b: AuditRecord): boolean =>
+  a.action === b.action && a.role === b.role && a.requestId === b.requestId && a.clientIp === b.clientIp;

@@ -25,7 +25,11 @@ export async function enabledInDatabase(db: Queryable): Promise<string[]> {
 }
 
 /** Enabled by the server setting, or through the API (an env-enabled one cannot be disabled there). */
-export async function isAuthenticatorEnabled(db: Queryable, setting: readonly string[], name: string): Promise<boolean> {
+export async function isAuthenticatorEnabled(
+  db: Queryable,
+  setting: readonly string[],
+  name: string,
+): Promise<boolean> {
   return isEnabled(setting, name) || (await enabledInDatabase(db)).includes(name);
 }
 
@@ -42,13 +46,17 @@ export function enabledFromBody(body: Buffer, contentType: string | undefined): 
   } else {
     value = new URLSearchParams(text).get("enabled");
   }
-  const flag = typeof value === "string" || typeof value === "boolean" || typeof value === "number" ? String(value) : "";
+  const flag =
+    typeof value === "string" || typeof value === "boolean" || typeof value === "number" ? String(value) : "";
   return flag.trim().toLowerCase() === "true";
 }
 
 /** Upserts the row for `conjur/<authenticator>` (the caller checked `update` on it). */
 export async function setAuthenticatorEnabled(db: Queryable, webserviceId: string, enabled: boolean): Promise<void> {
-  await db.query("INSERT INTO authenticator_configs (resource_id, enabled) VALUES ($1, $2) ON CONFLICT (resource_id) DO UPDATE SET enabled = $2", [webserviceId, enabled]);
+  await db.query(
+    "INSERT INTO authenticator_configs (resource_id, enabled) VALUES ($1, $2) ON CONFLICT (resource_id) DO UPDATE SET enabled = $2",
+    [webserviceId, enabled],
+  );
 }
 
 /** `authn` plus every webservice `conjur/<authenticator>[/<service_id>]`, in any account. */
@@ -70,6 +78,9 @@ export interface AuthenticatorListing {
 export async function listAuthenticators(db: Queryable, setting: readonly string[]): Promise<AuthenticatorListing> {
   const enabled = [...new Set([...setting, ...(await enabledInDatabase(db))])];
   // authn-kubernetes has no webservice: its configuration is the server's --kubernetes-* settings.
-  const configured = [...(await configuredAuthenticators(db)), ...(enabled.includes("authn-kubernetes") ? ["authn-kubernetes"] : [])].sort();
+  const configured = [
+    ...(await configuredAuthenticators(db)),
+    ...(enabled.includes("authn-kubernetes") ? ["authn-kubernetes"] : []),
+  ].sort();
   return { installed: [...INSTALLED_AUTHENTICATORS].sort(), configured, enabled: [...enabled].sort() };
 }

@@ -18,7 +18,8 @@ export function parseAddress(text: string): ipaddr.IPv4 | ipaddr.IPv6 | undefine
   const valid = text.includes(":") ? ipaddr.IPv6.isValid(text) : ipaddr.IPv4.isValidFourPartDecimal(text);
   if (!valid) return undefined;
   const address = ipaddr.parse(text);
-  if (address.kind() === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress()) return (address as ipaddr.IPv6).toIPv4Address();
+  if (address.kind() === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress())
+    return (address as ipaddr.IPv6).toIPv4Address();
   return address;
 }
 
@@ -39,7 +40,8 @@ export function normalizeCidr(text: string): { cidr: string } | { error: string 
   const network = networkOf(address, bits);
   const written = address.kind() === "ipv6" ? (address as ipaddr.IPv6).toRFC5952String() : address.toString();
   const normal = address.kind() === "ipv6" ? (network as ipaddr.IPv6).toRFC5952String() : network.toString();
-  if (normal !== written) return { error: `${invalid.error}: Value has bits set to right of mask. Did you mean '${normal}/${bits}'?` };
+  if (normal !== written)
+    return { error: `${invalid.error}: Value has bits set to right of mask. Did you mean '${normal}/${bits}'?` };
   return { cidr: `${normal}/${bits}` };
 }
 

@@ -74,5 +74,7 @@ function stripPort(entry: string): string {
 function canonical(text: string): string | undefined {
   const address = parseAddress(text);
   if (!address) return undefined;
-  return address.kind() === "ipv6" ? (address as unknown as { toRFC5952String(): string }).toRFC5952String() : address.toString();
+  return address.kind() === "ipv6"
+    ? (address as unknown as { toRFC5952String(): string }).toRFC5952String()
+    : address.toString();
 }

@@ -17,7 +17,13 @@ interface Row {
 
 const load = async (db: Queryable, roleId: string): Promise<Row | undefined> =>
   // Named: every authentication runs it, so each connection parses and plans it once.
-  (await db.query<Row>({ name: "load-credentials", text: "SELECT api_key, password_hash, rotated_at FROM credentials WHERE role_id = $1", values: [roleId] })).rows[0];
+  (
+    await db.query<Row>({
+      name: "load-credentials",
+      text: "SELECT api_key, password_hash, rotated_at FROM credentials WHERE role_id = $1",
+      values: [roleId],
+    })
+  ).rows[0];
 
 /** Give a role a fresh API key (creating its credentials row); returns the key. */
 export async function rotateApiKey(db: Queryable, aead: Aead, roleId: string): Promise<string> {
@@ -59,7 +65,8 @@ async function loadApiKeyLogins(pool: pg.Pool, roleIds: readonly string[]): Prom
 const joinedLogins = perTurnLoader(loadApiKeyLogins);
 
 /** The role's API key (still encrypted) and `restricted_to`; undefined for a role without credentials. */
-export const apiKeyLoginOf = (pool: pg.Pool, roleId: string): Promise<ApiKeyLogin | undefined> => joinedLogins(pool).load(roleId);
+export const apiKeyLoginOf = (pool: pg.Pool, roleId: string): Promise<ApiKeyLogin | undefined> =>
+  joinedLogins(pool).load(roleId);
 
 /** True when `candidate` is `login`'s API key (constant-time). */
 export function apiKeyMatches(aead: Aead, roleId: string, login: ApiKeyLogin | undefined, candidate: Buffer): boolean {
@@ -68,7 +75,12 @@ export function apiKeyMatches(aead: Aead, roleId: string, login: ApiKeyLogin | u
 }
 
 /** Basic auth secret: the API key first, then the password, as Conjur does. */
-export async function checkApiKeyOrPassword(db: Queryable, aead: Aead, roleId: string, secret: Buffer): Promise<boolean> {
+export async function checkApiKeyOrPassword(
+  db: Queryable,
+  aead: Aead,
+  roleId: string,
+  secret: Buffer,
+): Promise<boolean> {
   const row = await load(db, roleId);
   if (!row || secret.length === 0) return false;
   if (constantTimeEqual(aead.decrypt(row.api_key, roleId), secret)) return true;

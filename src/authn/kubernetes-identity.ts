@@ -9,7 +9,11 @@ import type { Queryable } from "../storage/database.js";
 
 export type Identity = { roleId: string } | { denied: string; reason: "HostNotFound" | "HostNotBound" };
 
-export async function resolveIdentity(db: Queryable, account: string, subject: { namespace: string; serviceAccount: string; host: string | undefined }): Promise<Identity> {
+export async function resolveIdentity(
+  db: Queryable,
+  account: string,
+  subject: { namespace: string; serviceAccount: string; host: string | undefined },
+): Promise<Identity> {
   const hostId = subject.host ?? `kubernetes/${subject.namespace}/${subject.serviceAccount}`;
   const roleId = fullId(account, "host", hostId);
   const { rows } = await db.query<{ name: string | null; value: string | null }>(
@@ -18,10 +22,14 @@ export async function resolveIdentity(db: Queryable, account: string, subject: {
      WHERE r.role_id = $1`,
     [roleId],
   );
-  if (!rows.length) return { denied: `host '${hostId}' does not exist in account '${account}'`, reason: "HostNotFound" };
+  if (!rows.length)
+    return { denied: `host '${hostId}' does not exist in account '${account}'`, reason: "HostNotFound" };
   if (!subject.host) return { roleId };
   const annotations = new Map(rows.filter((r) => r.name).map((r) => [r.name!, r.value]));
-  if (annotations.get("kubernetes/namespace") !== subject.namespace || annotations.get("kubernetes/service-account") !== subject.serviceAccount) {
+  if (
+    annotations.get("kubernetes/namespace") !== subject.namespace ||
+    annotations.get("kubernetes/service-account") !== subject.serviceAccount
+  ) {
     return {
       denied: `host '${hostId}' is not bound to service account ${subject.namespace}/${subject.serviceAccount} (its annotations kubernetes/namespace and kubernetes/service-account must match)`,
       reason: "HostNotBound",

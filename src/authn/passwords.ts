@@ -6,7 +6,12 @@ import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import { promisify } from "node:util";
 import { errors } from "../errors.js";
 
-const scryptAsync = promisify(scrypt) as (password: Buffer, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
+const scryptAsync = promisify(scrypt) as (
+  password: Buffer,
+  salt: Buffer,
+  keylen: number,
+  options: { N: number; r: number; p: number; maxmem: number },
+) => Promise<Buffer>;
 const PARAMS = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 const SPECIALS = /[ !"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/;
 
@@ -14,7 +19,13 @@ export function assertPasswordComplexity(password: string): void {
   const upper = (password.match(/[A-Z]/g) ?? []).length;
   const lower = (password.match(/[a-z]/g) ?? []).length;
   const ok =
-    password.length >= 12 && password.length <= 128 && upper >= 2 && lower >= 2 && /\d/.test(password) && SPECIALS.test(password) && !/[\r\n]/.test(password);
+    password.length >= 12 &&
+    password.length <= 128 &&
+    upper >= 2 &&
+    lower >= 2 &&
+    /\d/.test(password) &&
+    SPECIALS.test(password) &&
+    !/[\r\n]/.test(password);
   if (!ok) {
     throw errors.validationFailed(
       "password",

@@ -18,7 +18,11 @@ export class OriginRefused extends Error {
 }
 
 export async function restrictionsOf(db: Queryable, roleId: string): Promise<string[]> {
-  const { rows } = await db.query<{ restricted_to: string[] }>({ name: "load-restrictions", text: "SELECT restricted_to FROM roles WHERE role_id = $1", values: [roleId] });
+  const { rows } = await db.query<{ restricted_to: string[] }>({
+    name: "load-restrictions",
+    text: "SELECT restricted_to FROM roles WHERE role_id = $1",
+    values: [roleId],
+  });
   return rows[0]?.restricted_to ?? [];
 }
 

@@ -90,8 +90,13 @@ export function addressKey(ip: string | undefined): string {
   const [head = "", tail = ""] = ip.toLowerCase().split("::");
   const left = head ? head.split(":") : [];
   const right = tail ? tail.split(":") : [];
-  const groups = ip.includes("::") ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
+  const groups = ip.includes("::")
+    ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
 }
 
 export interface ThrottleRefusal {
@@ -105,8 +110,18 @@ export class AuthnThrottle {
   readonly #roles: FailureThrottle;
   readonly #addresses: FailureThrottle;
 
-  constructor(options: { maxFailuresPerRole: number; maxFailuresPerAddress: number; windowSeconds: number; maxEntries?: number; now?: () => number }) {
-    const common = { windowMs: options.windowSeconds * 1000, maxEntries: options.maxEntries ?? 10_000, ...(options.now ? { now: options.now } : {}) };
+  constructor(options: {
+    maxFailuresPerRole: number;
+    maxFailuresPerAddress: number;
+    windowSeconds: number;
+    maxEntries?: number;
+    now?: () => number;
+  }) {
+    const common = {
+      windowMs: options.windowSeconds * 1000,
+      maxEntries: options.maxEntries ?? 10_000,
+      ...(options.now ? { now: options.now } : {}),
+    };
     this.#roles = new FailureThrottle({ ...common, maxFailures: options.maxFailuresPerRole });
     this.#addresses = new FailureThrottle({ ...common, maxFailures: options.maxFailuresPerAddress });
   }

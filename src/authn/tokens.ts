@@ -59,7 +59,8 @@ function parseToken(encoded: string): ParsedToken | undefined {
     const token: unknown = JSON.parse(Buffer.from(encoded, "base64").toString("utf8"));
     if (!isObject(token)) return undefined;
     const { protected: protectedPart, payload, signature } = token;
-    if (typeof protectedPart !== "string" || typeof payload !== "string" || typeof signature !== "string") return undefined;
+    if (typeof protectedPart !== "string" || typeof payload !== "string" || typeof signature !== "string")
+      return undefined;
     const header: unknown = JSON.parse(Buffer.from(protectedPart, "base64url").toString("utf8"));
     const claims: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
     if (!isObject(header) || !isObject(claims)) return undefined;
@@ -85,7 +86,11 @@ export class TokenService {
   static async createSigningKey(db: Queryable, aead: Aead, account: string): Promise<void> {
     const raw = randomBytes(32);
     const kid = createHash("sha256").update("strongroom-kid:").update(raw).digest("hex");
-    await db.query("INSERT INTO signing_keys (account, key, fingerprint) VALUES ($1, $2, $3)", [account, aead.encrypt(raw, `authn:${account}`), kid]);
+    await db.query("INSERT INTO signing_keys (account, key, fingerprint) VALUES ($1, $2, $3)", [
+      account,
+      aead.encrypt(raw, `authn:${account}`),
+      kid,
+    ]);
   }
 
   async #load(where: "account" | "fingerprint", value: string): Promise<SigningKey | undefined> {
@@ -95,7 +100,11 @@ export class TokenService {
     );
     const row = rows[0];
     if (!row) return undefined;
-    const key = { account: row.account, kid: row.fingerprint, key: createSecretKey(this.aead.decrypt(row.key, `authn:${row.account}`)) };
+    const key = {
+      account: row.account,
+      kid: row.fingerprint,
+      key: createSecretKey(this.aead.decrypt(row.key, `authn:${row.account}`)),
+    };
     this.#byAccount.set(key.account, key);
     this.#byKid.set(key.kid, key);
     return key;
@@ -144,7 +153,8 @@ export class TokenService {
     // Signed over the parts exactly as given, so padded and unpadded tokens both verify.
     const expected = this.#sign(key, `${token.protectedPart}.${token.payload}`);
     if (expected.length !== token.signature.length || !timingSafeEqual(expected, token.signature)) throw invalid;
-    if (Object.keys(claims).some((c) => !RECOGNISED_CLAIMS.has(c))) throw errors.unauthorized("token contains unrecognized claims");
+    if (Object.keys(claims).some((c) => !RECOGNISED_CLAIMS.has(c)))
+      throw errors.unauthorized("token contains unrecognized claims");
     const { iat, exp, sub } = claims;
     if (typeof iat !== "number" || typeof sub !== "string" || sub === "") throw invalid;
     const expiry = typeof exp === "number" ? exp : iat + 480;

@@ -23,11 +23,22 @@ const ACCESS_TO_ONE = `SELECT array_position($1::text[], r.owner_id) IS NOT NULL
   WHERE r.resource_id = $2`;
 
 /** The access, and the authorization version it was decided under (none when the resource does not exist). */
-export async function accessToOneCached(db: Queryable, roleId: string, resourceId: string, privilege: string): Promise<Access & { version?: string }> {
+export async function accessToOneCached(
+  db: Queryable,
+  roleId: string,
+  resourceId: string,
+  privilege: string,
+): Promise<Access & { version?: string }> {
   const rows = await roleClosures.withClosure(db, roleId, async (roles) => {
-    const result = await db.query<Access & Versioned>({ name: "access-to-one", text: ACCESS_TO_ONE, values: [roles, resourceId, privilege] });
+    const result = await db.query<Access & Versioned>({
+      name: "access-to-one",
+      text: ACCESS_TO_ONE,
+      values: [roles, resourceId, privilege],
+    });
     return result.rows;
   });
   const row = rows[0];
-  return row ? { visible: row.visible, allowed: row.allowed, version: row.authorization_version } : { visible: false, allowed: false };
+  return row
+    ? { visible: row.visible, allowed: row.allowed, version: row.authorization_version }
+    : { visible: false, allowed: false };
 }

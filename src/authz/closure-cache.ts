@@ -26,7 +26,8 @@ export interface Versioned {
 }
 
 /** SQL for a query's select list: the version its snapshot sees (an InitPlan, evaluated once). */
-export const AUTHORIZATION_VERSION = "(SELECT version::text FROM authorization_version WHERE id = 1) AS authorization_version";
+export const AUTHORIZATION_VERSION =
+  "(SELECT version::text FROM authorization_version WHERE id = 1) AS authorization_version";
 
 /** Cached closures beyond this many roles are dropped all at once (as the token cache does). */
 const CACHE_LIMIT = 10_000;
@@ -56,7 +57,11 @@ export class RoleClosures {
    * what decides which rows come back, so an empty answer depended on no closure and needs
    * no check (the secrets read: one row per existing requested id, whoever asks).
    */
-  async withClosure<R extends Versioned>(db: Queryable, roleId: string, query: (roles: string[]) => Promise<R[]>): Promise<R[]> {
+  async withClosure<R extends Versioned>(
+    db: Queryable,
+    roleId: string,
+    query: (roles: string[]) => Promise<R[]>,
+  ): Promise<R[]> {
     let closure = this.#cache.get(roleId) ?? (await this.compute(db, roleId));
     for (let attempt = 1; ; attempt++) {
       const rows = await query(closure.roles);

@@ -11,7 +11,14 @@ export function canLogIn(kind: string): boolean {
 }
 
 /** Kinds a resource list may filter by (Conjur's list: the CLI's `conjur list -k host_factory`). */
-export const RESOURCE_KINDS = [...ROLE_KINDS, "variable", "webservice", "host_factory", "public_key", "configuration"] as const;
+export const RESOURCE_KINDS = [
+  ...ROLE_KINDS,
+  "variable",
+  "webservice",
+  "host_factory",
+  "public_key",
+  "configuration",
+] as const;
 
 export interface ParsedId {
   account: string;

@@ -15,7 +15,11 @@ export interface GrantFilter {
 const kindOf = (id: string): string => id.split(":", 3)[1] ?? "";
 
 /** The grants whose `side` (the member for ?members, the role for ?memberships) passes the filter. */
-export function filterGrants<T extends { role: string; member: string }>(rows: readonly T[], side: "role" | "member", filter: GrantFilter): T[] {
+export function filterGrants<T extends { role: string; member: string }>(
+  rows: readonly T[],
+  side: "role" | "member",
+  filter: GrantFilter,
+): T[] {
   const needle = filter.search?.toLowerCase();
   return rows.filter((row) => {
     const other = row[side];

@@ -25,7 +25,12 @@ export interface Access {
 }
 
 /** For each existing resource in `resourceIds`: is it visible to `roleId`, and may it `privilege`? */
-export async function accessTo(db: Queryable, roleId: string, resourceIds: string[], privilege: string): Promise<Map<string, Access>> {
+export async function accessTo(
+  db: Queryable,
+  roleId: string,
+  resourceIds: string[],
+  privilege: string,
+): Promise<Map<string, Access>> {
   const { rows } = await db.query<{ resource_id: string; visible: boolean; allowed: boolean }>(
     `WITH RECURSIVE ${CLOSURE_CTE}
      SELECT r.resource_id, ${VISIBLE} AS visible, ${permitted("$3")} AS allowed
@@ -35,18 +40,29 @@ export async function accessTo(db: Queryable, roleId: string, resourceIds: strin
   return new Map(rows.map((r) => [r.resource_id, { visible: r.visible, allowed: r.allowed }]));
 }
 
-export async function accessToOne(db: Queryable, roleId: string, resourceId: string, privilege: string): Promise<Access> {
+export async function accessToOne(
+  db: Queryable,
+  roleId: string,
+  resourceId: string,
+  privilege: string,
+): Promise<Access> {
   return (await accessTo(db, roleId, [resourceId], privilege)).get(resourceId) ?? { visible: false, allowed: false };
 }
 
 /** Every role `roleId` has, transitively, itself included. */
 export async function allRoles(db: Queryable, roleId: string): Promise<string[]> {
-  const { rows } = await db.query<{ role_id: string }>(`WITH RECURSIVE ${CLOSURE_CTE} SELECT role_id FROM closure ORDER BY role_id`, [roleId]);
+  const { rows } = await db.query<{ role_id: string }>(
+    `WITH RECURSIVE ${CLOSURE_CTE} SELECT role_id FROM closure ORDER BY role_id`,
+    [roleId],
+  );
   return rows.map((r) => r.role_id);
 }
 
 export async function hasRole(db: Queryable, roleId: string, otherRoleId: string): Promise<boolean> {
-  const { rows } = await db.query(`WITH RECURSIVE ${CLOSURE_CTE} SELECT 1 FROM closure WHERE role_id = $2`, [roleId, otherRoleId]);
+  const { rows } = await db.query(`WITH RECURSIVE ${CLOSURE_CTE} SELECT 1 FROM closure WHERE role_id = $2`, [
+    roleId,
+    otherRoleId,
+  ]);
   return rows.length > 0;
 }
 

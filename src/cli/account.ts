@@ -10,7 +10,10 @@ import { validateAccountName, type Config } from "../config.js";
 import { createLogger } from "../telemetry/logger.js";
 import { openStorage } from "./storage.js";
 
-async function withStorage(config: Config, work: (storage: Awaited<ReturnType<typeof openStorage>>) => Promise<number>): Promise<number> {
+async function withStorage(
+  config: Config,
+  work: (storage: Awaited<ReturnType<typeof openStorage>>) => Promise<number>,
+): Promise<number> {
   const log = createLogger(config.logLevel, process.stderr);
   const storage = await openStorage(config, log, { attach: true });
   try {

@@ -5,7 +5,15 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, type Command as CommandType } from "commander";
-import { CLIENT_SETTINGS, ConfigError, ENVIRONMENT_ONLY, loadConfig, SETTINGS, STORAGE_SETTINGS, type Flags } from "../config.js";
+import {
+  CLIENT_SETTINGS,
+  ConfigError,
+  ENVIRONMENT_ONLY,
+  loadConfig,
+  SETTINGS,
+  STORAGE_SETTINGS,
+  type Flags,
+} from "../config.js";
 import { addSettings, environmentHelp, flagsOf } from "./options.js";
 
 // Commands load their modules when they run: `--help` and a usage error stay fast (no Express, pg, …).
@@ -22,7 +30,8 @@ export const ROTATE_SETTINGS = [...STORAGE_SETTINGS, "previousDataKeys", "rotate
 
 function version(): string {
   try {
-    return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+    return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string })
+      .version;
   } catch {
     return "unknown";
   }
@@ -46,44 +55,114 @@ export function buildProgram(done: (code: number) => void): Command {
     .configureOutput({ outputError: () => undefined })
     .configureHelp({ sortSubcommands: false, sortOptions: false, showGlobalOptions: false })
     .helpCommand("help [command]", "show help for a command")
-    .addHelpText("after", "\nRun 'strongroom <command> --help' for a command's flags. Every flag has a\nSTRONGROOM_* environment twin; all of them: docs/configuration.md.");
+    .addHelpText(
+      "after",
+      "\nRun 'strongroom <command> --help' for a command's flags. Every flag has a\nSTRONGROOM_* environment twin; all of them: docs/configuration.md.",
+    );
 
-  withSettings(program.command("server").description("run the secrets server (REST API, optional webhook and controller)"), SERVER_SETTINGS)
+  withSettings(
+    program.command("server").description("run the secrets server (REST API, optional webhook and controller)"),
+    SERVER_SETTINGS,
+  )
     .addHelpText("after", environmentHelp([ENVIRONMENT_ONLY.dataKey]))
-    .action(async (_opts, command: CommandType) => done(await (await import("./serve.js")).serve(loaded(command, SERVER_SETTINGS))));
+    .action(async (_opts, command: CommandType) =>
+      done(await (await import("./serve.js")).serve(loaded(command, SERVER_SETTINGS))),
+    );
 
-  const account = program.command("account").description("create an account, or give its admin a new API key (create <name> | reset-admin <name>)");
-  withSettings(account.command("create").argument("<name>", "account name").description("create an account and print its admin API key ('API key for admin: <key>'); exit 1 if it exists"), STORAGE_SETTINGS)
+  const account = program
+    .command("account")
+    .description("create an account, or give its admin a new API key (create <name> | reset-admin <name>)");
+  withSettings(
+    account
+      .command("create")
+      .argument("<name>", "account name")
+      .description("create an account and print its admin API key ('API key for admin: <key>'); exit 1 if it exists"),
+    STORAGE_SETTINGS,
+  )
     .addHelpText("after", environmentHelp([ENVIRONMENT_ONLY.dataKey]))
-    .action(async (name: string, _opts, command: CommandType) => done(await (await import("./account.js")).createAccountCommand(name, loaded(command, STORAGE_SETTINGS))));
-  withSettings(account.command("reset-admin").argument("<name>", "account name").description("give the account's admin a new API key and print it; the old key stops working"), STORAGE_SETTINGS)
+    .action(async (name: string, _opts, command: CommandType) =>
+      done(await (await import("./account.js")).createAccountCommand(name, loaded(command, STORAGE_SETTINGS))),
+    );
+  withSettings(
+    account
+      .command("reset-admin")
+      .argument("<name>", "account name")
+      .description("give the account's admin a new API key and print it; the old key stops working"),
+    STORAGE_SETTINGS,
+  )
     .addHelpText("after", environmentHelp([ENVIRONMENT_ONLY.dataKey]))
-    .action(async (name: string, _opts, command: CommandType) => done(await (await import("./account.js")).resetAdminCommand(name, loaded(command, STORAGE_SETTINGS))));
+    .action(async (name: string, _opts, command: CommandType) =>
+      done(await (await import("./account.js")).resetAdminCommand(name, loaded(command, STORAGE_SETTINGS))),
+    );
 
-  const dataKey = program.command("data-key").description("print a new data key, or re-encrypt everything under one (generate | rotate)");
+  const dataKey = program
+    .command("data-key")
+    .description("print a new data key, or re-encrypt everything under one (generate | rotate)");
   dataKey
     .command("generate")
     .description("print a new STRONGROOM_DATA_KEY (the base64 of 32 random bytes)")
     .action(async () => done((await import("./data-key.js")).generate()));
-  withSettings(dataKey.command("rotate").description(ROTATE_DESCRIPTION).summary("re-encrypt everything under a new data key, while servers keep serving"), ROTATE_SETTINGS)
-    .addHelpText("after", environmentHelp([{ env: ENVIRONMENT_ONLY.dataKey.env, help: "the new data key (base64 of 32 bytes)" }]))
-    .action(async (_opts, command: CommandType) => done(await (await import("./data-key.js")).rotate(loaded(command, ROTATE_SETTINGS))));
+  withSettings(
+    dataKey
+      .command("rotate")
+      .description(ROTATE_DESCRIPTION)
+      .summary("re-encrypt everything under a new data key, while servers keep serving"),
+    ROTATE_SETTINGS,
+  )
+    .addHelpText(
+      "after",
+      environmentHelp([{ env: ENVIRONMENT_ONLY.dataKey.env, help: "the new data key (base64 of 32 bytes)" }]),
+    )
+    .action(async (_opts, command: CommandType) =>
+      done(await (await import("./data-key.js")).rotate(loaded(command, ROTATE_SETTINGS))),
+    );
 
   const clientHelp = environmentHelp([ENVIRONMENT_ONLY.apiKey, ENVIRONMENT_ONLY.extraCa]);
-  const policy = program.command("policy").description("load a policy into a running server (load = POST, update = PATCH, replace = PUT)");
+  const policy = program
+    .command("policy")
+    .description("load a policy into a running server (load = POST, update = PATCH, replace = PUT)");
   for (const [verb, method] of Object.entries(POLICY_METHODS)) {
-    addSettings(policy.command(verb).argument("<file>", "policy YAML").description(`${verb} a policy (${method} /policies/<account>/policy/<branch>)`).option("--branch <id>", "policy to load into (default: root)"), CLIENT_SETTINGS)
+    addSettings(
+      policy
+        .command(verb)
+        .argument("<file>", "policy YAML")
+        .description(`${verb} a policy (${method} /policies/<account>/policy/<branch>)`)
+        .option("--branch <id>", "policy to load into (default: root)"),
+      CLIENT_SETTINGS,
+    )
       .addHelpText("after", clientHelp)
-      .action(async (file: string, opts: { branch?: string }, command: CommandType) => done(await (await import("./remote.js")).loadPolicy(method, file, opts.branch, clientFlags(command))));
+      .action(async (file: string, opts: { branch?: string }, command: CommandType) =>
+        done(await (await import("./remote.js")).loadPolicy(method, file, opts.branch, clientFlags(command))),
+      );
   }
 
-  const secret = program.command("secret").description("set or get a variable's value on a running server (set <id> [value] | get <id>)");
-  addSettings(secret.command("set").argument("<id>", "variable id").argument("[value]", "the value (default: read from stdin)").description("add a value to a variable"), CLIENT_SETTINGS)
+  const secret = program
+    .command("secret")
+    .description("set or get a variable's value on a running server (set <id> [value] | get <id>)");
+  addSettings(
+    secret
+      .command("set")
+      .argument("<id>", "variable id")
+      .argument("[value]", "the value (default: read from stdin)")
+      .description("add a value to a variable"),
+    CLIENT_SETTINGS,
+  )
     .addHelpText("after", clientHelp)
-    .action(async (id: string, value: string | undefined, _opts, command: CommandType) => done(await (await import("./remote.js")).setSecret(id, value, clientFlags(command))));
-  addSettings(secret.command("get").argument("<id>", "variable id").description("print a variable's value").option("--version <n>", "that version (default: the latest)"), CLIENT_SETTINGS)
+    .action(async (id: string, value: string | undefined, _opts, command: CommandType) =>
+      done(await (await import("./remote.js")).setSecret(id, value, clientFlags(command))),
+    );
+  addSettings(
+    secret
+      .command("get")
+      .argument("<id>", "variable id")
+      .description("print a variable's value")
+      .option("--version <n>", "that version (default: the latest)"),
+    CLIENT_SETTINGS,
+  )
     .addHelpText("after", clientHelp)
-    .action(async (id: string, opts: { version?: string }, command: CommandType) => done(await (await import("./remote.js")).getSecret(id, opts.version, clientFlags(command))));
+    .action(async (id: string, opts: { version?: string }, command: CommandType) =>
+      done(await (await import("./remote.js")).getSecret(id, opts.version, clientFlags(command))),
+    );
 
   // The agent parses its own settings table (src/agent/agent-config.ts): hand it the raw arguments.
   program

@@ -21,7 +21,11 @@ function table(settings: Record<string, Setting>, keys: readonly string[] = Obje
 }
 
 function envTable(entries: readonly { env: string; help: string }[]): string {
-  return ["| environment | meaning |", "| --- | --- |", ...entries.map((e) => `| ${code(e.env)} | ${cell(e.help)} |`)].join("\n");
+  return [
+    "| environment | meaning |",
+    "| --- | --- |",
+    ...entries.map((e) => `| ${code(e.env)} | ${cell(e.help)} |`),
+  ].join("\n");
 }
 
 const flags = (keys: readonly string[]): string => keys.map((key) => code(`--${SETTINGS[key]!.flag}`)).join(", ");

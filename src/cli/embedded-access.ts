@@ -75,7 +75,15 @@ export function checkEmbeddedAccess(dataDir: string): void {
   const binaries = postgresBinaries();
   // The binaries first: a checkout under a 0700 folder holds the default data dir too, and moving that alone would not help.
   const needs: [string, string, string][] = [
-    ...(binaries ? [[binaries, `the PostgreSQL binaries in ${binaries}`, "or install Strongroom outside it"] as [string, string, string]] : []),
+    ...(binaries
+      ? [
+          [binaries, `the PostgreSQL binaries in ${binaries}`, "or install Strongroom outside it"] as [
+            string,
+            string,
+            string,
+          ],
+        ]
+      : []),
     [dirname(resolve(dataDir)), `the data dir ${resolve(dataDir)}`, "or use a --data-dir outside it"],
     [tmpdir(), "the temp dir", "or set TMPDIR to a folder it can enter"],
   ];

@@ -9,7 +9,9 @@ const REQUIRED_MAJOR = 24;
 const found = process.versions.node;
 
 if (Number(found.split(".")[0]) < REQUIRED_MAJOR) {
-  process.stderr.write(`strongroom: Strongroom needs Node ${REQUIRED_MAJOR} or newer (found ${found}); use npm start or npx strongroom\n`);
+  process.stderr.write(
+    `strongroom: Strongroom needs Node ${REQUIRED_MAJOR} or newer (found ${found}); use npm start or npx strongroom\n`,
+  );
   process.exit(1);
 }
 

@@ -13,7 +13,11 @@ export interface EnvironmentOnly {
 }
 
 /** Add a table's settings (those named in `keys`) to a command as options. */
-export function addSettings(command: Command, table: Record<string, Setting>, keys: readonly string[] = Object.keys(table)): Command {
+export function addSettings(
+  command: Command,
+  table: Record<string, Setting>,
+  keys: readonly string[] = Object.keys(table),
+): Command {
   for (const key of keys) {
     const s = table[key]!;
     command.addOption(new Option(`--${s.flag}${s.type === "string" ? " <value>" : ""}`, describeSetting(s)));
@@ -22,7 +26,11 @@ export function addSettings(command: Command, table: Record<string, Setting>, ke
 }
 
 /** What commander parsed, keyed by flag name as loadConfig reads it (absent = not given). */
-export function flagsOf(command: Command, table: Record<string, Setting>, keys: readonly string[] = Object.keys(table)): Flags {
+export function flagsOf(
+  command: Command,
+  table: Record<string, Setting>,
+  keys: readonly string[] = Object.keys(table),
+): Flags {
   const parsed = command.opts<Record<string, string | boolean | undefined>>();
   const flags: Flags = {};
   for (const key of keys) {

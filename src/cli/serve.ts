@@ -8,7 +8,8 @@ export async function serve(config: Config): Promise<number> {
   const log = createLogger(config.logLevel);
   const running = await startServer(config, log);
   // With --admin-key-secret (the chart) the key went to a Secret: never to the log.
-  if (running.adminApiKey && !config.adminKeySecret) process.stdout.write(`API key for admin: ${running.adminApiKey}\n`);
+  if (running.adminApiKey && !config.adminKeySecret)
+    process.stdout.write(`API key for admin: ${running.adminApiKey}\n`);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -33,7 +33,19 @@ import { closePolicyParser } from "../policy/parse-off-thread.js";
 function agentInjection(config: Config, madeCaPem: string | undefined): { agent?: AgentInjectionOptions } {
   const { image, serverUrl, audience, authenticator, caFile, resources } = config.agent;
   const caPem = caFile ? readFileSync(caFile, "utf8") : madeCaPem;
-  return image && serverUrl ? { agent: { image, serverUrl, audience, authenticator, account: config.account, ...(caPem ? { caPem } : {}), ...(resources ? { resources } : {}) } } : {};
+  return image && serverUrl
+    ? {
+        agent: {
+          image,
+          serverUrl,
+          audience,
+          authenticator,
+          account: config.account,
+          ...(caPem ? { caPem } : {}),
+          ...(resources ? { resources } : {}),
+        },
+      }
+    : {};
 }
 
 export interface RunningServer {
@@ -73,13 +85,20 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const madeTls = await serverMadeTls(config, log, options.kubeConfig);
   // Audit first: a server that cannot write its audit file must not start.
   const audit = await openAudit({ auditFile: config.auditFile, log, metrics });
-  const { db, aead } = await openStorage(config, log, { kubeConfig: options.kubeConfig }).catch(async (err: unknown) => {
-    await audit.close();
-    throw err;
-  });
+  const { db, aead } = await openStorage(config, log, { kubeConfig: options.kubeConfig }).catch(
+    async (err: unknown) => {
+      await audit.close();
+      throw err;
+    },
+  );
   let adminApiKey: string | undefined;
   if (!(await accountExists(db.pool, config.account))) {
-    adminApiKey = await createAccount(db.pool, aead, config.account, initialAdminKeySink(config, log, options.kubeConfig)).catch(async (err: Error) => {
+    adminApiKey = await createAccount(
+      db.pool,
+      aead,
+      config.account,
+      initialAdminKeySink(config, log, options.kubeConfig),
+    ).catch(async (err: Error) => {
       // Another replica may have created it at the same moment.
       if (await accountExists(db.pool, config.account)) return undefined;
       throw err;
@@ -92,20 +111,45 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     aead,
     tokens: new TokenService(db.pool, aead, config.tokenTtlSeconds),
     audit,
-    authnThrottle: new AuthnThrottle({ maxFailuresPerRole: config.authnMaxFailures, maxFailuresPerAddress: config.authnMaxFailuresPerAddress, windowSeconds: config.authnFailureWindowSeconds }),
+    authnThrottle: new AuthnThrottle({
+      maxFailuresPerRole: config.authnMaxFailures,
+      maxFailuresPerAddress: config.authnMaxFailuresPerAddress,
+      windowSeconds: config.authnFailureWindowSeconds,
+    }),
     metrics,
     log,
     watchHub: new WatchHub(config.maxWatchers),
   };
   // One LISTEN connection per server feeds every long-poll watch (GET /secrets/watch).
   // After a reconnect every watcher re-checks (a notification may have been missed); bounded waits as the pool's.
-  const watchListener = new SecretChangeListener(db.url, (variableId) => services.watchHub?.notify(variableId), log, () => services.watchHub?.notifyAll(), db.timeouts);
+  const watchListener = new SecretChangeListener(
+    db.url,
+    (variableId) => services.watchHub?.notify(variableId),
+    log,
+    () => services.watchHub?.notifyAll(),
+    db.timeouts,
+  );
   await watchListener.start();
   const controller = config.controller
-    ? new Controller({ db: db.pool, databaseUrl: db.url, dbTimeouts: db.timeouts, aead, account: config.account, kube: kubeClients(options.kubeConfig), log, metrics, leaseNamespace: config.namespace, tunables: controllerTunables(config) })
+    ? new Controller({
+        db: db.pool,
+        databaseUrl: db.url,
+        dbTimeouts: db.timeouts,
+        aead,
+        account: config.account,
+        kube: kubeClients(options.kubeConfig),
+        log,
+        metrics,
+        leaseNamespace: config.namespace,
+        tunables: controllerTunables(config),
+      })
     : undefined;
   const app = createApp(services, () => controller?.health());
-  const tls = madeTls?.tls ?? (config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined);
+  const tls =
+    madeTls?.tls ??
+    (config.tlsCert && config.tlsKey
+      ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
+      : undefined);
   // Our own bounds (src/input/limits.ts) decide, not Node's 16 KiB default: a batch of 1,000 ids fits.
   const serverOptions = { maxHeaderSize: LIMITS.requestHeaderBytes };
   const server = tls ? https.createServer({ ...tls, ...serverOptions }, app) : http.createServer(serverOptions, app);
@@ -113,7 +157,15 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   let webhook: WebhookServer | undefined;
   try {
     port = await listen(server, config.port, config.host);
-    if (config.webhookPort !== undefined && tls) webhook = await startWebhookServer({ port: config.webhookPort, host: config.host, ...tls, metrics, log, ...agentInjection(config, madeTls?.caPem) });
+    if (config.webhookPort !== undefined && tls)
+      webhook = await startWebhookServer({
+        port: config.webhookPort,
+        host: config.host,
+        ...tls,
+        metrics,
+        log,
+        ...agentInjection(config, madeTls?.caPem),
+      });
   } catch (err) {
     await watchListener.stop();
     await closeServer(server);
@@ -124,9 +176,15 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   // Certificates from files (cert-manager's Secret) are re-read when they change on disk.
   const tlsReloader =
     tls && !madeTls && config.tlsCert && config.tlsKey
-      ? new TlsReloader({ certFile: config.tlsCert, keyFile: config.tlsKey }, webhook ? [server as https.Server, webhook] : [server as https.Server], log, tls, {
-          onReload: (outcome) => metrics.tlsReloads.inc({ outcome }),
-        })
+      ? new TlsReloader(
+          { certFile: config.tlsCert, keyFile: config.tlsKey },
+          webhook ? [server as https.Server, webhook] : [server as https.Server],
+          log,
+          tls,
+          {
+            onReload: (outcome) => metrics.tlsReloads.inc({ outcome }),
+          },
+        )
       : undefined;
   tlsReloader?.start();
   controller?.start();

@@ -25,9 +25,17 @@ export interface Storage {
  * Hook for --data-key-secret (the Helm chart): the key lives in a Kubernetes Secret the server
  * creates when absent; read after the database opens, which tells whether a key is due.
  */
-function dataKeyFromSecret(config: Config, db: Queryable, log: Logger, kubeConfig: KubeConfig | undefined): Promise<string> {
+function dataKeyFromSecret(
+  config: Config,
+  db: Queryable,
+  log: Logger,
+  kubeConfig: KubeConfig | undefined,
+): Promise<string> {
   const isEmpty = async (): Promise<boolean> => ((await db.query("SELECT 1 FROM key_check")).rowCount ?? 0) === 0;
-  return kubernetesBootstrap({ namespace: config.namespace, log, ...(kubeConfig ? { kubeConfig } : {}) }).dataKey(config.dataKeySecret!, isEmpty);
+  return kubernetesBootstrap({ namespace: config.namespace, log, ...(kubeConfig ? { kubeConfig } : {}) }).dataKey(
+    config.dataKeySecret!,
+    isEmpty,
+  );
 }
 
 /**
@@ -56,11 +64,20 @@ export interface OpenOptions {
 
 export async function openStorage(config: Config, log: Logger, opts: OpenOptions = {}): Promise<Storage> {
   const live = opts.attach && !config.databaseUrl ? runningEmbeddedUrl(config.dataDir) : undefined;
-  if (live) log.debug({ dataDir: config.dataDir }, "using the embedded PostgreSQL of the server running on this data dir");
+  if (live)
+    log.debug({ dataDir: config.dataDir }, "using the embedded PostgreSQL of the server running on this data dir");
   else if (!config.databaseUrl) checkEmbeddedAccess(config.dataDir);
-  const localKey = config.dataKeySecret ? undefined : await resolveDataKey({ dataKey: config.dataKey, dataDir: config.dataDir, log });
+  const localKey = config.dataKeySecret
+    ? undefined
+    : await resolveDataKey({ dataKey: config.dataKey, dataDir: config.dataDir, log });
   const timeouts = { connectTimeoutMs: config.dbConnectTimeoutMs, queryTimeoutMs: config.dbQueryTimeoutMs };
-  const db = await openDatabase({ databaseUrl: config.databaseUrl ?? live, dataDir: config.dataDir, log, timeouts, poolSize: config.dbPoolSize });
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl ?? live,
+    dataDir: config.dataDir,
+    log,
+    timeouts,
+    poolSize: config.dbPoolSize,
+  });
   try {
     const dataKey = localKey ?? (await dataKeyFromSecret(config, db.pool, log, opts.kubeConfig));
     // A rotation of a generated key file that has not finished keeps the old key beside it.

@@ -18,11 +18,18 @@ async function writeKeyFile(file: string, content: string): Promise<void> {
 }
 
 /** The configured key, or (embedded storage only) one generated into the data dir. */
-export async function resolveDataKey(opts: { dataKey?: string | undefined; dataDir: string; log: Logger }): Promise<string> {
+export async function resolveDataKey(opts: {
+  dataKey?: string | undefined;
+  dataDir: string;
+  log: Logger;
+}): Promise<string> {
   if (opts.dataKey) return opts.dataKey;
   const file = keyFile(opts.dataDir);
   if (existsSync(file)) {
-    opts.log.warn({ file }, "STRONGROOM_DATA_KEY is not set: using the data key stored beside the database; set it explicitly in production");
+    opts.log.warn(
+      { file },
+      "STRONGROOM_DATA_KEY is not set: using the data key stored beside the database; set it explicitly in production",
+    );
     return (await readFile(file, "utf8")).trim();
   }
   await mkdir(opts.dataDir, { recursive: true });
@@ -39,7 +46,10 @@ export async function resolveDataKey(opts: { dataKey?: string | undefined; dataD
 export async function storedPreviousKeys(dataDir: string): Promise<string[]> {
   const file = previousFile(dataDir);
   if (!existsSync(file)) return [];
-  return (await readFile(file, "utf8")).split("\n").map((k) => k.trim()).filter(Boolean);
+  return (await readFile(file, "utf8"))
+    .split("\n")
+    .map((k) => k.trim())
+    .filter(Boolean);
 }
 
 /**
@@ -49,7 +59,10 @@ export async function storedPreviousKeys(dataDir: string): Promise<string[]> {
  * key by every start, so a rotation interrupted at any point still starts); `finish` removes
  * it once every value is under the new key. Undefined when there is no key file to keep.
  */
-export async function stageKeyFileRotation(dataDir: string, newKey: string): Promise<{ previous: string[]; finish: () => Promise<void> } | undefined> {
+export async function stageKeyFileRotation(
+  dataDir: string,
+  newKey: string,
+): Promise<{ previous: string[]; finish: () => Promise<void> } | undefined> {
   const file = keyFile(dataDir);
   if (!existsSync(file)) return undefined;
   const old = (await readFile(file, "utf8")).trim();

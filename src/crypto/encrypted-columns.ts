@@ -27,7 +27,25 @@ export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
     ],
     aad: ([id, version]) => secretAad(String(id), Number(version)),
   },
-  { label: "API keys", table: "credentials", column: "api_key", keys: [{ name: "role_id", type: "text" }], aad: ([roleId]) => String(roleId) },
-  { label: "password hashes", table: "credentials", column: "password_hash", keys: [{ name: "role_id", type: "text" }], aad: ([roleId]) => String(roleId) },
-  { label: "token signing keys", table: "signing_keys", column: "key", keys: [{ name: "account", type: "text" }], aad: ([account]) => `authn:${String(account)}` },
+  {
+    label: "API keys",
+    table: "credentials",
+    column: "api_key",
+    keys: [{ name: "role_id", type: "text" }],
+    aad: ([roleId]) => String(roleId),
+  },
+  {
+    label: "password hashes",
+    table: "credentials",
+    column: "password_hash",
+    keys: [{ name: "role_id", type: "text" }],
+    aad: ([roleId]) => String(roleId),
+  },
+  {
+    label: "token signing keys",
+    table: "signing_keys",
+    column: "key",
+    keys: [{ name: "account", type: "text" }],
+    aad: ([account]) => `authn:${String(account)}`,
+  },
 ];

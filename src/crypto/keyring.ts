@@ -33,14 +33,19 @@ export function fingerprint(raw: Buffer): string {
  * Pure: the version of each held key (in order), registering unknown ones after the
  * highest registered version. Throws when the 255 version bytes are used up.
  */
-export function planVersions(registered: ReadonlyMap<string, number>, held: string[]): { versions: number[]; added: { version: number; fingerprint: string }[] } {
+export function planVersions(
+  registered: ReadonlyMap<string, number>,
+  held: string[],
+): { versions: number[]; added: { version: number; fingerprint: string }[] } {
   let next = Math.max(0, ...registered.values()) + 1;
   const added: { version: number; fingerprint: string }[] = [];
   const versions = held.map((fp) => {
     const known = registered.get(fp) ?? added.find((a) => a.fingerprint === fp)?.version;
     if (known !== undefined) return known;
     if (next > MAX_KEY_VERSION) {
-      throw new FatalStartupError(`all ${MAX_KEY_VERSION} data key versions of this database are used; a new data key cannot be registered (see docs/adr/0012-data-key-rotation.md)`);
+      throw new FatalStartupError(
+        `all ${MAX_KEY_VERSION} data key versions of this database are used; a new data key cannot be registered (see docs/adr/0012-data-key-rotation.md)`,
+      );
     }
     added.push({ version: next, fingerprint: fp });
     return next++;
@@ -66,13 +71,19 @@ export async function openKeyring(pool: pg.Pool, current: string, previous: read
   return inTransaction(pool, async (db) => {
     await db.query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY]);
     const registered = new Map(
-      (await db.query<{ version: number; fingerprint: string }>("SELECT version, fingerprint FROM data_keys")).rows.map((r) => [r.fingerprint, r.version]),
+      (await db.query<{ version: number; fingerprint: string }>("SELECT version, fingerprint FROM data_keys")).rows.map(
+        (r) => [r.fingerprint, r.version],
+      ),
     );
     const check = (await db.query<{ blob: Buffer }>("SELECT blob FROM key_check WHERE id = 1")).rows[0]?.blob;
     if (check && registered.size === 0) await adoptLegacyKey(db, check, held, registered);
     if (check) verifyKeyCheck(check, held, registered);
-    const plan = planVersions(registered, held.map((k) => k.fingerprint));
-    for (const a of plan.added) await db.query("INSERT INTO data_keys (version, fingerprint) VALUES ($1, $2)", [a.version, a.fingerprint]);
+    const plan = planVersions(
+      registered,
+      held.map((k) => k.fingerprint),
+    );
+    for (const a of plan.added)
+      await db.query("INSERT INTO data_keys (version, fingerprint) VALUES ($1, $2)", [a.version, a.fingerprint]);
     const aead = new Aead(new Map(held.map((k, i) => [plan.versions[i]!, k.raw])), plan.versions[0]);
     if (!check) await writeKeyCheck(db, aead);
     return aead;
@@ -81,7 +92,10 @@ export async function openKeyring(pool: pg.Pool, current: string, previous: read
 
 /** Re-encrypt the proof under the Aead's current key: from now on only holders of it may start. */
 export async function writeKeyCheck(db: Queryable, aead: Aead): Promise<void> {
-  await db.query("INSERT INTO key_check (id, blob) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET blob = EXCLUDED.blob", [aead.encrypt(KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD)]);
+  await db.query(
+    "INSERT INTO key_check (id, blob) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET blob = EXCLUDED.blob",
+    [aead.encrypt(KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD)],
+  );
 }
 
 const opens = (raw: Buffer, version: number, blob: Buffer): boolean => {
@@ -95,7 +109,12 @@ const opens = (raw: Buffer, version: number, blob: Buffer): boolean => {
 };
 
 /** A database from before versions were recorded: the key that opens key_check owns its byte. */
-async function adoptLegacyKey(db: Queryable, check: Buffer, held: HeldKey[], registered: Map<string, number>): Promise<void> {
+async function adoptLegacyKey(
+  db: Queryable,
+  check: Buffer,
+  held: HeldKey[],
+  registered: Map<string, number>,
+): Promise<void> {
   const version = check[0] ?? 1;
   const owner = held.find((k) => opens(k.raw, version, check));
   if (!owner) throw new FatalStartupError(`${MISMATCH}; ${REFUSING}`);
@@ -107,7 +126,9 @@ function verifyKeyCheck(check: Buffer, held: HeldKey[], registered: ReadonlyMap<
   const version = check[0] ?? 0;
   const key = held.find((k) => registered.get(k.fingerprint) === version);
   if (!key) {
-    throw new FatalStartupError(`${MISMATCH}: its key check is under data key version ${version}, which is not among the keys given; ${REFUSING}`);
+    throw new FatalStartupError(
+      `${MISMATCH}: its key check is under data key version ${version}, which is not among the keys given; ${REFUSING}`,
+    );
   }
   if (!opens(key.raw, version, check)) throw new FatalStartupError(`${MISMATCH}; ${REFUSING}`);
 }

@@ -50,7 +50,11 @@ interface Row {
 }
 
 /** Pure: the new ciphertext for each row, or why it cannot be re-encrypted. */
-export function reencryptRows(aead: Aead, column: EncryptedColumn, rows: readonly Row[]): { updates: (Row & { fresh: Buffer })[]; unreadable: Unreadable[] } {
+export function reencryptRows(
+  aead: Aead,
+  column: EncryptedColumn,
+  rows: readonly Row[],
+): { updates: (Row & { fresh: Buffer })[]; unreadable: Unreadable[] } {
   const updates: (Row & { fresh: Buffer })[] = [];
   const unreadable: Unreadable[] = [];
   for (const row of rows) {
@@ -91,13 +95,25 @@ export async function rotateDataKey(deps: RotationDeps): Promise<RotationResult>
       unreadable.push(...sweepResult.unreadable);
     }
     // A sweep that found nothing to do proves the rest are under the current key.
-    if (changed === 0 && lostRaces === 0) return { version: deps.aead.currentVersion, reencrypted, unreadable, remaining: unreadable.length, sweeps: sweep };
+    if (changed === 0 && lostRaces === 0)
+      return {
+        version: deps.aead.currentVersion,
+        reencrypted,
+        unreadable,
+        remaining: unreadable.length,
+        sweeps: sweep,
+      };
   }
   const remaining = await countNotUnder(deps.db, columns, current);
   return { version: deps.aead.currentVersion, reencrypted, unreadable, remaining, sweeps: MAX_SWEEPS };
 }
 
-async function sweepColumn(deps: RotationDeps, column: EncryptedColumn, current: Buffer, progressed: (n: number) => void): Promise<{ changed: number; lostRaces: number; unreadable: Unreadable[] }> {
+async function sweepColumn(
+  deps: RotationDeps,
+  column: EncryptedColumn,
+  current: Buffer,
+  progressed: (n: number) => void,
+): Promise<{ changed: number; lostRaces: number; unreadable: Unreadable[] }> {
   const keyList = column.keys.map((k) => k.name).join(", ");
   const notCurrent = `${column.column} IS NOT NULL AND substring(${column.column} from 1 for 1) <> $1`;
   const after = `(${keyList}) > (${column.keys.map((k, i) => `$${i + 3}::${k.type}`).join(", ")})`;
@@ -112,14 +128,22 @@ async function sweepColumn(deps: RotationDeps, column: EncryptedColumn, current:
   let lostRaces = 0;
   const unreadable: Unreadable[] = [];
   for (;;) {
-    const { rows } = await deps.db.query<Record<string, unknown>>(select(cursor), [current, deps.batchSize, ...(cursor ?? [])]);
+    const { rows } = await deps.db.query<Record<string, unknown>>(select(cursor), [
+      current,
+      deps.batchSize,
+      ...(cursor ?? []),
+    ]);
     if (rows.length === 0) break;
     const batch = rows.map((r) => ({ key: column.keys.map((k) => r[k.name]), blob: r.blob as Buffer }));
     cursor = batch.at(-1)!.key;
     const result = reencryptRows(deps.aead, column, batch);
     unreadable.push(...result.unreadable);
     if (result.updates.length > 0) {
-      const params = [...column.keys.map((_, i) => result.updates.map((u) => u.key[i])), result.updates.map((u) => u.blob), result.updates.map((u) => u.fresh)];
+      const params = [
+        ...column.keys.map((_, i) => result.updates.map((u) => u.key[i])),
+        result.updates.map((u) => u.blob),
+        result.updates.map((u) => u.fresh),
+      ];
       const n = (await deps.db.query(update, params)).rowCount ?? 0;
       changed += n;
       lostRaces += result.updates.length - n;
@@ -132,7 +156,10 @@ async function sweepColumn(deps: RotationDeps, column: EncryptedColumn, current:
 async function countNotUnder(db: Queryable, columns: readonly EncryptedColumn[], current: Buffer): Promise<number> {
   let total = 0;
   for (const c of columns) {
-    const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${c.table} WHERE ${c.column} IS NOT NULL AND substring(${c.column} from 1 for 1) <> $1`, [current]);
+    const { rows } = await db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${c.table} WHERE ${c.column} IS NOT NULL AND substring(${c.column} from 1 for 1) <> $1`,
+      [current],
+    );
     total += Number(rows[0]!.n);
   }
   return total;

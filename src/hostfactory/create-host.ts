@@ -17,13 +17,19 @@ export interface HostRequest {
   annotations: Record<string, string>;
 }
 
-export async function createHost(pool: pg.Pool, aead: Aead, req: HostRequest): Promise<{ hostId: string; apiKey: string }> {
+export async function createHost(
+  pool: pg.Pool,
+  aead: Aead,
+  req: HostRequest,
+): Promise<{ hostId: string; apiKey: string }> {
   const account = parseFullId(req.factoryId)!.account;
   const hostId = fullId(account, "host", req.id);
   return inTransaction(pool, async (db) => {
     // One enrolment of a given id at a time: two concurrent requests must not both create it.
     await db.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`host:${hostId}`]);
-    const existing = await db.query<{ owner_id: string }>("SELECT owner_id FROM resources WHERE resource_id = $1", [hostId]);
+    const existing = await db.query<{ owner_id: string }>("SELECT owner_id FROM resources WHERE resource_id = $1", [
+      hostId,
+    ]);
     if (existing.rows[0] && existing.rows[0].owner_id !== req.factoryId) throw errors.forbidden();
     if (!existing.rows[0]) {
       await db.query("INSERT INTO roles (role_id) VALUES ($1) ON CONFLICT DO NOTHING", [hostId]);

@@ -29,7 +29,13 @@ const hashOf = (token: string): string => createHash("sha256").update(token, "ut
 /** Conjur's JSON time for a token: UTC, whole seconds, `Z`. */
 export const expirationText = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, "Z");
 
-export async function issueTokens(db: Queryable, factoryId: string, expiration: Date, cidr: readonly string[], count: number): Promise<IssuedToken[]> {
+export async function issueTokens(
+  db: Queryable,
+  factoryId: string,
+  expiration: Date,
+  cidr: readonly string[],
+  count: number,
+): Promise<IssuedToken[]> {
   const tokens = Array.from({ length: count }, () => generateApiKey());
   await db.query(
     "INSERT INTO host_factory_tokens (token_sha256, resource_id, expiration, cidr) SELECT h, $2, $3, $4 FROM unnest($1::text[]) AS h",
@@ -40,7 +46,10 @@ export async function issueTokens(db: Queryable, factoryId: string, expiration: 
 
 export async function findToken(db: Queryable, token: string): Promise<StoredToken | undefined> {
   if (token.length === 0 || token.length > MAX_TOKEN_CHARS) return undefined;
-  const { rows } = await db.query<{ resource_id: string; expiration: Date; cidr: string[] }>("SELECT resource_id, expiration, cidr FROM host_factory_tokens WHERE token_sha256 = $1", [hashOf(token)]);
+  const { rows } = await db.query<{ resource_id: string; expiration: Date; cidr: string[] }>(
+    "SELECT resource_id, expiration, cidr FROM host_factory_tokens WHERE token_sha256 = $1",
+    [hashOf(token)],
+  );
   const row = rows[0];
   return row ? { factoryId: row.resource_id, expiration: row.expiration, cidr: row.cidr } : undefined;
 }
@@ -57,11 +66,20 @@ export function admits(stored: StoredToken, clientIp: string | undefined, now: D
 }
 
 /** What `GET /resources/{acct}/host_factory/{id}` adds: the layers and the live tokens (without their values). */
-export async function describeFactory(db: Queryable, factoryId: string): Promise<{ layers: string[]; tokens: { expiration: string; cidr: string[] }[] }> {
+export async function describeFactory(
+  db: Queryable,
+  factoryId: string,
+): Promise<{ layers: string[]; tokens: { expiration: string; cidr: string[] }[] }> {
   const layers = await db.query<{ role_id: string }>(
     "SELECT role_id FROM role_memberships WHERE member_id = $1 AND split_part(role_id, ':', 2) = 'layer' ORDER BY role_id",
     [factoryId],
   );
-  const tokens = await db.query<{ expiration: Date; cidr: string[] }>("SELECT expiration, cidr FROM host_factory_tokens WHERE resource_id = $1 AND expiration > now() ORDER BY expiration, created_at", [factoryId]);
-  return { layers: layers.rows.map((r) => r.role_id), tokens: tokens.rows.map((t) => ({ expiration: expirationText(t.expiration), cidr: t.cidr })) };
+  const tokens = await db.query<{ expiration: Date; cidr: string[] }>(
+    "SELECT expiration, cidr FROM host_factory_tokens WHERE resource_id = $1 AND expiration > now() ORDER BY expiration, created_at",
+    [factoryId],
+  );
+  return {
+    layers: layers.rows.map((r) => r.role_id),
+    tokens: tokens.rows.map((t) => ({ expiration: expirationText(t.expiration), cidr: t.cidr })),
+  };
 }

@@ -3,7 +3,12 @@ import type { Request, Response } from "express";
 import type { AuditAction, AuditContext } from "../audit/audit.js";
 import type { Caller } from "./middleware/authenticate.js";
 
-export function auditContext(req: Request, res: Response, action: AuditAction, fields: { role?: string; resource?: string } = {}): AuditContext {
+export function auditContext(
+  req: Request,
+  res: Response,
+  action: AuditAction,
+  fields: { role?: string; resource?: string } = {},
+): AuditContext {
   return {
     action,
     role: fields.role ?? (res.locals.auth as Caller | undefined)?.roleId,

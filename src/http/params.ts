@@ -29,7 +29,8 @@ export function queryList(req: Request, name: string): string[] | undefined {
 
 export const hasQuery = (req: Request, name: string): boolean => req.query[name] !== undefined;
 
-export const isTrue = (req: Request, name: string): boolean => hasQuery(req, name) && queryString(req, name) !== "false";
+export const isTrue = (req: Request, name: string): boolean =>
+  hasQuery(req, name) && queryString(req, name) !== "false";
 
 export function rawBody(req: Request): Buffer {
   return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);

@@ -37,8 +37,10 @@ export class RequestParams {
     } else {
       for (const [key, value] of new URLSearchParams(body.toString("utf8"))) this.#pairs.push([key, value]);
     }
-    if (this.#pairs.length > LIMITS.queryParameters + MAX_VALUES * 2) throw errors.argument(`a request may carry at most ${LIMITS.queryParameters + MAX_VALUES * 2} parameters`);
-    if (this.#pairs.some(([k, v]) => k.includes("\0") || (typeof v === "string" && v.includes("\0")))) throw errors.argument("parameters may not contain NUL bytes");
+    if (this.#pairs.length > LIMITS.queryParameters + MAX_VALUES * 2)
+      throw errors.argument(`a request may carry at most ${LIMITS.queryParameters + MAX_VALUES * 2} parameters`);
+    if (this.#pairs.some(([k, v]) => k.includes("\0") || (typeof v === "string" && v.includes("\0"))))
+      throw errors.argument("parameters may not contain NUL bytes");
   }
 
   /** The first value of `name` as a string (numbers and booleans from JSON as their text). */
@@ -49,7 +51,9 @@ export class RequestParams {
 
   /** Every value of `name`, `name[]` or `name[n]` (a JSON array counts too). */
   list(name: string): string[] {
-    const values = this.#pairs.filter(([k, v]) => (k === name || k === `${name}[]` || new RegExp(`^${name}\\[\\d+\\]$`).test(k)) && isScalar(v)).map(([, v]) => String(v));
+    const values = this.#pairs
+      .filter(([k, v]) => (k === name || k === `${name}[]` || new RegExp(`^${name}\\[\\d+\\]$`).test(k)) && isScalar(v))
+      .map(([, v]) => String(v));
     if (values.length > MAX_VALUES) throw errors.argument(`'${name}' may have at most ${MAX_VALUES} values`);
     return values;
   }
@@ -69,4 +73,5 @@ export class RequestParams {
   }
 }
 
-const isScalar = (v: unknown): v is string | number | boolean => typeof v === "string" || typeof v === "number" || typeof v === "boolean";
+const isScalar = (v: unknown): v is string | number | boolean =>
+  typeof v === "string" || typeof v === "number" || typeof v === "boolean";

@@ -36,7 +36,8 @@ export interface TlsReloaderOptions {
   onReload?: (outcome: "applied" | "refused") => void;
 }
 
-const digest = (pair: TlsPair): string => createHash("sha256").update(pair.cert).update("\0").update(pair.key).digest("hex");
+const digest = (pair: TlsPair): string =>
+  createHash("sha256").update(pair.cert).update("\0").update(pair.key).digest("hex");
 
 export class TlsReloader {
   #current: string;
@@ -58,10 +59,15 @@ export class TlsReloader {
     for (const dir of new Set([dirname(this.files.certFile), dirname(this.files.keyFile)])) {
       try {
         const watcher = watch(dir, { persistent: false }, () => this.#soon());
-        watcher.on("error", (err) => this.log.warn({ dir, err: err.message }, "cannot watch the TLS directory; re-reading on a timer only"));
+        watcher.on("error", (err) =>
+          this.log.warn({ dir, err: err.message }, "cannot watch the TLS directory; re-reading on a timer only"),
+        );
         this.#watchers.push(watcher);
       } catch (err) {
-        this.log.warn({ dir, err: (err as Error).message }, "cannot watch the TLS directory; re-reading on a timer only");
+        this.log.warn(
+          { dir, err: (err as Error).message },
+          "cannot watch the TLS directory; re-reading on a timer only",
+        );
       }
     }
     this.#timer = setInterval(() => this.reload(), this.opts.intervalMs ?? 60_000);
@@ -95,13 +101,19 @@ export class TlsReloader {
     for (const target of this.targets) target.setSecureContext(pair);
     this.#current = next;
     this.opts.onReload?.("applied");
-    this.log.info({ subject: certificate.subject, validTo: certificate.validTo, fingerprint256: certificate.fingerprint256 }, "TLS certificate reloaded");
+    this.log.info(
+      { subject: certificate.subject, validTo: certificate.validTo, fingerprint256: certificate.fingerprint256 },
+      "TLS certificate reloaded",
+    );
     return true;
   }
 
   #refuse(reason: string): boolean {
     this.opts.onReload?.("refused");
-    this.log.warn({ certFile: this.files.certFile, keyFile: this.files.keyFile, reason }, "TLS certificate files not loaded; keeping the current certificate");
+    this.log.warn(
+      { certFile: this.files.certFile, keyFile: this.files.keyFile, reason },
+      "TLS certificate files not loaded; keeping the current certificate",
+    );
     return false;
   }
 

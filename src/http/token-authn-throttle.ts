@@ -9,7 +9,11 @@ import { errors } from "../errors.js";
 import type { Services } from "./services.js";
 
 /** Refuses (429, audited via `record`) an address past its failure budget, before any work. */
-export async function refuseThrottledAddress(services: Services, req: Request, record: (ok: boolean, reason: string) => Promise<void>): Promise<void> {
+export async function refuseThrottledAddress(
+  services: Services,
+  req: Request,
+  record: (ok: boolean, reason: string) => Promise<void>,
+): Promise<void> {
   const refusal = services.authnThrottle.addressRefusal(req.ip);
   if (!refusal) return;
   services.metrics.authnThrottled.inc({ reason: refusal.reason });

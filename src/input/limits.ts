@@ -41,12 +41,18 @@ export const LIMITS = Object.freeze({
 export function storableProblem(value: string, maxBytes: number): string | undefined {
   if (value.includes("\0")) return "may not contain NUL bytes";
   // Byte length only matters near the bound; a cheap character test first (a char is ≤ 3 bytes in UTF-8).
-  if (value.length * 3 > maxBytes && Buffer.byteLength(value, "utf8") > maxBytes) return `is longer than ${maxBytes} bytes`;
+  if (value.length * 3 > maxBytes && Buffer.byteLength(value, "utf8") > maxBytes)
+    return `is longer than ${maxBytes} bytes`;
   return undefined;
 }
 
 /** Throws a 422 naming the field when `value` cannot be stored. */
-export function checkStorable(field: string, value: string, maxBytes: number, toError: (message: string) => ApiError = (m) => errors.argument(`${field} ${m}`)): string {
+export function checkStorable(
+  field: string,
+  value: string,
+  maxBytes: number,
+  toError: (message: string) => ApiError = (m) => errors.argument(`${field} ${m}`),
+): string {
   const problem = storableProblem(value, maxBytes);
   if (problem) throw toError(problem);
   return value;

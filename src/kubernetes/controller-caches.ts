@@ -24,7 +24,11 @@ export class ControllerCaches {
   readonly #generations = new Map<string, number | undefined>();
   readonly #tombstones = new Map<string, { owners: string[]; at: number }>();
 
-  constructor(kube: KubeClients, log: Logger, enqueue: { podKeys: (keys: string[]) => void; bindingKey: (key: string) => void }) {
+  constructor(
+    kube: KubeClients,
+    log: Logger,
+    enqueue: { podKeys: (keys: string[]) => void; bindingKey: (key: string) => void },
+  ) {
     const podSelector = `${MANAGED_LABEL}=true`;
     this.#podCache = watchedCache<k8s.V1Pod>({
       config: kube.config,
@@ -70,7 +74,8 @@ export class ControllerCaches {
     this.#bindings = watchedCache<Binding>({
       config: kube.config,
       path: `/apis/${SECRET_BINDING.group}/${SECRET_BINDING.version}/${SECRET_BINDING.plural}`,
-      list: () => kube.custom.listClusterCustomObject({ ...SECRET_BINDING }) as Promise<k8s.KubernetesListObject<Binding>>,
+      list: () =>
+        kube.custom.listClusterCustomObject({ ...SECRET_BINDING }) as Promise<k8s.KubernetesListObject<Binding>>,
       log,
       onAdd: (b) => onBinding(b, true),
       onUpdate: (b) => onBinding(b, false),

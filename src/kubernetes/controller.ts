@@ -47,10 +47,26 @@ export const DEFAULT_TUNABLES: ControllerTunables = {
 };
 
 /** The tunables as src/config.ts reads them. */
-export function controllerTunables(c: Pick<Config, "controllerConcurrency" | "leaseDurationMs" | "renewDeadlineMs" | "retryPeriodMs" | "retryBackoffBaseMs" | "retryBackoffMaxMs" | "watchStaleAfterMs" | "podNudgesPerSecond">): ControllerTunables {
+export function controllerTunables(
+  c: Pick<
+    Config,
+    | "controllerConcurrency"
+    | "leaseDurationMs"
+    | "renewDeadlineMs"
+    | "retryPeriodMs"
+    | "retryBackoffBaseMs"
+    | "retryBackoffMaxMs"
+    | "watchStaleAfterMs"
+    | "podNudgesPerSecond"
+  >,
+): ControllerTunables {
   return {
     concurrency: c.controllerConcurrency,
-    leaderElection: { leaseDurationMs: c.leaseDurationMs, renewDeadlineMs: c.renewDeadlineMs, retryPeriodMs: c.retryPeriodMs },
+    leaderElection: {
+      leaseDurationMs: c.leaseDurationMs,
+      renewDeadlineMs: c.renewDeadlineMs,
+      retryPeriodMs: c.retryPeriodMs,
+    },
     retryBaseDelayMs: c.retryBackoffBaseMs,
     retryMaxDelayMs: c.retryBackoffMaxMs,
     staleAfterMs: c.watchStaleAfterMs,
@@ -134,7 +150,11 @@ export class Controller {
     if (!term) return { healthy: true, leading, synced: false, lastEventAgeSeconds: undefined, reason: undefined };
     const synced = term.caches.synced();
     const age = (Date.now() - term.caches.lastEventAt()) / 1000;
-    const reason = !synced ? "informer caches not synced yet" : age * 1000 > this.#tunables.staleAfterMs ? `pod watch silent for ${Math.round(age)}s` : undefined;
+    const reason = !synced
+      ? "informer caches not synced yet"
+      : age * 1000 > this.#tunables.staleAfterMs
+        ? `pod watch silent for ${Math.round(age)}s`
+        : undefined;
     return { healthy: !reason, leading, synced, lastEventAgeSeconds: age, reason };
   }
 
@@ -157,7 +177,11 @@ export class Controller {
     const t = this.#tunables;
     const events = new EventRecorder(deps.kube.core, deps.log);
     const failures = new FailureReporter({ events, metrics: deps.metrics, log: deps.log });
-    const nudger = new PodNudger(deps.kube.core, deps.log, { perSecond: t.podNudgesPerSecond, concurrency: 2, busy: () => queue.readyDepth + queue.running > 0 });
+    const nudger = new PodNudger(deps.kube.core, deps.log, {
+      perSecond: t.podNudgesPerSecond,
+      concurrency: 2,
+      busy: () => queue.readyDepth + queue.running > 0,
+    });
     const variables = new VariableIndex();
     const queue = new WorkQueue((key) => this.#reconcile(key), {
       concurrency: t.concurrency,
@@ -167,13 +191,23 @@ export class Controller {
         deps.metrics.queueDepth.set(ready);
         deps.metrics.queueScheduled.set(scheduled);
       },
-      onError: (key, err, failures) => deps.log.warn({ key, err: describeError(err), failures }, "reconcile failed; will retry"),
+      onError: (key, err, failures) =>
+        deps.log.warn({ key, err: describeError(err), failures }, "reconcile failed; will retry"),
     });
     const caches = new ControllerCaches(deps.kube, deps.log, {
       podKeys: (keys) => keys.forEach((k) => queue.add(POD + k)),
       bindingKey: (k) => queue.add(BINDING + k),
     });
-    const common = { db: deps.db, aead: deps.aead, account: deps.account, core: deps.kube.core, log: deps.log, metrics: deps.metrics, events, failures };
+    const common = {
+      db: deps.db,
+      aead: deps.aead,
+      account: deps.account,
+      core: deps.kube.core,
+      log: deps.log,
+      metrics: deps.metrics,
+      events,
+      failures,
+    };
     const podSecrets = new PodSecrets({
       ...common,
       nudger,
@@ -182,7 +216,12 @@ export class Controller {
       cachedSecret: (ns, name) => caches.secret(ns, name),
       tombstone: (ns, name) => caches.tombstone(ns, name),
     });
-    const secretBindings = new SecretBindings({ ...common, custom: deps.kube.custom, get: (ns, name) => caches.binding(ns, name), cachedSecret: (ns, name) => caches.secret(ns, name) });
+    const secretBindings = new SecretBindings({
+      ...common,
+      custom: deps.kube.custom,
+      get: (ns, name) => caches.binding(ns, name),
+      cachedSecret: (ns, name) => caches.secret(ns, name),
+    });
     const listener = new SecretChangeListener(
       deps.databaseUrl,
       (variable) => {
@@ -238,7 +277,10 @@ export class Controller {
     const end = this.deps.metrics.reconcileDuration.startTimer({ kind });
     const started = this.#changes;
     try {
-      const result = kind === "pod" ? await reconcilers.podSecrets.reconcile(key.slice(POD.length)) : await reconcilers.secretBindings.reconcile(key.slice(BINDING.length));
+      const result =
+        kind === "pod"
+          ? await reconcilers.podSecrets.reconcile(key.slice(POD.length))
+          : await reconcilers.secretBindings.reconcile(key.slice(BINDING.length));
       this.deps.metrics.reconciles.inc({ kind, outcome: "success" });
       term.variables.set(key, result.variables);
       // Marked dirty while it is processing: the queue runs it again right after this one.

@@ -43,14 +43,19 @@ async function checkPrivileges(db: Queryable, req: LoadRequest, policyId: string
   if (!access.allowed) throw errors.forbidden();
   if (req.mode !== "PUT") return;
   // Replacing a policy may delete what its descendants defined: update on all of them.
-  const descendants = await db.query<{ resource_id: string }>("SELECT resource_id FROM resources WHERE resource_id LIKE $1", [descendantPattern(req)]);
+  const descendants = await db.query<{ resource_id: string }>(
+    "SELECT resource_id FROM resources WHERE resource_id LIKE $1",
+    [descendantPattern(req)],
+  );
   const ids = descendants.rows.map((r) => r.resource_id).filter((id) => id !== policyId);
   const all = await accessTo(db, req.roleId, ids, "update");
   if ([...all.values()].some((a) => !a.allowed)) throw errors.forbidden();
 }
 
 function descendantPattern(req: LoadRequest): string {
-  return req.policy === "root" ? `${escapeLike(req.account)}:policy:%` : `${escapeLike(fullId(req.account, "policy", req.policy))}/%`;
+  return req.policy === "root"
+    ? `${escapeLike(req.account)}:policy:%`
+    : `${escapeLike(fullId(req.account, "policy", req.policy))}/%`;
 }
 
 /** Every role and resource the plan relies on must exist already or be created by it. */
@@ -70,7 +75,10 @@ async function checkReferences(db: pg.PoolClient, plan: Plan, deleted: Set<strin
     if ((defined.has(id) || existing.has(id)) && !deleted.has(id)) continue;
     const parsed = parseFullId(id)!;
     const ref = plan.references.get(id);
-    throw errors.policyInvalid(`${capitalize(parsed.kind)} '${parsed.identifier}' not found in account '${parsed.account}'`, ref?.at);
+    throw errors.policyInvalid(
+      `${capitalize(parsed.kind)} '${parsed.identifier}' not found in account '${parsed.account}'`,
+      ref?.at,
+    );
   }
 }
 
@@ -82,7 +90,10 @@ async function recordVersion(db: pg.PoolClient, req: LoadRequest, policyId: stri
     [policyId, req.roleId, req.text, createHash("sha256").update(req.text).digest("hex"), req.clientIp ?? null],
   );
   const version = rows[0]!.version;
-  await db.query("DELETE FROM policy_versions WHERE resource_id = $1 AND version <= $2", [policyId, version - VERSIONS_KEPT]);
+  await db.query("DELETE FROM policy_versions WHERE resource_id = $1 AND version <= $2", [
+    policyId,
+    version - VERSIONS_KEPT,
+  ]);
   return version;
 }
 
@@ -96,7 +107,12 @@ export interface Rehearsal {
   after(db: pg.PoolClient, plan: Plan): Promise<never>;
 }
 
-export async function loadPolicy(pool: pg.Pool, aead: Aead, req: LoadRequest, rehearsal?: Rehearsal): Promise<LoadResult> {
+export async function loadPolicy(
+  pool: pg.Pool,
+  aead: Aead,
+  req: LoadRequest,
+  rehearsal?: Rehearsal,
+): Promise<LoadResult> {
   const policyId = fullId(req.account, "policy", req.policy);
   // Privileges before parsing: parsing is the expensive part, and its input is the caller's.
   await checkPrivileges(pool, req, policyId);
@@ -107,7 +123,9 @@ export async function loadPolicy(pool: pg.Pool, aead: Aead, req: LoadRequest, re
     await db.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`policy:${req.account}`]);
     // Again under the lock: the role graph may have changed while we parsed.
     await checkPrivileges(db, req, policyId);
-    const owner = await db.query<{ owner_id: string }>("SELECT owner_id FROM resources WHERE resource_id = $1", [policyId]);
+    const owner = await db.query<{ owner_id: string }>("SELECT owner_id FROM resources WHERE resource_id = $1", [
+      policyId,
+    ]);
     const isRoot = req.policy === "root";
     const plan = resolvePolicy(statements, {
       account: req.account,

@@ -36,9 +36,12 @@ export async function parsePolicyOffThread(text: string): Promise<Statement[]> {
     outcome = (await parserPool().run(text, { signal: AbortSignal.timeout(PARSE_TIMEOUT_MS) })) as ParseOutcome;
   } catch (err) {
     const e = err as { name?: string; code?: string; message?: string };
-    if (e.name === "AbortError" || e.name === "TimeoutError") throw errors.policyInvalid(`the policy took longer than ${PARSE_TIMEOUT_MS / 1000} s to parse`);
-    if (e.code === "ERR_WORKER_OUT_OF_MEMORY") throw errors.policyInvalid(`the policy needs more than ${WORKER_HEAP_MB} MiB to parse`);
-    if (/queue is full/i.test(e.message ?? "")) throw errors.unavailable("Too many policy loads are waiting; retry shortly");
+    if (e.name === "AbortError" || e.name === "TimeoutError")
+      throw errors.policyInvalid(`the policy took longer than ${PARSE_TIMEOUT_MS / 1000} s to parse`);
+    if (e.code === "ERR_WORKER_OUT_OF_MEMORY")
+      throw errors.policyInvalid(`the policy needs more than ${WORKER_HEAP_MB} MiB to parse`);
+    if (/queue is full/i.test(e.message ?? ""))
+      throw errors.unavailable("Too many policy loads are waiting; retry shortly");
     throw err;
   }
   if ("error" in outcome) throw new ApiError(outcome.error.status, outcome.error.body);

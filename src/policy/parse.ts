@@ -10,7 +10,20 @@
  * through a map built in one pass (the `yaml` package's own `resolve` scans the whole
  * document per alias). Run it through parse-off-thread.ts: big documents take seconds.
  */
-import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node, type YAMLMap } from "yaml";
+import {
+  isAlias,
+  isMap,
+  isNode,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  visit,
+  type Alias,
+  type Document,
+  type Node,
+  type YAMLMap,
+} from "yaml";
 import { errors } from "../errors.js";
 import { LIMITS, storableProblem } from "../input/limits.js";
 import { normalizeCidr } from "../authn/cidr.js";
@@ -68,7 +81,8 @@ class Parser {
   }
 
   deref(node: unknown): unknown {
-    if (++this.#visited > LIMITS.policyNodes) this.fail(node, `the policy is too large or its aliases expand too far (more than ${LIMITS.policyNodes} nodes)`);
+    if (++this.#visited > LIMITS.policyNodes)
+      this.fail(node, `the policy is too large or its aliases expand too far (more than ${LIMITS.policyNodes} nodes)`);
     if (!isAlias(node)) return node;
     const target = this.#targets.get(node);
     if (!target) this.fail(node, `unknown alias *${node.source}`);
@@ -77,7 +91,8 @@ class Parser {
 
   /** Recursion through nested lists and bodies, bounded (a self-referencing alias would never end). */
   nested<T>(node: unknown, work: () => T): T {
-    if (++this.#depth > LIMITS.policyDepth) this.fail(node, `the policy is nested more than ${LIMITS.policyDepth} levels deep`);
+    if (++this.#depth > LIMITS.policyDepth)
+      this.fail(node, `the policy is nested more than ${LIMITS.policyDepth} levels deep`);
     try {
       return work();
     } finally {
@@ -108,7 +123,12 @@ class Parser {
     const kind = n?.tag ? RECORD_TAGS[n.tag] : undefined;
     if (!n || !kind) this.fail(n ?? node, `'${field}' must be a tagged reference such as !group name`);
     if (isScalar(n)) return { kind, id: this.stored(n, field, LIMITS.identifierBytes), at: this.at(n) };
-    if (isMap(n)) return { kind, id: n.has("id") ? this.stored(n.get("id", true), "id", LIMITS.identifierBytes) : "", at: this.at(n) };
+    if (isMap(n))
+      return {
+        kind,
+        id: n.has("id") ? this.stored(n.get("id", true), "id", LIMITS.identifierBytes) : "",
+        at: this.at(n),
+      };
     return this.fail(n, `'${field}' must be a reference`);
   }
 
@@ -169,14 +189,21 @@ class Parser {
       case "!grant":
       case "!revoke":
         this.checkFields(n, ["role", "member", "members"], tag);
-        return { type: tag === "!grant" ? "grant" : "revoke", role: this.ref(n.get("role", true), "role"), members: this.members(this.either(n, "member", "members")), at };
+        return {
+          type: tag === "!grant" ? "grant" : "revoke",
+          role: this.ref(n.get("role", true), "role"),
+          members: this.members(this.either(n, "member", "members")),
+          at,
+        };
       case "!permit":
       case "!deny":
         this.checkFields(n, ["role", "roles", "privilege", "privileges", "resource", "resources"], tag);
         return {
           type: tag === "!permit" ? "permit" : "deny",
           roles: this.refs(this.either(n, "role", "roles"), "role"),
-          privileges: this.strings(this.either(n, "privilege", "privileges"), "privilege").map((p) => p || this.fail(n, "privilege may not be blank")),
+          privileges: this.strings(this.either(n, "privilege", "privileges"), "privilege").map(
+            (p) => p || this.fail(n, "privilege may not be blank"),
+          ),
           resources: this.refs(this.either(n, "resource", "resources"), "resource"),
           at,
         };
@@ -192,10 +219,14 @@ class Parser {
   cidrs(node: unknown): string[] {
     const n = this.deref(node);
     if (isSeq(n) && n.items.length === 0) return [];
-    return [...new Set(this.strings(n, "restricted_to").map((text) => {
-      const parsed = normalizeCidr(text);
-      return "cidr" in parsed ? parsed.cidr : this.fail(n, parsed.error);
-    }))];
+    return [
+      ...new Set(
+        this.strings(n, "restricted_to").map((text) => {
+          const parsed = normalizeCidr(text);
+          return "cidr" in parsed ? parsed.cidr : this.fail(n, parsed.error);
+        }),
+      ),
+    ];
   }
 
   /** `public_keys`: each exactly `<algorithm> <base64> <name>`. */
@@ -203,7 +234,8 @@ class Parser {
     const n = this.deref(node);
     if (isSeq(n) && n.items.length === 0) return [];
     const items = isSeq(n) ? n.items : [n];
-    if (items.length > PUBLIC_KEYS_PER_USER) this.fail(n, `a user may have at most ${PUBLIC_KEYS_PER_USER} public keys`);
+    if (items.length > PUBLIC_KEYS_PER_USER)
+      this.fail(n, `a user may have at most ${PUBLIC_KEYS_PER_USER} public keys`);
     return items.map((item) => {
       const key = this.stored(item, "public key", LIMITS.annotationValueBytes).trim();
       return /^\S+ \S+ \S+$/.test(key) ? key : this.fail(item, "Invalid public key format");
@@ -223,8 +255,10 @@ class Parser {
 
   record(node: Node, kind: string, tag: string): Statement {
     const at = this.at(node);
-    if (isScalar(node) && kind === "host_factory") this.fail(node, `Host factory '${this.scalarString(node, "id")}' does not include any layers`);
-    if (isScalar(node)) return { type: "record", kind, id: this.stored(node, "id", LIMITS.identifierBytes), annotations: {}, at };
+    if (isScalar(node) && kind === "host_factory")
+      this.fail(node, `Host factory '${this.scalarString(node, "id")}' does not include any layers`);
+    if (isScalar(node))
+      return { type: "record", kind, id: this.stored(node, "id", LIMITS.identifierBytes), annotations: {}, at };
     if (!isMap(node)) return this.fail(node, `${tag} must be a scalar id or a map of attributes`);
     this.checkFields(node, RECORD_FIELDS[kind]!, tag);
     const annotations: Record<string, string> = {};
@@ -232,11 +266,16 @@ class Parser {
     if (raw !== undefined) {
       if (!isMap(raw)) this.fail(raw, "annotations must be a map");
       for (const pair of raw.items) {
-        annotations[this.stored(pair.key, "annotation name", LIMITS.annotationNameBytes)] = this.stored(pair.value, "annotation value", LIMITS.annotationValueBytes);
+        annotations[this.stored(pair.key, "annotation name", LIMITS.annotationNameBytes)] = this.stored(
+          pair.value,
+          "annotation value",
+          LIMITS.annotationValueBytes,
+        );
       }
     }
     for (const [attribute, annotation] of Object.entries(ANNOTATED_ATTRIBUTES)) {
-      if (node.has(attribute)) annotations[annotation] = this.stored(node.get(attribute, true), attribute, LIMITS.annotationValueBytes);
+      if (node.has(attribute))
+        annotations[annotation] = this.stored(node.get(attribute, true), attribute, LIMITS.annotationValueBytes);
     }
     for (const [attribute, annotation] of Object.entries(NUMBER_ATTRIBUTES)) {
       if (!node.has(attribute)) continue;
@@ -253,8 +292,21 @@ class Parser {
       ...(owner !== undefined ? { owner: this.ref(owner, "owner") } : {}),
       annotations,
       ...(node.has("restricted_to") ? { restrictedTo: this.cidrs(node.get("restricted_to", true)) } : {}),
-      ...(node.has("public_keys") || node.has("public_key") ? { publicKeys: this.publicKeys(node.get("public_keys", true) ?? node.get("public_key", true)) } : {}),
-      ...(kind === "host_factory" ? { layers: this.refs(node.get("layers", true) ?? this.fail(node, `Host factory '${this.scalarString(node.get("id", true), "id")}' does not include any layers`), "layers") } : {}),
+      ...(node.has("public_keys") || node.has("public_key")
+        ? { publicKeys: this.publicKeys(node.get("public_keys", true) ?? node.get("public_key", true)) }
+        : {}),
+      ...(kind === "host_factory"
+        ? {
+            layers: this.refs(
+              node.get("layers", true) ??
+                this.fail(
+                  node,
+                  `Host factory '${this.scalarString(node.get("id", true), "id")}' does not include any layers`,
+                ),
+              "layers",
+            ),
+          }
+        : {}),
       ...(kind === "policy" ? { body: this.nested(node, () => this.statements(node.get("body", true))) } : {}),
       at,
     };

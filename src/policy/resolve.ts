@@ -71,7 +71,16 @@ function absolute(kind: string, raw: string, namespace: string, at: Position): s
 }
 
 export function resolvePolicy(statements: Statement[], root: Scope): Plan {
-  const plan: Plan = { records: [], grants: [], revokes: [], permits: [], denies: [], deletes: [], publicKeys: [], references: new Map() };
+  const plan: Plan = {
+    records: [],
+    grants: [],
+    revokes: [],
+    permits: [],
+    denies: [],
+    deletes: [],
+    publicKeys: [],
+    references: new Map(),
+  };
   const refId = (scope: Scope, ref: Ref): string => {
     const id = fullId(scope.account, ref.kind, absolute(ref.kind, ref.id, scope.namespace, ref.at));
     if (!plan.references.has(id)) plan.references.set(id, ref);
@@ -85,10 +94,25 @@ export function resolvePolicy(statements: Statement[], root: Scope): Plan {
           const identifier = absolute(s.kind, s.id, scope.namespace, s.at);
           const id = fullId(scope.account, s.kind, identifier);
           const owner = s.owner ? refId(scope, s.owner) : scope.owner;
-          plan.records.push({ id, kind: s.kind, owner, policy: scope.policy, annotations: s.annotations, restrictedTo: s.restrictedTo });
-          if (ROLE_RECORD_KINDS.has(s.kind)) plan.grants.push({ role: id, member: owner, admin: true, ownership: true, policy: scope.policy });
+          plan.records.push({
+            id,
+            kind: s.kind,
+            owner,
+            policy: scope.policy,
+            annotations: s.annotations,
+            restrictedTo: s.restrictedTo,
+          });
+          if (ROLE_RECORD_KINDS.has(s.kind))
+            plan.grants.push({ role: id, member: owner, admin: true, ownership: true, policy: scope.policy });
           // A host factory is a member of each of its layers: hosts it makes join them (Conjur's HostFactory#create!).
-          for (const layer of s.layers ?? []) plan.grants.push({ role: refId(scope, layer), member: id, admin: false, ownership: false, policy: scope.policy });
+          for (const layer of s.layers ?? [])
+            plan.grants.push({
+              role: refId(scope, layer),
+              member: id,
+              admin: false,
+              ownership: false,
+              policy: scope.policy,
+            });
           for (const key of s.publicKeys ?? []) {
             const resource = fullId(scope.account, "public_key", `user/${identifier}/${key.split(" ")[2]!}`);
             plan.records.push({ id: resource, kind: "public_key", owner, policy: scope.policy, annotations: {} });
@@ -102,7 +126,8 @@ export function resolvePolicy(statements: Statement[], root: Scope): Plan {
           const role = refId(scope, s.role);
           for (const m of s.members) {
             const member = refId(scope, m.ref);
-            if (s.type === "grant") plan.grants.push({ role, member, admin: m.admin, ownership: false, policy: scope.policy });
+            if (s.type === "grant")
+              plan.grants.push({ role, member, admin: m.admin, ownership: false, policy: scope.policy });
             else plan.revokes.push({ role, member });
           }
           break;

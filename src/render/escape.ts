@@ -9,13 +9,30 @@ export function bashQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
-const DOTENV_ESCAPES: Record<string, string> = { "\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", $: "\\$", "`": "\\`" };
+const DOTENV_ESCAPES: Record<string, string> = {
+  "\\": "\\\\",
+  '"': '\\"',
+  "\n": "\\n",
+  "\r": "\\r",
+  $: "\\$",
+  "`": "\\`",
+};
 
 export function dotenvQuote(value: string): string {
   return `"${value.replace(/[\\"\n\r$`]/g, (c) => DOTENV_ESCAPES[c]!)}"`;
 }
 
-const PROPERTIES_ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\f": "\\f", "=": "\\=", ":": "\\:", "#": "\\#", "!": "\\!" };
+const PROPERTIES_ESCAPES: Record<string, string> = {
+  "\\": "\\\\",
+  "\t": "\\t",
+  "\n": "\\n",
+  "\r": "\\r",
+  "\f": "\\f",
+  "=": "\\=",
+  ":": "\\:",
+  "#": "\\#",
+  "!": "\\!",
+};
 
 /** Java's `Properties.saveConvert`: spaces escaped everywhere in keys, only leading in values. */
 export function propertiesEscape(text: string, isKey: boolean): string {

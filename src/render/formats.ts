@@ -27,9 +27,14 @@ export const isEnvName = (key: string): boolean => /^[A-Za-z_][A-Za-z0-9_]*$/.te
 /** Throws when `key` cannot be a key of a file in `format`. */
 export function checkKey(format: FileFormat, key: string, file: string): void {
   if (key === "") throw new RenderError(`file '${file}': a key may not be empty`);
-  if (key.length > RENDER_LIMITS.keyChars) throw new RenderError(`file '${file}': key '${key.slice(0, 40)}…' is longer than ${RENDER_LIMITS.keyChars} characters`);
+  if (key.length > RENDER_LIMITS.keyChars)
+    throw new RenderError(
+      `file '${file}': key '${key.slice(0, 40)}…' is longer than ${RENDER_LIMITS.keyChars} characters`,
+    );
   if (key.includes("\0")) throw new RenderError(`file '${file}': a key may not contain a NUL character`);
   if ((format === "dotenv" || format === "bash") && !isEnvName(key)) {
-    throw new RenderError(`file '${file}': key '${key}' is not a valid environment variable name for ${format} (letters, digits and '_', not starting with a digit)`);
+    throw new RenderError(
+      `file '${file}': key '${key}' is not a valid environment variable name for ${format} (letters, digits and '_', not starting with a digit)`,
+    );
   }
 }

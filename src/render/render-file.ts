@@ -23,9 +23,15 @@ function valuesOf(spec: FileSpec, values: SecretValues): Array<[string, Buffer]>
 }
 
 function text(spec: FileSpec, key: string, value: Buffer): string {
-  if (!isUtf8(value)) throw new RenderError(`file '${spec.file}': the value of '${key}' is binary (not UTF-8) and format ${spec.format} is text; use json or yaml (base64), or a template with b64enc`);
+  if (!isUtf8(value))
+    throw new RenderError(
+      `file '${spec.file}': the value of '${key}' is binary (not UTF-8) and format ${spec.format} is text; use json or yaml (base64), or a template with b64enc`,
+    );
   const s = value.toString("utf8");
-  if (spec.format === "bash" && s.includes("\0")) throw new RenderError(`file '${spec.file}': the value of '${key}' contains a NUL byte, which a shell variable cannot hold`);
+  if (spec.format === "bash" && s.includes("\0"))
+    throw new RenderError(
+      `file '${spec.file}': the value of '${key}' contains a NUL byte, which a shell variable cannot hold`,
+    );
   return s;
 }
 
@@ -37,11 +43,24 @@ function renderText(spec: FileSpec, values: SecretValues): string | Buffer {
     case undefined:
       return pairs[0]![1];
     case "json":
-      return JSON.stringify(Object.fromEntries(pairs.map(([k, v]) => [k, isUtf8(v) ? v.toString("utf8") : v.toString("base64")])), null, 2) + "\n";
+      return (
+        JSON.stringify(
+          Object.fromEntries(pairs.map(([k, v]) => [k, isUtf8(v) ? v.toString("utf8") : v.toString("base64")])),
+          null,
+          2,
+        ) + "\n"
+      );
     case "yaml": {
       // Keys and values double-quoted: no YAML 1.1 surprises (`no`, `0777`, `~`) in any reader.
-      const map = new Map<string, string | Uint8Array>(pairs.map(([k, v]) => [k, isUtf8(v) ? v.toString("utf8") : new Uint8Array(v)]));
-      return stringify(map, { customTags: ["binary"], defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "QUOTE_DOUBLE", lineWidth: 0 });
+      const map = new Map<string, string | Uint8Array>(
+        pairs.map(([k, v]) => [k, isUtf8(v) ? v.toString("utf8") : new Uint8Array(v)]),
+      );
+      return stringify(map, {
+        customTags: ["binary"],
+        defaultStringType: "QUOTE_DOUBLE",
+        defaultKeyType: "QUOTE_DOUBLE",
+        lineWidth: 0,
+      });
     }
     case "dotenv":
       return lines(pairs.map(([k, v]) => `${k}=${dotenvQuote(text(spec, k, v))}`));
@@ -52,7 +71,10 @@ function renderText(spec: FileSpec, values: SecretValues): string | Buffer {
     case "template": {
       const byAlias = new Map(pairs);
       const out = evaluateTemplate(spec.template!, (alias) => byAlias.get(alias), spec.file);
-      if (!isUtf8(out)) throw new RenderError(`file '${spec.file}': the template output is binary (not UTF-8); pipe binary values through b64enc`);
+      if (!isUtf8(out))
+        throw new RenderError(
+          `file '${spec.file}': the template output is binary (not UTF-8); pipe binary values through b64enc`,
+        );
       return out;
     }
   }
@@ -61,6 +83,7 @@ function renderText(spec: FileSpec, values: SecretValues): string | Buffer {
 export function renderFile(spec: FileSpec, values: SecretValues): Buffer {
   const out = renderText(spec, values);
   const bytes = typeof out === "string" ? Buffer.from(out, "utf8") : out;
-  if (spec.format !== undefined && bytes.length > RENDER_LIMITS.outputBytes) throw new RenderError(`file '${spec.file}': output is larger than ${RENDER_LIMITS.outputBytes} bytes`);
+  if (spec.format !== undefined && bytes.length > RENDER_LIMITS.outputBytes)
+    throw new RenderError(`file '${spec.file}': output is larger than ${RENDER_LIMITS.outputBytes} bytes`);
   return bytes;
 }

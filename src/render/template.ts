@@ -39,7 +39,8 @@ function readString(source: string, file: string): { value: string; rest: string
     if (c === "\n") break;
     if (c === "\\") {
       const next = source[++i];
-      const escaped = next === undefined ? undefined : ({ "\\": "\\", '"': '"', n: "\n", t: "\t" } as Record<string, string>)[next];
+      const escaped =
+        next === undefined ? undefined : ({ "\\": "\\", '"': '"', n: "\n", t: "\t" } as Record<string, string>)[next];
       if (escaped === undefined) fail(file, `has an unsupported escape '\\${next ?? ""}' in a string`);
       value += escaped;
     } else value += c;
@@ -53,7 +54,11 @@ function parseAction(body: string, file: string): TemplatePart | undefined {
     if (!trimmed.endsWith("*/")) fail(file, "has an unterminated comment");
     return undefined;
   }
-  if (!/^secret\s/.test(trimmed)) fail(file, `action '{{ ${trimmed.slice(0, 40)} }}' is not supported: only {{ secret "ALIAS" }} with pipes ${TEMPLATE_FUNCTIONS.join(", ")}`);
+  if (!/^secret\s/.test(trimmed))
+    fail(
+      file,
+      `action '{{ ${trimmed.slice(0, 40)} }}' is not supported: only {{ secret "ALIAS" }} with pipes ${TEMPLATE_FUNCTIONS.join(", ")}`,
+    );
   const { value: alias, rest } = readString(trimmed.slice("secret".length).trimStart(), file);
   if (alias === "") fail(file, "reads an empty alias");
   const pipes: TemplateFunction[] = [];
@@ -62,16 +67,19 @@ function parseAction(body: string, file: string): TemplatePart | undefined {
     if (!tail.startsWith("|")) fail(file, `has unexpected '${tail.slice(0, 20)}' after secret "${alias}"`);
     for (const raw of tail.slice(1).split("|")) {
       const name = raw.trim();
-      if (!(TEMPLATE_FUNCTIONS as readonly string[]).includes(name)) fail(file, `uses unknown function '${name.slice(0, 40)}': use ${TEMPLATE_FUNCTIONS.join(", ")}`);
+      if (!(TEMPLATE_FUNCTIONS as readonly string[]).includes(name))
+        fail(file, `uses unknown function '${name.slice(0, 40)}': use ${TEMPLATE_FUNCTIONS.join(", ")}`);
       pipes.push(name as TemplateFunction);
     }
-    if (pipes.length > RENDER_LIMITS.pipesPerAction) fail(file, `has more than ${RENDER_LIMITS.pipesPerAction} functions in one action`);
+    if (pipes.length > RENDER_LIMITS.pipesPerAction)
+      fail(file, `has more than ${RENDER_LIMITS.pipesPerAction} functions in one action`);
   }
   return { alias, pipes };
 }
 
 export function parseTemplate(source: string, file: string): ParsedTemplate {
-  if (source.length > RENDER_LIMITS.templateChars) fail(file, `is longer than ${RENDER_LIMITS.templateChars} characters`);
+  if (source.length > RENDER_LIMITS.templateChars)
+    fail(file, `is longer than ${RENDER_LIMITS.templateChars} characters`);
   const parts: TemplatePart[] = [];
   let rest = source;
   let trimNextText = false;
@@ -112,14 +120,19 @@ function applyPipe(fn: TemplateFunction, value: Buffer, file: string, alias: str
       return Buffer.from(queryEscape(value));
     case "b64dec": {
       const text = value.toString("latin1").trim();
-      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) fail(file, `cannot b64dec the value of '${alias}': it is not base64`);
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0)
+        fail(file, `cannot b64dec the value of '${alias}': it is not base64`);
       return Buffer.from(text, "base64");
     }
   }
 }
 
 /** Renders the parsed template; `lookup` gives each alias's value. Output is bytes; the caller checks it is text. */
-export function evaluateTemplate(template: ParsedTemplate, lookup: (alias: string) => Buffer | undefined, file: string): Buffer {
+export function evaluateTemplate(
+  template: ParsedTemplate,
+  lookup: (alias: string) => Buffer | undefined,
+  file: string,
+): Buffer {
   const chunks: Buffer[] = [];
   let size = 0;
   for (const part of template.parts) {

@@ -67,7 +67,12 @@ interface Deps {
  * (a concurrent writer of the same variable, a policy change) takes the variable's lock and
  * writes as before, so contended variables queue instead of retrying.
  */
-export async function addVersion(deps: Deps, roleId: string, resourceId: string, value: Buffer): Promise<AddVersionResult> {
+export async function addVersion(
+  deps: Deps,
+  roleId: string,
+  resourceId: string,
+  value: Buffer,
+): Promise<AddVersionResult> {
   if (value.length === 0) throw errors.argument("'value' may not be empty");
   // The audit record is written before the change commits, once: a change that cannot be audited is not made.
   let audited = false;
@@ -75,14 +80,22 @@ export async function addVersion(deps: Deps, roleId: string, resourceId: string,
     if (!audited) await deps.beforeCommit?.();
     audited = true;
   };
-  const result = (await writeIfUnchanged(deps, audit, roleId, resourceId, value)) ?? (await writeLocked(deps, audit, roleId, resourceId, value));
+  const result =
+    (await writeIfUnchanged(deps, audit, roleId, resourceId, value)) ??
+    (await writeLocked(deps, audit, roleId, resourceId, value));
   // Committed: a failure to signal costs one refresh interval, not the write.
   if (result.created) await signalSecretChanged(deps.pool, resourceId);
   return result;
 }
 
 /** The optimistic write; undefined when something changed and the locked write must decide. */
-async function writeIfUnchanged(deps: Deps, audit: () => Promise<void>, roleId: string, resourceId: string, value: Buffer): Promise<AddVersionResult | undefined> {
+async function writeIfUnchanged(
+  deps: Deps,
+  audit: () => Promise<void>,
+  roleId: string,
+  resourceId: string,
+  value: Buffer,
+): Promise<AddVersionResult | undefined> {
   // Privileges first, before anything is written: a grant cached from an earlier write
   // (authz/cached-grants.ts), else the check itself.
   const grant = updateGrants.get(roleId, resourceId) ?? (await authorizeUpdate(deps.pool, roleId, resourceId));
@@ -93,12 +106,23 @@ async function writeIfUnchanged(deps: Deps, audit: () => Promise<void>, roleId: 
   // writer in the instant between the read and the write, a failed statement) leaves a
   // success line followed by the failure line of the same request, as a failed COMMIT does.
   if (!latest || latest.authorization_version !== grant.version) return undefined;
-  if (deps.aead.decrypt(latest.value, secretAad(resourceId, latest.version)).equals(value)) return { version: latest.version, created: false };
+  if (deps.aead.decrypt(latest.value, secretAad(resourceId, latest.version)).equals(value))
+    return { version: latest.version, created: false };
   const version = latest.version + 1;
   await audit();
   try {
-    const values = [resourceId, version, deps.aead.encrypt(value, secretAad(resourceId, version)), version - deps.keep, grant.version];
-    const { rows } = await deps.pool.query<{ inserted: number }>({ name: "write-version-if-unchanged", text: WRITE_IF_UNCHANGED, values });
+    const values = [
+      resourceId,
+      version,
+      deps.aead.encrypt(value, secretAad(resourceId, version)),
+      version - deps.keep,
+      grant.version,
+    ];
+    const { rows } = await deps.pool.query<{ inserted: number }>({
+      name: "write-version-if-unchanged",
+      text: WRITE_IF_UNCHANGED,
+      values,
+    });
     return rows[0]!.inserted === 1 ? { version, created: true } : undefined;
   } catch (err) {
     if (RACED.has((err as { code?: string }).code ?? "")) return undefined;
@@ -115,19 +139,44 @@ const LOST_RACE = Symbol("lost race");
  * authorization changed. An optimistic writer may still get in between our read and our
  * write (it takes no lock): then this round rolls back and the next one reads again.
  */
-async function writeLocked(deps: Deps, audit: () => Promise<void>, roleId: string, resourceId: string, value: Buffer): Promise<AddVersionResult> {
+async function writeLocked(
+  deps: Deps,
+  audit: () => Promise<void>,
+  roleId: string,
+  resourceId: string,
+  value: Buffer,
+): Promise<AddVersionResult> {
   for (let attempt = 1; attempt <= LOCKED_ATTEMPTS; attempt++) {
     const grant = updateGrants.get(roleId, resourceId) ?? (await authorizeUpdate(deps.pool, roleId, resourceId));
     try {
       return await inTransaction(deps.pool, async (db): Promise<AddVersionResult> => {
-        const locked = (await db.query<Versioned>({ name: "lock-variable", text: LOCK_VARIABLE, values: [resourceId] })).rows[0];
-        const granted = locked?.authorization_version === grant.version ? grant : await authorizeUpdate(db, roleId, resourceId);
+        const locked = (await db.query<Versioned>({ name: "lock-variable", text: LOCK_VARIABLE, values: [resourceId] }))
+          .rows[0];
+        const granted =
+          locked?.authorization_version === grant.version ? grant : await authorizeUpdate(db, roleId, resourceId);
         // A statement of its own, after the lock: it sees what the writer before us committed.
-        const latest = (await db.query<{ version: number; value: Buffer }>({ name: "latest-version", text: "SELECT version, value FROM secrets WHERE resource_id = $1 ORDER BY version DESC LIMIT 1", values: [resourceId] })).rows[0];
-        if (latest && deps.aead.decrypt(latest.value, secretAad(resourceId, latest.version)).equals(value)) return { version: latest.version, created: false };
+        const latest = (
+          await db.query<{ version: number; value: Buffer }>({
+            name: "latest-version",
+            text: "SELECT version, value FROM secrets WHERE resource_id = $1 ORDER BY version DESC LIMIT 1",
+            values: [resourceId],
+          })
+        ).rows[0];
+        if (latest && deps.aead.decrypt(latest.value, secretAad(resourceId, latest.version)).equals(value))
+          return { version: latest.version, created: false };
         const version = (latest?.version ?? 0) + 1;
-        const values = [resourceId, version, deps.aead.encrypt(value, secretAad(resourceId, version)), version - deps.keep, granted.version];
-        const { rows } = await db.query<{ inserted: number }>({ name: "write-version-if-unchanged", text: WRITE_IF_UNCHANGED, values });
+        const values = [
+          resourceId,
+          version,
+          deps.aead.encrypt(value, secretAad(resourceId, version)),
+          version - deps.keep,
+          granted.version,
+        ];
+        const { rows } = await db.query<{ inserted: number }>({
+          name: "write-version-if-unchanged",
+          text: WRITE_IF_UNCHANGED,
+          values,
+        });
         if (rows[0]!.inserted !== 1) throw LOST_RACE;
         await audit();
         return { version, created: true };
@@ -140,7 +189,11 @@ async function writeLocked(deps: Deps, audit: () => Promise<void>, roleId: strin
 }
 
 /** `?expirations`: clear expiry on every version (rotators call this). */
-export async function clearExpirations(deps: { pool: pg.Pool; beforeCommit?: () => Promise<void> }, roleId: string, resourceId: string): Promise<void> {
+export async function clearExpirations(
+  deps: { pool: pg.Pool; beforeCommit?: () => Promise<void> },
+  roleId: string,
+  resourceId: string,
+): Promise<void> {
   await inTransaction(deps.pool, async (db) => {
     await authorizeUpdate(db, roleId, resourceId);
     await db.query("UPDATE secrets SET expires_at = NULL WHERE resource_id = $1", [resourceId]);

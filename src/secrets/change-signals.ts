@@ -14,11 +14,14 @@ import { perTurnLoader } from "../storage/per-turn-loader.js";
 
 export const SECRET_CHANGED_CHANNEL = "strongroom_secret_changed";
 
-const NOTIFY_EACH = "SELECT pg_notify($1, id), set_config('synchronous_commit', 'off', true) FROM unnest($2::text[]) AS id";
+const NOTIFY_EACH =
+  "SELECT pg_notify($1, id), set_config('synchronous_commit', 'off', true) FROM unnest($2::text[]) AS id";
 
 async function notifyEach(pool: pg.Pool, ids: readonly string[]): Promise<void[]> {
   // A lost signal costs a refresh interval, not data: never fail the write that sent it.
-  await pool.query({ name: "notify-secrets-changed", text: NOTIFY_EACH, values: [SECRET_CHANGED_CHANNEL, ids] }).catch(() => undefined);
+  await pool
+    .query({ name: "notify-secrets-changed", text: NOTIFY_EACH, values: [SECRET_CHANGED_CHANNEL, ids] })
+    .catch(() => undefined);
   return ids.map(() => undefined);
 }
 

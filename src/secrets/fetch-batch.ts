@@ -9,7 +9,11 @@ import { errors, type ApiError } from "../errors.js";
 import type { Queryable } from "../storage/database.js";
 import { loadBatchRows, secretAad } from "./secret-rows.js";
 
-export async function fetchBatch(deps: { db: Queryable; aead: Aead }, roleId: string, ids: string[]): Promise<Map<string, Buffer>> {
+export async function fetchBatch(
+  deps: { db: Queryable; aead: Aead },
+  roleId: string,
+  ids: string[],
+): Promise<Map<string, Buffer>> {
   const result = await fetchBatchAccounted(deps, roleId, ids);
   if ("error" in result) throw result.error;
   return result.values;

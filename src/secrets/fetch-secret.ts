@@ -10,7 +10,12 @@ export interface FetchedSecret {
   version: number;
 }
 
-export async function fetchSecret(deps: { db: Queryable; aead: Aead }, roleId: string, resourceId: string, version: number | null): Promise<FetchedSecret> {
+export async function fetchSecret(
+  deps: { db: Queryable; aead: Aead },
+  roleId: string,
+  resourceId: string,
+  version: number | null,
+): Promise<FetchedSecret> {
   const row = await loadSecretRow(deps.db, roleId, resourceId, version);
   // Invisible looks exactly like missing, so existence does not leak.
   if (!row || !row.visible) throw errors.secretNotFound(resourceId);

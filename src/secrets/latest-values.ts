@@ -47,8 +47,18 @@ export interface GrantedRow {
 }
 
 /** The latest values of `ids` if the authorization version is still `version`; empty when it is not. */
-export async function latestValuesIfCurrent(db: Queryable, ids: readonly string[], version: string): Promise<GrantedRow[]> {
-  return (await db.query<GrantedRow>({ name: "secret-latest-values-if-current", text: LATEST_VALUES_IF_CURRENT, values: [ids, version] })).rows;
+export async function latestValuesIfCurrent(
+  db: Queryable,
+  ids: readonly string[],
+  version: string,
+): Promise<GrantedRow[]> {
+  return (
+    await db.query<GrantedRow>({
+      name: "secret-latest-values-if-current",
+      text: LATEST_VALUES_IF_CURRENT,
+      values: [ids, version],
+    })
+  ).rows;
 }
 
 const joined = perTurnLoader(async (pool: pg.Pool, ids: readonly string[]) => {

@@ -86,23 +86,39 @@ export type BatchRow = Pick<SecretRow, "resource_id" | "allowed" | "version" | "
  * a pool's statements: inside a transaction that changed memberships or permissions, a
  * decision would be remembered under the version that changes only when it commits.
  */
-function remember(db: Queryable, roleId: string, rows: readonly (Pick<SecretRow, "resource_id" | "allowed" | "mime_type" | "authorization_version"> & { visible?: boolean })[]): void {
+function remember(
+  db: Queryable,
+  roleId: string,
+  rows: readonly (Pick<SecretRow, "resource_id" | "allowed" | "mime_type" | "authorization_version"> & {
+    visible?: boolean;
+  })[],
+): void {
   if (!(db instanceof pg.Pool)) return;
   for (const row of rows) {
-    if (row.allowed && row.visible !== false) readGrants.grant(roleId, row.resource_id, { version: row.authorization_version, mimeType: row.mime_type });
+    if (row.allowed && row.visible !== false)
+      readGrants.grant(roleId, row.resource_id, { version: row.authorization_version, mimeType: row.mime_type });
     else readGrants.forget(roleId, row.resource_id);
   }
 }
 
 /** One variable: the row if it exists (latest value, or `version`). Named statements: each connection plans them once. */
-export async function loadSecretRow(db: Queryable, roleId: string, id: string, version: number | null): Promise<SecretRow | undefined> {
+export async function loadSecretRow(
+  db: Queryable,
+  roleId: string,
+  id: string,
+  version: number | null,
+): Promise<SecretRow | undefined> {
   const grant = version === null ? readGrants.get(roleId, id) : undefined;
   if (grant) {
     const row = (await latestValues(db, [id])).get(id);
-    if (row && row.authorization_version === grant.version) return { ...row, visible: true, allowed: true, mime_type: grant.mimeType };
+    if (row && row.authorization_version === grant.version)
+      return { ...row, visible: true, allowed: true, mime_type: grant.mimeType };
   }
   const rows = await roleClosures.withClosure(db, roleId, async (roles) => {
-    const query = version === null ? { name: "secret-latest-of-one", text: LATEST_OF_ONE, values: [roles, id] } : { name: "secret-version-of-one", text: VERSION_OF_ONE, values: [roles, id, version] };
+    const query =
+      version === null
+        ? { name: "secret-latest-of-one", text: LATEST_OF_ONE, values: [roles, id] }
+        : { name: "secret-version-of-one", text: VERSION_OF_ONE, values: [roles, id, version] };
     return (await db.query<SecretRow>(query)).rows;
   });
   if (rows.length === 0) readGrants.forget(roleId, id);
@@ -126,7 +142,12 @@ export async function loadBatchRows(db: Queryable, roleId: string, ids: string[]
       }
     }
   }
-  const rows = await roleClosures.withClosure(db, roleId, async (roles) => (await db.query<SecretRow>({ name: "secret-latest-of-many", text: LATEST_OF_MANY, values: [roles, ids] })).rows);
+  const rows = await roleClosures.withClosure(
+    db,
+    roleId,
+    async (roles) =>
+      (await db.query<SecretRow>({ name: "secret-latest-of-many", text: LATEST_OF_MANY, values: [roles, ids] })).rows,
+  );
   remember(db, roleId, rows);
   return new Map(rows.map((row) => [row.resource_id, row]));
 }

@@ -66,7 +66,14 @@ export class WatchHub {
   #authorization: string | undefined;
   #authorizationStart = 0;
   #statements = 0;
-  readonly #joined = new Map<string, { ids: Set<string>; since: number; waiters: { resolve(rows: Map<string, WatchRow>): void; reject(err: unknown): void }[] }>();
+  readonly #joined = new Map<
+    string,
+    {
+      ids: Set<string>;
+      since: number;
+      waiters: { resolve(rows: Map<string, WatchRow>): void; reject(err: unknown): void }[];
+    }
+  >();
   readonly #pendingIds = new Set<string>();
   readonly #pendingWatchers = new Set<Watcher>();
   #wave: Promise<void> | undefined;
@@ -135,11 +142,19 @@ export class WatchHub {
    * variable changes, else after `timeoutMs`; "aborted" when `signal` aborts or the hub closes.
    * Throws the batch read's ApiError (403/404) or WatchHubFullError.
    */
-  async watch(pool: pg.Pool, roleId: string, ids: readonly string[], known: string | undefined, timeoutMs: number, signal?: AbortSignal): Promise<WatchAnswer | "aborted"> {
+  async watch(
+    pool: pg.Pool,
+    roleId: string,
+    ids: readonly string[],
+    known: string | undefined,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<WatchAnswer | "aborted"> {
     this.attach(pool);
     if (this.#closed || signal?.aborted) return "aborted";
     const remembered = this.#rememberedCursor(roleId, ids);
-    if (remembered !== undefined && remembered === known) return this.#arm(roleId, ids, remembered, timeoutMs, signal, this.#stamp);
+    if (remembered !== undefined && remembered === known)
+      return this.#arm(roleId, ids, remembered, timeoutMs, signal, this.#stamp);
     // The full check, as a batch read: a caller who may not read these never holds a watch.
     const since = this.#stamp;
     const rows = await this.#checkJoined(pool, roleId, ids, since);
@@ -158,8 +173,16 @@ export class WatchHub {
     return cursorOf(ids, (id) => this.#versions.get(id)!);
   }
 
-  #arm(roleId: string, ids: readonly string[], cursor: string, timeoutMs: number, signal: AbortSignal | undefined, since: number): Promise<WatchAnswer | "aborted"> {
-    if (this.#count >= this.maxWatchers) throw new WatchHubFullError(`the server already holds ${this.maxWatchers} watches`);
+  #arm(
+    roleId: string,
+    ids: readonly string[],
+    cursor: string,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    since: number,
+  ): Promise<WatchAnswer | "aborted"> {
+    if (this.#count >= this.maxWatchers)
+      throw new WatchHubFullError(`the server already holds ${this.maxWatchers} watches`);
     if (signal?.aborted || this.#closed) return Promise.resolve("aborted");
     this.#count++;
     return new Promise((resolve, reject) => {
@@ -212,7 +235,12 @@ export class WatchHub {
   }
 
   /** Remember versions read by a statement that started at signal stamp `since` (unless signalled since). */
-  #learn(versions: Iterable<[string, number | null]>, authorization: string | undefined, started: number, since: number): void {
+  #learn(
+    versions: Iterable<[string, number | null]>,
+    authorization: string | undefined,
+    started: number,
+    since: number,
+  ): void {
     if (this.#versions.size >= MEMORY_LIMIT) this.#versions.clear();
     for (const [id, version] of versions) {
       if (version !== null && !this.#signalledSince(id, since)) this.#versions.set(id, version);
@@ -253,7 +281,12 @@ export class WatchHub {
     const started = ++this.#statements;
     const rows = await watchRows(db, roleId, ids);
     const first = rows.values().next().value;
-    this.#learn([...rows].map(([id, row]) => [id, row.version]), first?.authorization_version, started, since);
+    this.#learn(
+      [...rows].map(([id, row]) => [id, row.version]),
+      first?.authorization_version,
+      started,
+      since,
+    );
     return rows;
   }
 
@@ -285,7 +318,8 @@ export class WatchHub {
   async #answer(watchers: readonly Watcher[], changed: readonly string[], expired: boolean): Promise<void> {
     const needed = new Set(changed);
     // Expired watchers re-read every id: a safety net should a signal ever be lost unnoticed.
-    for (const watcher of watchers) for (const id of watcher.ids) if (expired || !this.#versions.has(id)) needed.add(id);
+    for (const watcher of watchers)
+      for (const id of watcher.ids) if (expired || !this.#versions.has(id)) needed.add(id);
     const since = this.#stamp;
     const started = ++this.#statements;
     let read;
@@ -293,7 +327,8 @@ export class WatchHub {
       this.statements++;
       read = await latestVersions(this.#db!, [...needed]);
     } catch {
-      for (const watcher of watchers) watcher.done({ error: errors.unavailable("the change stream lost its database connection; retry") });
+      for (const watcher of watchers)
+        watcher.done({ error: errors.unavailable("the change stream lost its database connection; retry") });
       return;
     }
     this.#learn(read.versions, read.authorizationVersion, started, since);
@@ -313,8 +348,10 @@ export class WatchHub {
         if (version === null) gone = true;
         return version ?? 0;
       });
-      if (gone) stale.push(watcher); // deleted or emptied: the full check names it (404)
-      else if (unknown && !expired) continue; // signalled during the statement: it is in the next wave
+      if (gone)
+        stale.push(watcher); // deleted or emptied: the full check names it (404)
+      else if (unknown && !expired)
+        continue; // signalled during the statement: it is in the next wave
       else if (unknown) stale.push(watcher);
       else if (cursor !== watcher.cursor) watcher.done({ changed: true, cursor });
       else if (expired) watcher.done({ changed: false, cursor });
@@ -344,7 +381,8 @@ export class WatchHub {
         this.statements++;
         rows = await this.#check(this.#db!, roleId, ids, this.#stamp);
       } catch {
-        for (const watcher of list) watcher.done({ error: errors.unavailable("the change stream lost its database connection; retry") });
+        for (const watcher of list)
+          watcher.done({ error: errors.unavailable("the change stream lost its database connection; retry") });
         continue;
       }
       for (const watcher of list) {

@@ -44,7 +44,8 @@ const WATCH_ROWS = `WITH RECURSIVE ${CLOSURE_CTE}
 export async function watchRows(db: Db, roleId: string, ids: readonly string[]): Promise<Map<string, WatchRow>> {
   const { rows } = await db.query<WatchRow>({ name: "watch-rows", text: WATCH_ROWS, values: [roleId, ids] });
   for (const row of rows) {
-    if (row.allowed) readGrants.grant(roleId, row.resource_id, { version: row.authorization_version, mimeType: row.mime_type });
+    if (row.allowed)
+      readGrants.grant(roleId, row.resource_id, { version: row.authorization_version, mimeType: row.mime_type });
     else readGrants.forget(roleId, row.resource_id);
   }
   return new Map(rows.map((row) => [row.resource_id, row]));
@@ -58,7 +59,10 @@ export function cursorOf(ids: readonly string[], versionOf: (id: string) => numb
 }
 
 /** A watcher's answer from a full check's rows: its cursor, or the batch read's error. */
-export function judge(rows: ReadonlyMap<string, WatchRow>, ids: readonly string[]): { cursor: string } | { error: ApiError } {
+export function judge(
+  rows: ReadonlyMap<string, WatchRow>,
+  ids: readonly string[],
+): { cursor: string } | { error: ApiError } {
   if (ids.some((id) => rows.get(id)?.allowed === false)) return { error: errors.forbidden() };
   const missing = ids.find((id) => rows.get(id)?.version == null);
   if (missing !== undefined) return { error: errors.secretNotFound(missing) };
@@ -76,9 +80,19 @@ const LATEST_VERSIONS = `SELECT i.id AS resource_id, (SELECT max(version) FROM s
   FROM unnest($1::text[]) AS i(id)`;
 
 /** Latest version of each id (null: none, or no such variable) and the authorization version, in one snapshot. */
-export async function latestVersions(db: Db, ids: readonly string[]): Promise<{ versions: Map<string, number | null>; authorizationVersion: string | undefined }> {
-  const { rows } = await db.query<{ resource_id: string; version: number | null; authorization_version: string }>({ name: "watch-latest-versions", text: LATEST_VERSIONS, values: [ids] });
-  return { versions: new Map(rows.map((r) => [r.resource_id, r.version])), authorizationVersion: rows[0]?.authorization_version };
+export async function latestVersions(
+  db: Db,
+  ids: readonly string[],
+): Promise<{ versions: Map<string, number | null>; authorizationVersion: string | undefined }> {
+  const { rows } = await db.query<{ resource_id: string; version: number | null; authorization_version: string }>({
+    name: "watch-latest-versions",
+    text: LATEST_VERSIONS,
+    values: [ids],
+  });
+  return {
+    versions: new Map(rows.map((r) => [r.resource_id, r.version])),
+    authorizationVersion: rows[0]?.authorization_version,
+  };
 }
 
 /**

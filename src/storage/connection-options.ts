@@ -24,7 +24,10 @@ const CLIENT_GRACE_MS = 500;
 /** First keep-alive probe after this much idle time: finds dead idle connections. */
 const KEEPALIVE_IDLE_MS = 10_000;
 
-export function connectionOptions(connectionString: string, timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS): pg.ClientConfig {
+export function connectionOptions(
+  connectionString: string,
+  timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS,
+): pg.ClientConfig {
   return {
     connectionString,
     connectionTimeoutMillis: timeouts.connectTimeoutMs,

@@ -20,11 +20,19 @@ export interface Database {
 /** node-postgres's own default, and what measured best on the read path (docs/adr/0020-read-decisions.md). */
 export const DEFAULT_POOL_SIZE = 10;
 
-export async function openDatabase(opts: { databaseUrl?: string | undefined; dataDir: string; log: Logger; timeouts?: DatabaseTimeouts; poolSize?: number }): Promise<Database> {
+export async function openDatabase(opts: {
+  databaseUrl?: string | undefined;
+  dataDir: string;
+  log: Logger;
+  timeouts?: DatabaseTimeouts;
+  poolSize?: number;
+}): Promise<Database> {
   const timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS;
   const embedded = opts.databaseUrl
     ? undefined
-    : await startEmbeddedPostgres(opts.dataDir, (line) => opts.log.debug({ postgres: line.trim() }), { warn: (message, details) => opts.log.warn(details, message) });
+    : await startEmbeddedPostgres(opts.dataDir, (line) => opts.log.debug({ postgres: line.trim() }), {
+        warn: (message, details) => opts.log.warn(details, message),
+      });
   const url = opts.databaseUrl ?? embedded!.url;
   const pool = new pg.Pool({ ...connectionOptions(url, timeouts), max: opts.poolSize ?? DEFAULT_POOL_SIZE });
   // An idle client's network error must not crash the process; the next query reports it.
@@ -58,10 +66,12 @@ function boundedWait(work: Promise<void>, ms: number): Promise<void> {
   return new Promise((ok) => {
     const timer = setTimeout(ok, ms);
     timer.unref();
-    work.then(
-      () => ok(),
-      () => ok(),
-    ).finally(() => clearTimeout(timer));
+    work
+      .then(
+        () => ok(),
+        () => ok(),
+      )
+      .finally(() => clearTimeout(timer));
   });
 }
 

@@ -56,7 +56,11 @@ export interface EmbeddedOptions {
   warn?: (message: string, details: Record<string, unknown>) => void;
 }
 
-export async function startEmbeddedPostgres(dataDir: string, onLog: (line: string) => void, opts: EmbeddedOptions = {}): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  onLog: (line: string) => void,
+  opts: EmbeddedOptions = {},
+): Promise<EmbeddedDatabase> {
   const root = resolve(dataDir);
   await mkdir(root, { recursive: true });
   const asRoot = process.getuid?.() === 0;

@@ -20,12 +20,18 @@ const KEYS_PER_STATEMENT = 1000;
  * `load(pool, keys)` answers with one value per key, in order. Returns the joined loader
  * for a pool (one per pool, made on first use).
  */
-export function perTurnLoader<K, V>(load: (pool: pg.Pool, keys: readonly K[]) => Promise<V[]>): (pool: pg.Pool) => DataLoader<K, V> {
+export function perTurnLoader<K, V>(
+  load: (pool: pg.Pool, keys: readonly K[]) => Promise<V[]>,
+): (pool: pg.Pool) => DataLoader<K, V> {
   const byPool = new WeakMap<pg.Pool, DataLoader<K, V>>();
   return (pool) => {
     let loader = byPool.get(pool);
     if (!loader) {
-      loader = new DataLoader((keys) => load(pool, keys), { cache: false, maxBatchSize: KEYS_PER_STATEMENT, batchScheduleFn: (run) => setImmediate(run) });
+      loader = new DataLoader((keys) => load(pool, keys), {
+        cache: false,
+        maxBatchSize: KEYS_PER_STATEMENT,
+        batchScheduleFn: (run) => setImmediate(run),
+      });
       byPool.set(pool, loader);
     }
     return loader;

@@ -8,7 +8,16 @@
 export type DatabaseErrorClass = "client-input" | "unavailable";
 
 const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300", "53400", "57014", "58000", "58030"]);
-const UNAVAILABLE_ERRNOS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+const UNAVAILABLE_ERRNOS = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
 /** What `pg` throws (without a code) when the socket dies or a client-side timeout fires. */
 const UNAVAILABLE_MESSAGES = [
   /connection terminated/i,
@@ -27,6 +36,7 @@ export function classifyDatabaseError(err: unknown): DatabaseErrorClass | undefi
     if (code.startsWith("22") || code === "54000" || code === "54001") return "client-input";
     if (code.startsWith("08") || UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_ERRNOS.has(code)) return "unavailable";
   }
-  if (typeof message === "string" && UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(message))) return "unavailable";
+  if (typeof message === "string" && UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(message)))
+    return "unavailable";
   return undefined;
 }

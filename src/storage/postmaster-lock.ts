@@ -105,7 +105,8 @@ export function inspectPostmasterLock(databaseDir: string, proc: ProcessTable = 
   const ownerPid = proc.parent(pid);
   // In a container the server itself is PID 1 (the image's entrypoint), so PID 1 counts too:
   // an orphan reparented to a host's init or a container's tini fails isStrongroom.
-  if (ownerPid !== undefined && ownerPid >= 1 && isStrongroom(proc.cmdline(ownerPid))) return { kind: "in-use", pid, ownerPid };
+  if (ownerPid !== undefined && ownerPid >= 1 && isStrongroom(proc.cmdline(ownerPid)))
+    return { kind: "in-use", pid, ownerPid };
   return { kind: "orphan", pid };
 }
 
@@ -138,24 +139,37 @@ export async function recoverPostmasterLock(databaseDir: string, opts: RecoverOp
     case "dead":
       return state;
     case "reused":
-      warn("removing a stale embedded PostgreSQL lock file: its PID now belongs to another program", { pid: state.pid });
+      warn("removing a stale embedded PostgreSQL lock file: its PID now belongs to another program", {
+        pid: state.pid,
+      });
       rmSync(lockFile(databaseDir), { force: true });
       return state;
     case "unknown":
-      throw new FatalStartupError(`embedded PostgreSQL lock ${lockFile(databaseDir)} names PID ${state.pid}, which is running; if it is a PostgreSQL left by an earlier run, ${stopIt}`);
+      throw new FatalStartupError(
+        `embedded PostgreSQL lock ${lockFile(databaseDir)} names PID ${state.pid}, which is running; if it is a PostgreSQL left by an earlier run, ${stopIt}`,
+      );
     case "in-use":
-      throw new FatalStartupError(`data dir ${databaseDir} is in use by another running strongroom (PID ${state.ownerPid}); stop that one first or use another --data-dir`);
+      throw new FatalStartupError(
+        `data dir ${databaseDir} is in use by another running strongroom (PID ${state.ownerPid}); stop that one first or use another --data-dir`,
+      );
     case "orphan":
       warn("stopping the embedded PostgreSQL left running by an earlier run of this data dir", { pid: state.pid });
-      for (const [signal, waitMs] of [["SIGINT", opts.shutdownWaitMs ?? 30_000], ["SIGQUIT", 10_000]] as const) {
+      for (const [signal, waitMs] of [
+        ["SIGINT", opts.shutdownWaitMs ?? 30_000],
+        ["SIGQUIT", 10_000],
+      ] as const) {
         try {
           proc.signal(state.pid, signal);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === "ESRCH") return state;
-          throw new FatalStartupError(`embedded PostgreSQL PID ${state.pid}, left running by an earlier run of ${databaseDir}, cannot be stopped by this user; ${stopIt}`);
+          throw new FatalStartupError(
+            `embedded PostgreSQL PID ${state.pid}, left running by an earlier run of ${databaseDir}, cannot be stopped by this user; ${stopIt}`,
+          );
         }
         if (await waitForExit(state.pid, proc, waitMs)) return state;
       }
-      throw new FatalStartupError(`embedded PostgreSQL PID ${state.pid}, left running by an earlier run of ${databaseDir}, did not stop; ${stopIt}`);
+      throw new FatalStartupError(
+        `embedded PostgreSQL PID ${state.pid}, left running by an earlier run of ${databaseDir}, did not stop; ${stopIt}`,
+      );
   }
 }

@@ -67,7 +67,10 @@ export class BatchingDestination implements pino.DestinationStream {
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   // pino's own default: sonic-boom on stdout, asynchronous (lines logged during a write join the next one).
   const target = destination ?? pino.destination({ dest: process.stdout.fd || 1 });
-  return pino({ level, base: { service: "strongroom" }, redact: ["req.headers.authorization", "headers.authorization"] }, new BatchingDestination(target));
+  return pino(
+    { level, base: { service: "strongroom" }, redact: ["req.headers.authorization", "headers.authorization"] },
+    new BatchingDestination(target),
+  );
 }
 
 /** Runs `log` (calls on `logger` or its children) so that its lines reach the destination in one write when it can batch. */

@@ -6,7 +6,13 @@ import { pino } from "pino";
 import { loadAgentConfig } from "../../src/agent/agent-config.js";
 import { runOnce } from "../../src/agent/run-agent.js";
 import { startTestServer, type TestServer } from "../support/server.js";
-import { issuerKey, serviceAccountClaims, signToken, startFakeIssuer, type FakeIssuer } from "../support/service-account-issuer.js";
+import {
+  issuerKey,
+  serviceAccountClaims,
+  signToken,
+  startFakeIssuer,
+  type FakeIssuer,
+} from "../support/service-account-issuer.js";
 import { httpsRequest, selfSignedCertificate, type TestCertificate } from "../support/tls.js";
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
@@ -22,13 +28,37 @@ describe("agent over HTTPS with a private CA (as the chart serves the API)", fun
     const key = await issuerKey("cluster");
     issuer = await startFakeIssuer([key]);
     tls = selfSignedCertificate();
-    server = await startTestServer({ account: "acme", flags: { ...issuer.flags, "tls-cert": tls.certFile, "tls-key": tls.keyFile } });
+    server = await startTestServer({
+      account: "acme",
+      flags: { ...issuer.flags, "tls-cert": tls.certFile, "tls-key": tls.keyFile },
+    });
     const url = server.url.replace("http://", "https://");
-    const login = await httpsRequest(`${url}/authn/acme/admin/authenticate`, tls.cert, { method: "POST", body: server.adminKey, headers: { "Accept-Encoding": "base64" } });
+    const login = await httpsRequest(`${url}/authn/acme/admin/authenticate`, tls.cert, {
+      method: "POST",
+      body: server.adminKey,
+      headers: { "Accept-Encoding": "base64" },
+    });
     const auth = { Authorization: `Token token="${login.text}"` };
-    const policy = "- !host kubernetes/prod/app\n- !variable db/password\n- !permit { role: !host kubernetes/prod/app, privilege: [ read, execute ], resource: !variable db/password }\n";
-    expect((await httpsRequest(`${url}/policies/acme/policy/root`, tls.cert, { method: "POST", body: policy, headers: auth })).status).to.equal(201);
-    expect((await httpsRequest(`${url}/secrets/acme/variable/db%2Fpassword`, tls.cert, { method: "POST", body: "over-tls", headers: auth })).status).to.equal(201);
+    const policy =
+      "- !host kubernetes/prod/app\n- !variable db/password\n- !permit { role: !host kubernetes/prod/app, privilege: [ read, execute ], resource: !variable db/password }\n";
+    expect(
+      (
+        await httpsRequest(`${url}/policies/acme/policy/root`, tls.cert, {
+          method: "POST",
+          body: policy,
+          headers: auth,
+        })
+      ).status,
+    ).to.equal(201);
+    expect(
+      (
+        await httpsRequest(`${url}/secrets/acme/variable/db%2Fpassword`, tls.cert, {
+          method: "POST",
+          body: "over-tls",
+          headers: auth,
+        })
+      ).status,
+    ).to.equal(201);
     tokenFile = join(mkdtempSync(join(tmpdir(), "agent-tls-")), "token");
     writeFileSync(tokenFile, await signToken(key, serviceAccountClaims("prod", "app")));
   });

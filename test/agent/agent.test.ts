@@ -10,7 +10,15 @@ import { resolveFiles } from "../../src/kubernetes/reconcilers/resolve-files.js"
 import { AgentMetrics } from "../../src/telemetry/metrics.js";
 import { Client } from "../support/client.js";
 import { startTestServer, type TestServer } from "../support/server.js";
-import { CLUSTER_ISSUER, issuerKey, serviceAccountClaims, signToken, startFakeIssuer, type FakeIssuer, type IssuerKey } from "../support/service-account-issuer.js";
+import {
+  CLUSTER_ISSUER,
+  issuerKey,
+  serviceAccountClaims,
+  signToken,
+  startFakeIssuer,
+  type FakeIssuer,
+  type IssuerKey,
+} from "../support/service-account-issuer.js";
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 
@@ -45,12 +53,20 @@ const AUTHN_JWT_POLICY = `
 
 const FILES = {
   "app.env": { secrets: "- DB_USER: db/user\n- DB_PASSWORD: db/password\n", format: "dotenv", mode: "0440" },
-  "dsn.txt": { secrets: "- U: db/user\n- P: db/password", format: "template", template: 'postgres://{{ secret "U" }}:{{ secret "P" | urlquery }}@db:5432/app' },
+  "dsn.txt": {
+    secrets: "- U: db/user\n- P: db/password",
+    format: "template",
+    template: 'postgres://{{ secret "U" }}:{{ secret "P" | urlquery }}@db:5432/app',
+  },
   "cert.json": { secrets: "- cert: tls/cert", format: "json" },
-  "password": { secret: "db/password" },
+  password: { secret: "db/password" },
 };
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -77,7 +93,11 @@ describe("agent: rendered files from the server, following rotations", function 
     return file;
   };
   /** The agent's settings as the webhook sets them (authenticator default: authn-kubernetes). */
-  const configFor = async (sa: string, files: object = FILES, extra: Record<string, string> = {}): Promise<AgentConfig> => {
+  const configFor = async (
+    sa: string,
+    files: object = FILES,
+    extra: Record<string, string> = {},
+  ): Promise<AgentConfig> => {
     const dir = mkdtempSync(join(tmpdir(), "agent-files-"));
     const config = loadAgentConfig([], {
       STRONGROOM_URL: server.url,
@@ -102,7 +122,10 @@ describe("agent: rendered files from the server, following rotations", function 
     key = await issuerKey("cluster");
     issuer = await startFakeIssuer([key]);
     tokenDir = mkdtempSync(join(tmpdir(), "agent-token-"));
-    server = await startTestServer({ account: "acme", flags: { ...issuer.flags, authenticators: "authn,authn-kubernetes,authn-jwt/kubernetes" } });
+    server = await startTestServer({
+      account: "acme",
+      flags: { ...issuer.flags, authenticators: "authn,authn-kubernetes,authn-jwt/kubernetes" },
+    });
     admin = await new Client(server.url, server.account).login("admin", server.adminKey);
     const loaded = await admin.loadPolicy("POST", "root", POLICY);
     expect(loaded.status, loaded.text).to.equal(201);
@@ -118,7 +141,11 @@ describe("agent: rendered files from the server, following rotations", function 
 
   it("the policy that serves a pod in Secret mode (the controller's resolution) is all the agent needs", async () => {
     const { pool, aead } = server.services;
-    const secretMode = await resolveFiles({ db: pool, aead, account: server.account }, { namespace: "prod", serviceAccount: "app", host: undefined }, { password: "db/password" });
+    const secretMode = await resolveFiles(
+      { db: pool, aead, account: server.account },
+      { namespace: "prod", serviceAccount: "app", host: undefined },
+      { password: "db/password" },
+    );
     expect(secretMode).to.deep.include({ ok: true, roleId: "acme:host:kubernetes/prod/app" });
     const webservices = await admin.request("GET", `/resources/${server.account}/webservice`);
     expect(webservices.json(), "no authenticator policy loaded").to.deep.equal([]);
@@ -164,14 +191,26 @@ describe("agent: rendered files from the server, following rotations", function 
     })();
     const started = Date.now();
     await admin.setSecret("db/password", "rotated".repeat(20000));
-    const elapsed = await until("rotation", () => (readFileSync(target, "utf8") === after ? Date.now() - started : undefined), 5_000);
+    const elapsed = await until(
+      "rotation",
+      () => (readFileSync(target, "utf8") === after ? Date.now() - started : undefined),
+      5_000,
+    );
     reading = false;
     await reader;
     console.log(`      rotation reached the file after ${elapsed} ms`);
     expect(elapsed).to.be.below(1000);
-    expect([...seen].every((content) => content === before || content === after), "only whole files").to.equal(true);
-    await until("the last file", () => (readFileSync(join(agentsDir[0]!, "password"), "utf8") === "rotated".repeat(20000) ? true : undefined));
-    expect(readdirSync(agentsDir[0]!).filter((f) => f.endsWith(".tmp")), "no temporary files left").to.deep.equal([]);
+    expect(
+      [...seen].every((content) => content === before || content === after),
+      "only whole files",
+    ).to.equal(true);
+    await until("the last file", () =>
+      readFileSync(join(agentsDir[0]!, "password"), "utf8") === "rotated".repeat(20000) ? true : undefined,
+    );
+    expect(
+      readdirSync(agentsDir[0]!).filter((f) => f.endsWith(".tmp")),
+      "no temporary files left",
+    ).to.deep.equal([]);
     expect(readFileSync(join(agentsDir[0]!, "dsn.txt"), "utf8")).to.include("rotated");
   });
 
@@ -205,7 +244,18 @@ describe("agent: rendered files from the server, following rotations", function 
         execFile(
           "npx",
           ["tsx", "src/cli/main.ts", "agent", "--once"],
-          { env: { ...process.env, STRONGROOM_URL: server.url, STRONGROOM_ACCOUNT: server.account, STRONGROOM_LOGIN: `host/kubernetes/prod/${sa}`, STRONGROOM_TOKEN_FILE: config.tokenFile, STRONGROOM_AGENT_DIR: config.dir, STRONGROOM_AGENT_FILES: JSON.stringify(FILES), STRONGROOM_LOG_LEVEL: "error" } },
+          {
+            env: {
+              ...process.env,
+              STRONGROOM_URL: server.url,
+              STRONGROOM_ACCOUNT: server.account,
+              STRONGROOM_LOGIN: `host/kubernetes/prod/${sa}`,
+              STRONGROOM_TOKEN_FILE: config.tokenFile,
+              STRONGROOM_AGENT_DIR: config.dir,
+              STRONGROOM_AGENT_FILES: JSON.stringify(FILES),
+              STRONGROOM_LOG_LEVEL: "error",
+            },
+          },
           (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
         );
       });
@@ -221,10 +271,17 @@ describe("agent: rendered files from the server, following rotations", function 
   it("authn-jwt stays an option (--authenticator authn-jwt/<service>), with its own policy", async () => {
     const patched = await admin.loadPolicy("POST", "root", AUTHN_JWT_POLICY);
     expect(patched.status, patched.text).to.equal(201);
-    await admin.setSecret("conjur/authn-jwt/kubernetes/public-keys", JSON.stringify({ type: "jwks", value: { keys: [key.jwk] } }));
+    await admin.setSecret(
+      "conjur/authn-jwt/kubernetes/public-keys",
+      JSON.stringify({ type: "jwks", value: { keys: [key.jwk] } }),
+    );
     await admin.setSecret("conjur/authn-jwt/kubernetes/issuer", CLUSTER_ISSUER);
     await admin.setSecret("conjur/authn-jwt/kubernetes/audience", "strongroom");
-    const config = await configFor("app", { password: { secret: "db/password" } }, { STRONGROOM_AUTHENTICATOR: "authn-jwt/kubernetes" });
+    const config = await configFor(
+      "app",
+      { password: { secret: "db/password" } },
+      { STRONGROOM_AUTHENTICATOR: "authn-jwt/kubernetes" },
+    );
     expect(config.authenticator).to.equal("authn-jwt/kubernetes");
     await runOnce(config, log);
     expect(readFileSync(join(config.dir, "password"), "utf8")).to.equal("rotated".repeat(20000));

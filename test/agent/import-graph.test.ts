@@ -29,7 +29,14 @@ function importGraph(entry: string): { files: Set<string>; packages: Map<string,
     ].map((m) => m[1]!);
     for (const specifier of specifiers) {
       if (specifier.startsWith(".")) visit(resolve(dirname(file), specifier.replace(/\.js$/, ".ts")));
-      else if (!specifier.startsWith("node:")) packages.set(specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/"), relative(ROOT, file));
+      else if (!specifier.startsWith("node:"))
+        packages.set(
+          specifier
+            .split("/")
+            .slice(0, specifier.startsWith("@") ? 2 : 1)
+            .join("/"),
+          relative(ROOT, file),
+        );
     }
   };
   visit(entry);
@@ -41,14 +48,22 @@ describe("agent: the lean entry point (strongroom-agent) loads no server module"
     const { files, packages } = importGraph(ENTRY);
     const outside = [...files].map((f) => relative(ROOT, f)).filter((f) => !SOURCES.some((allowed) => allowed.test(f)));
     expect(outside, "server modules reached from src/agent/main.ts").to.deep.equal([]);
-    const foreign = [...packages].filter(([name]) => !PACKAGES.has(name)).map(([name, from]) => `${name} (from ${from})`);
+    const foreign = [...packages]
+      .filter(([name]) => !PACKAGES.has(name))
+      .map(([name, from]) => `${name} (from ${from})`);
     expect(foreign, "packages reached from src/agent/main.ts").to.deep.equal([]);
     expect(files.size).to.be.above(8); // the walk did follow the imports
   });
 
   it("the walk itself would catch a server import (it sees express, pg and the kubernetes client from the server's CLI)", () => {
     const { packages } = importGraph(join(ROOT, "src/cli/main.ts"));
-    expect([...packages.keys()]).to.include.members(["express", "pg", "@kubernetes/client-node", "pino", "prom-client"]);
+    expect([...packages.keys()]).to.include.members([
+      "express",
+      "pg",
+      "@kubernetes/client-node",
+      "pino",
+      "prom-client",
+    ]);
   });
 
   it("at run time, `--help` loads none of those packages either (a loader hook lists every module loaded)", () => {
@@ -58,12 +73,25 @@ describe("agent: the lean entry point (strongroom-agent) loads no server module"
       registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); seen.push(r.url); return r; } });
       process.on("exit", () => process.stderr.write("\\nLOADED " + JSON.stringify(seen) + "\\n"));
     `)}`;
-    const run = spawnSync(process.execPath, ["--import", hook, "--import", "tsx", ENTRY, "--help"], { cwd: ROOT, encoding: "utf8" });
+    const run = spawnSync(process.execPath, ["--import", hook, "--import", "tsx", ENTRY, "--help"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
     expect(run.stdout).to.include("Usage: strongroom agent");
     const loaded = JSON.parse(/LOADED (.*)/.exec(run.stderr)?.[1] ?? "[]") as string[];
-    const modules = loaded.filter((url) => url.includes("/node_modules/") && !url.includes("/node_modules/tsx/") && !url.includes("/node_modules/get-tsconfig/") && !url.includes("/node_modules/esbuild/") && !url.includes("/node_modules/resolve-pkg-maps/"));
+    const modules = loaded.filter(
+      (url) =>
+        url.includes("/node_modules/") &&
+        !url.includes("/node_modules/tsx/") &&
+        !url.includes("/node_modules/get-tsconfig/") &&
+        !url.includes("/node_modules/esbuild/") &&
+        !url.includes("/node_modules/resolve-pkg-maps/"),
+    );
     const names = new Set(modules.map((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)![1]!));
     expect([...names].filter((n) => !PACKAGES.has(n))).to.deep.equal([]);
-    expect(loaded.some((url) => url.includes("/src/agent/agent.ts")), "the hook saw the agent load").to.equal(true);
+    expect(
+      loaded.some((url) => url.includes("/src/agent/agent.ts")),
+      "the hook saw the agent load",
+    ).to.equal(true);
   });
 });

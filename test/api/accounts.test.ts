@@ -17,17 +17,25 @@ describe("accounts API and GET /", () => {
     // The special account `!` (as `strongroom account create '!'` makes it); its policy grants the privileges.
     const systemKey = await createAccount(server.services.pool, server.services.aead, "!");
     root = await new Client(server.url, "!").login("admin", systemKey);
-    const res = await root.loadPolicy("POST", "root", `
+    const res = await root.loadPolicy(
+      "POST",
+      "root",
+      `
 - !user privileged
 - !webservice accounts
 - !permit { role: !user privileged, privileges: [read, execute, update], resource: !webservice accounts }
-`);
+`,
+    );
     expect(res.status, res.text).to.equal(201);
   });
   after(() => server.close());
 
   it("refuses an ordinary account's admin (403, empty)", async () => {
-    for (const [method, path] of [["GET", "/accounts"], ["POST", "/accounts?id=x"], ["DELETE", "/accounts/cucumber"]] as const) {
+    for (const [method, path] of [
+      ["GET", "/accounts"],
+      ["POST", "/accounts?id=x"],
+      ["DELETE", "/accounts/cucumber"],
+    ] as const) {
       const res = await accountAdmin.request(method, path);
       expect(res.status, `${method} ${path}`).to.equal(403);
       expect(res.text).to.equal("");
@@ -43,13 +51,27 @@ describe("accounts API and GET /", () => {
     expect((await newAdmin.request("GET", "/whoami")).json().account).to.equal("new-account");
     // The caller owns the new admin's resource.
     expect((await root.request("GET", "/accounts")).json()).to.deep.equal(["cucumber", "new-account"]);
-    expect((await root.request("POST", "/accounts", { body: JSON.stringify({ id: "new.account@example.com" }), headers: { "Content-Type": "application/json" } })).status).to.equal(201);
+    expect(
+      (
+        await root.request("POST", "/accounts", {
+          body: JSON.stringify({ id: "new.account@example.com" }),
+          headers: { "Content-Type": "application/json" },
+        })
+      ).status,
+    ).to.equal(201);
   });
 
   it("answers 409 for an existing account and 422 for invalid names, in Conjur's words", async () => {
     const again = await root.request("POST", "/accounts?id=new-account");
     expect(again.status).to.equal(409);
-    expect(again.json()).to.deep.equal({ error: { code: "conflict", message: 'account "new-account" already exists', target: "account", details: { code: "conflict", target: "id", message: "new-account" } } });
+    expect(again.json()).to.deep.equal({
+      error: {
+        code: "conflict",
+        message: 'account "new-account" already exists',
+        target: "account",
+        details: { code: "conflict", target: "id", message: "new-account" },
+      },
+    });
     const slash = await root.request("POST", "/accounts", { body: "id=new%2Faccount", headers: FORM });
     expect(slash.status).to.equal(422);
     expect(slash.json().error.message).to.equal("Invalid account: new/account");
@@ -65,7 +87,10 @@ describe("accounts API and GET /", () => {
     expect((await root.request("DELETE", "/accounts/doomed")).status).to.equal(204);
     expect((await root.request("GET", "/accounts")).json()).not.to.include("doomed");
     expect((await doomedAdmin.request("GET", "/resources/doomed")).status).to.be.oneOf([401, 403]);
-    expect((await rawRequest(server.url, "POST", "/authn/doomed/admin/authenticate", { body: created.json().api_key })).status).to.equal(401);
+    expect(
+      (await rawRequest(server.url, "POST", "/authn/doomed/admin/authenticate", { body: created.json().api_key }))
+        .status,
+    ).to.equal(401);
     expect((await root.request("DELETE", "/accounts/doomed")).status).to.equal(404);
   });
 

@@ -28,7 +28,10 @@ describe("logs and audit", () => {
   it("writes an audit line for every secret write and read (who, what, outcome), with the request id", async () => {
     await admin.setSecret("db/password", SECRET);
     await admin.request("GET", "/secrets/aud/variable/db%2Fpassword", { headers: { "X-Request-Id": "req-42" } });
-    const host = await new Client(server.url, "aud").login("host/app", (await admin.request("PUT", "/authn/aud/api_key?role=host:app")).text);
+    const host = await new Client(server.url, "aud").login(
+      "host/app",
+      (await admin.request("PUT", "/authn/aud/api_key?role=host:app")).text,
+    );
     await host.getSecret("db/password");
     await admin.batch([fq("aud", "db/password")]);
     const secretEvents = audits().filter((e) => e.action === "write-secret" || e.action === "read-secret");

@@ -3,8 +3,11 @@ import { Client } from "../support/client.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 const b64 = (s: string): string => Buffer.from(s).toString("base64");
-const basic = (login: string, secret: string): Record<string, string> => ({ Authorization: `Basic ${b64(`${login}:${secret}`)}` });
-const part = (token: string, name: "protected" | "payload"): any => JSON.parse(Buffer.from(JSON.parse(Buffer.from(token, "base64").toString())[name], "base64url").toString());
+const basic = (login: string, secret: string): Record<string, string> => ({
+  Authorization: `Basic ${b64(`${login}:${secret}`)}`,
+});
+const part = (token: string, name: "protected" | "payload"): any =>
+  JSON.parse(Buffer.from(JSON.parse(Buffer.from(token, "base64").toString())[name], "base64url").toString());
 
 describe("authentication", () => {
   let server: TestServer;
@@ -13,13 +16,21 @@ describe("authentication", () => {
   let aliceKey: string;
   let hostKey: string;
   const authenticate = (login: string, body: string, headers: Record<string, string> = {}) =>
-    admin.request("POST", `/authn/${server.account}/${encodeURIComponent(login)}/authenticate`, { body, headers, auth: false });
+    admin.request("POST", `/authn/${server.account}/${encodeURIComponent(login)}/authenticate`, {
+      body,
+      headers,
+      auth: false,
+    });
 
   before(async () => {
     server = await startTestServer({ account: "acme" });
     other = await startTestServer({ account: "other" });
     admin = await new Client(server.url, server.account).login("admin", server.adminKey);
-    const res = await admin.loadPolicy("POST", "root", "- !user alice\n- !user bob\n- !host ci/runner\n- !group ops\n- !permit { role: !user alice, privilege: update, resource: !user bob }\n- !permit { role: !user alice, privilege: update, resource: !group ops }");
+    const res = await admin.loadPolicy(
+      "POST",
+      "root",
+      "- !user alice\n- !user bob\n- !host ci/runner\n- !group ops\n- !permit { role: !user alice, privilege: update, resource: !user bob }\n- !permit { role: !user alice, privilege: update, resource: !group ops }",
+    );
     aliceKey = res.json().created_roles["acme:user:alice"].api_key;
     hostKey = res.json().created_roles["acme:host:ci/runner"].api_key;
   });
@@ -45,7 +56,11 @@ describe("authentication", () => {
         const res = await authenticate("alice", aliceKey, { "Accept-Encoding": accept });
         expect(res.headers.get("content-encoding")).to.equal("base64");
         expect(res.headers.get("content-type")).to.match(/^text\/plain/);
-        expect(JSON.parse(Buffer.from(res.text, "base64").toString())).to.have.keys("protected", "payload", "signature");
+        expect(JSON.parse(Buffer.from(res.text, "base64").toString())).to.have.keys(
+          "protected",
+          "payload",
+          "signature",
+        );
       }
     });
 
@@ -55,7 +70,13 @@ describe("authentication", () => {
     });
 
     it("answers 401 with an empty body for a wrong key, an empty body, a trimmed key or an unknown login", async () => {
-      for (const [login, key] of [["alice", "wrong"], ["alice", ""], ["alice", ` ${aliceKey}`], ["nobody", aliceKey], ["bob", aliceKey]]) {
+      for (const [login, key] of [
+        ["alice", "wrong"],
+        ["alice", ""],
+        ["alice", ` ${aliceKey}`],
+        ["nobody", aliceKey],
+        ["bob", aliceKey],
+      ]) {
         const res = await authenticate(login!, key!);
         expect(res.status, `${login}/${key}`).to.equal(401);
         expect(res.text).to.equal("");
@@ -65,17 +86,22 @@ describe("authentication", () => {
     it("does not accept another account's key for the same user name", async () => {
       const res = await other.services.pool.query("SELECT 1");
       expect(res.rowCount).to.equal(1);
-      const wrongAccount = await admin.request("POST", `/authn/other/admin/authenticate`, { body: server.adminKey, auth: false });
+      const wrongAccount = await admin.request("POST", `/authn/other/admin/authenticate`, {
+        body: server.adminKey,
+        auth: false,
+      });
       expect(wrongAccount.status).to.equal(401);
     });
 
     it("does not answer GET", async () => {
-      expect((await admin.request("GET", `/authn/${server.account}/alice/authenticate`, { auth: false })).status).to.equal(404);
+      expect(
+        (await admin.request("GET", `/authn/${server.account}/alice/authenticate`, { auth: false })).status,
+      ).to.equal(404);
     });
   });
 
   describe("access tokens", () => {
-    it("are accepted in Authorization: Token token=\"…\"", async () => {
+    it('are accepted in Authorization: Token token="…"', async () => {
       const res = await admin.request("GET", "/whoami");
       expect(res.status).to.equal(200);
       expect(res.json()).to.include({ account: "acme", username: "admin" });
@@ -84,18 +110,36 @@ describe("authentication", () => {
 
     it("are refused when missing or malformed", async () => {
       expect((await admin.request("GET", "/whoami", { auth: false })).status).to.equal(401);
-      expect((await admin.request("GET", "/whoami", { headers: { Authorization: 'Token token="not base64 json"' } })).status).to.equal(401);
-      expect((await admin.request("GET", "/whoami", { headers: { Authorization: "Bearer abc" } })).status).to.equal(401);
+      expect(
+        (await admin.request("GET", "/whoami", { headers: { Authorization: 'Token token="not base64 json"' } })).status,
+      ).to.equal(401);
+      expect((await admin.request("GET", "/whoami", { headers: { Authorization: "Bearer abc" } })).status).to.equal(
+        401,
+      );
     });
 
     it("are refused when tampered with", async () => {
       const token = JSON.parse(Buffer.from(admin.token!, "base64").toString());
       const claims = part(admin.token!, "payload");
-      const forged = { ...token, payload: Buffer.from(JSON.stringify({ ...claims, sub: "alice" })).toString("base64url") };
-      const res = await admin.request("GET", "/whoami", { headers: { Authorization: `Token token="${b64(JSON.stringify(forged))}"` } });
+      const forged = {
+        ...token,
+        payload: Buffer.from(JSON.stringify({ ...claims, sub: "alice" })).toString("base64url"),
+      };
+      const res = await admin.request("GET", "/whoami", {
+        headers: { Authorization: `Token token="${b64(JSON.stringify(forged))}"` },
+      });
       expect(res.status).to.equal(401);
-      const badSig = { ...token, signature: token.signature.slice(0, -2) + (token.signature.endsWith("AA") ? "BB" : "AA") };
-      expect((await admin.request("GET", "/whoami", { headers: { Authorization: `Token token="${b64(JSON.stringify(badSig))}"` } })).status).to.equal(401);
+      const badSig = {
+        ...token,
+        signature: token.signature.slice(0, -2) + (token.signature.endsWith("AA") ? "BB" : "AA"),
+      };
+      expect(
+        (
+          await admin.request("GET", "/whoami", {
+            headers: { Authorization: `Token token="${b64(JSON.stringify(badSig))}"` },
+          })
+        ).status,
+      ).to.equal(401);
     });
 
     it("are refused after they expire", async () => {
@@ -113,7 +157,9 @@ describe("authentication", () => {
     it("are refused on another account's paths and by another account's server", async () => {
       const res = await admin.request("GET", `/resources/other/variable`);
       expect(res.status).to.equal(401);
-      const elsewhere = await fetch(`${other.url}/whoami`, { headers: { Authorization: `Token token="${admin.token!}"` } });
+      const elsewhere = await fetch(`${other.url}/whoami`, {
+        headers: { Authorization: `Token token="${admin.token!}"` },
+      });
       expect(elsewhere.status).to.equal(401);
     });
   });
@@ -126,15 +172,23 @@ describe("authentication", () => {
     });
 
     it("answers 401 for a wrong secret, an unknown user, or a token", async () => {
-      expect((await admin.request("GET", `/authn/acme/login`, { headers: basic("alice", "nope"), auth: false })).status).to.equal(401);
-      expect((await admin.request("GET", `/authn/acme/login`, { headers: basic("ghost", aliceKey), auth: false })).status).to.equal(401);
+      expect(
+        (await admin.request("GET", `/authn/acme/login`, { headers: basic("alice", "nope"), auth: false })).status,
+      ).to.equal(401);
+      expect(
+        (await admin.request("GET", `/authn/acme/login`, { headers: basic("ghost", aliceKey), auth: false })).status,
+      ).to.equal(401);
       expect((await admin.request("GET", `/authn/acme/login`)).status).to.equal(401);
     });
   });
 
   describe("PUT /authn/{account}/password and login with it", () => {
     it("rejects a weak password with 422 CONJ00046E", async () => {
-      const res = await admin.request("PUT", `/authn/acme/password`, { headers: basic("alice", aliceKey), body: "short", auth: false });
+      const res = await admin.request("PUT", `/authn/acme/password`, {
+        headers: basic("alice", aliceKey),
+        body: "short",
+        auth: false,
+      });
       expect(res.status).to.equal(422);
       expect(res.json().error.code).to.equal("validation_failed");
       expect(res.json().error.message).to.contain("CONJ00046E");
@@ -142,20 +196,39 @@ describe("authentication", () => {
 
     it("sets a strong password (204) that then logs in", async () => {
       const password = "Str0ng!Passw0RD";
-      expect((await admin.request("PUT", `/authn/acme/password`, { headers: basic("alice", aliceKey), body: password, auth: false })).status).to.equal(204);
+      expect(
+        (
+          await admin.request("PUT", `/authn/acme/password`, {
+            headers: basic("alice", aliceKey),
+            body: password,
+            auth: false,
+          })
+        ).status,
+      ).to.equal(204);
       const res = await admin.request("GET", `/authn/acme/login`, { headers: basic("alice", password), auth: false });
       expect(res.text).to.equal(aliceKey);
     });
 
     it("refuses token auth (401) and hosts (403)", async () => {
       expect((await admin.request("PUT", `/authn/acme/password`, { body: "Str0ng!Passw0RD" })).status).to.equal(401);
-      expect((await admin.request("PUT", `/authn/acme/password`, { headers: basic("host/ci/runner", hostKey), body: "Str0ng!Passw0RD", auth: false })).status).to.equal(403);
+      expect(
+        (
+          await admin.request("PUT", `/authn/acme/password`, {
+            headers: basic("host/ci/runner", hostKey),
+            body: "Str0ng!Passw0RD",
+            auth: false,
+          })
+        ).status,
+      ).to.equal(403);
     });
   });
 
   describe("PUT /authn/{account}/api_key", () => {
     it("rotates one's own key with Basic auth; the old key stops working", async () => {
-      const res = await admin.request("PUT", `/authn/acme/api_key`, { headers: basic("host/ci/runner", hostKey), auth: false });
+      const res = await admin.request("PUT", `/authn/acme/api_key`, {
+        headers: basic("host/ci/runner", hostKey),
+        auth: false,
+      });
       expect(res.status).to.equal(200);
       expect(res.text).to.not.equal(hostKey);
       expect((await authenticate("host/ci/runner", hostKey)).status).to.equal(401);
@@ -166,7 +239,9 @@ describe("authentication", () => {
     it("refuses self-rotation with a token: Credential strength is insufficient", async () => {
       const res = await admin.request("PUT", `/authn/acme/api_key`);
       expect(res.status).to.equal(401);
-      expect(res.json()).to.deep.equal({ error: { code: "unauthorized", message: "Credential strength is insufficient" } });
+      expect(res.json()).to.deep.equal({
+        error: { code: "unauthorized", message: "Credential strength is insufficient" },
+      });
     });
 
     it("rotates another role's key with a token, ?role= and update", async () => {
@@ -187,15 +262,22 @@ describe("authentication", () => {
     });
 
     it("refuses Basic auth with another ?role=", async () => {
-      expect((await admin.request("PUT", `/authn/acme/api_key?role=user:bob`, { headers: basic("alice", aliceKey), auth: false })).status).to.equal(401);
+      expect(
+        (
+          await admin.request("PUT", `/authn/acme/api_key?role=user:bob`, {
+            headers: basic("alice", aliceKey),
+            auth: false,
+          })
+        ).status,
+      ).to.equal(401);
     });
   });
 
   describe("metrics (after the tests above)", () => {
-  it("counts authn successes and failures", async () => {
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    expect(metrics).to.match(/strongroom_authn_total\{outcome="success"\} \d+/);
-    expect(metrics).to.match(/strongroom_authn_total\{outcome="failure"\} \d+/);
-  });
+    it("counts authn successes and failures", async () => {
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).to.match(/strongroom_authn_total\{outcome="success"\} \d+/);
+      expect(metrics).to.match(/strongroom_authn_total\{outcome="failure"\} \d+/);
+    });
   });
 });

@@ -28,7 +28,10 @@ describe("secrets: batch retrieval GET /secrets?variable_ids=", () => {
 - !permit { role: !host reader, privilege: read, resource: !variable seen }
 `,
     );
-    reader = await new Client(server.url, server.account).login("host/reader", loaded.json().created_roles[fq(server.account, "reader", "host")].api_key);
+    reader = await new Client(server.url, server.account).login(
+      "host/reader",
+      loaded.json().created_roles[fq(server.account, "reader", "host")].api_key,
+    );
     await admin.setSecret("one", "first");
     await admin.setSecret("two", "second");
     await admin.setSecret("binary", randomBytes(16));
@@ -46,8 +49,13 @@ describe("secrets: batch retrieval GET /secrets?variable_ids=", () => {
   });
 
   it("accepts raw commas, %2C commas and the seed spec's variable_id name", async () => {
-    expect((await reader.request("GET", `/secrets?variable_ids=${id("one")},${id("two")}`)).json()).to.have.keys(id("one"), id("two"));
-    expect((await reader.request("GET", `/secrets?variable_id=${encodeURIComponent(id("one"))}`)).json()).to.deep.equal({ [id("one")]: "first" });
+    expect((await reader.request("GET", `/secrets?variable_ids=${id("one")},${id("two")}`)).json()).to.have.keys(
+      id("one"),
+      id("two"),
+    );
+    expect((await reader.request("GET", `/secrets?variable_id=${encodeURIComponent(id("one"))}`)).json()).to.deep.equal(
+      { [id("one")]: "first" },
+    );
   });
 
   it("answers duplicated ids once", async () => {
@@ -89,7 +97,14 @@ describe("secrets: batch retrieval GET /secrets?variable_ids=", () => {
   });
 
   it("gives 422 for a missing or empty list or an empty item", async () => {
-    for (const query of ["", "?variable_ids", "?variable_ids=", "?variable_ids=,,", `?variable_ids=${id("one")},,${id("two")}`, `?variable_ids=,${id("one")}`]) {
+    for (const query of [
+      "",
+      "?variable_ids",
+      "?variable_ids=",
+      "?variable_ids=,,",
+      `?variable_ids=${id("one")},,${id("two")}`,
+      `?variable_ids=,${id("one")}`,
+    ]) {
       const res = await admin.request("GET", `/secrets${query}`);
       expect(res.status, query).to.equal(422);
       expect(res.json(), query).to.deep.equal({ error: { code: "argument_error", message: "variable_ids" } });

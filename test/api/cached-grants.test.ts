@@ -47,7 +47,10 @@ ${Array.from({ length: 20 }, (_, i) => `- !variable many/v${i}`).join("\n")}
 `,
     );
     const apiKey = loaded.json().created_roles[fq(server.account, "app", "host")].api_key as string;
-    clients = [await new Client(server.url, server.account).login("host/app", apiKey), await new Client(replica.url, server.account).login("host/app", apiKey)];
+    clients = [
+      await new Client(server.url, server.account).login("host/app", apiKey),
+      await new Client(replica.url, server.account).login("host/app", apiKey),
+    ];
     await admin.setSecret("db/password", "s3cret");
     await admin.setSecret("db/user", "app");
     await admin.setSecret("db/owned", "mine");
@@ -61,7 +64,8 @@ ${Array.from({ length: 20 }, (_, i) => `- !variable many/v${i}`).join("\n")}
   it("caches a granted read and answers from it (content type included) while nothing changes", async () => {
     await warm("db/password", "s3cret");
     expect(readGrants.get(fq(server.account, "app", "host"), id("db/password"))).to.not.equal(undefined);
-    for (const client of clients) expect((await client.getSecret("db/password")).headers.get("content-type")).to.match(/^text\/plain/);
+    for (const client of clients)
+      expect((await client.getSecret("db/password")).headers.get("content-type")).to.match(/^text\/plain/);
   });
 
   it("a new value is read at once, through the cached decision", async () => {
@@ -72,7 +76,11 @@ ${Array.from({ length: 20 }, (_, i) => `- !variable many/v${i}`).join("\n")}
 
   it("refuses the very next read after `execute` alone is revoked (visible, so 403)", async () => {
     await warm("db/user", "app");
-    const res = await admin.loadPolicy("PATCH", "root", "- !deny { role: !group readers, privilege: execute, resource: !variable db/user }\n");
+    const res = await admin.loadPolicy(
+      "PATCH",
+      "root",
+      "- !deny { role: !group readers, privilege: execute, resource: !variable db/user }\n",
+    );
     expect(res.status).to.equal(201);
     for (const client of clients) {
       expect((await client.getSecret("db/user")).status).to.equal(403);
@@ -82,23 +90,34 @@ ${Array.from({ length: 20 }, (_, i) => `- !variable many/v${i}`).join("\n")}
 
   it("follows a changed mime type at once", async () => {
     await warm("db/password", "rotated");
-    const res = await admin.loadPolicy("PATCH", "root", "- !variable { id: db/password, annotations: { conjur/mime_type: application/json } }\n");
+    const res = await admin.loadPolicy(
+      "PATCH",
+      "root",
+      "- !variable { id: db/password, annotations: { conjur/mime_type: application/json } }\n",
+    );
     expect(res.status).to.equal(201);
-    for (const client of clients) expect((await client.getSecret("db/password")).headers.get("content-type")).to.match(/^application\/json/);
+    for (const client of clients)
+      expect((await client.getSecret("db/password")).headers.get("content-type")).to.match(/^application\/json/);
   });
 
   it("reads granted through ownership stop when the owner changes", async () => {
     // Ownership alone (no permit): the group owns db/owned from here on.
-    expect((await admin.loadPolicy("PATCH", "root", "- !variable { id: db/owned, owner: !group readers }\n")).status).to.equal(201);
+    expect(
+      (await admin.loadPolicy("PATCH", "root", "- !variable { id: db/owned, owner: !group readers }\n")).status,
+    ).to.equal(201);
     await warm("db/owned", "mine");
-    expect((await admin.loadPolicy("PATCH", "root", "- !variable { id: db/owned, owner: !user admin }\n")).status).to.equal(201);
+    expect(
+      (await admin.loadPolicy("PATCH", "root", "- !variable { id: db/owned, owner: !user admin }\n")).status,
+    ).to.equal(201);
     // No privilege left: invisible, so 404 exactly as for a missing variable.
     for (const client of clients) expect((await client.getSecret("db/owned")).status).to.equal(404);
   });
 
   it("a deleted variable is gone on the very next read, and one re-created without a grant stays refused", async () => {
     await warm("db/password", "rotated");
-    expect((await admin.loadPolicy("PATCH", "root", "- !delete { record: !variable db/password }\n")).status).to.equal(201);
+    expect((await admin.loadPolicy("PATCH", "root", "- !delete { record: !variable db/password }\n")).status).to.equal(
+      201,
+    );
     for (const client of clients) {
       expect((await client.getSecret("db/password")).status).to.equal(404);
       expect((await client.batch([id("db/password")])).status).to.equal(404);
@@ -113,10 +132,20 @@ ${Array.from({ length: 20 }, (_, i) => `- !variable many/v${i}`).join("\n")}
       for (let n = 0; n < 2; n++) expect((await client.setSecret("db/rotated", `v${i}${n}`)).status).to.equal(201);
     }
     expect(updateGrants.get(fq(server.account, "app", "host"), id("db/rotated"))).to.not.equal(undefined);
-    expect((await admin.loadPolicy("PATCH", "root", "- !deny { role: !group readers, privilege: update, resource: !variable db/rotated }\n")).status).to.equal(201);
+    expect(
+      (
+        await admin.loadPolicy(
+          "PATCH",
+          "root",
+          "- !deny { role: !group readers, privilege: update, resource: !variable db/rotated }\n",
+        )
+      ).status,
+    ).to.equal(201);
     for (const client of clients) expect((await client.setSecret("db/rotated", "refused")).status).to.equal(403);
     expect((await clients[0]!.getSecret("db/rotated")).text).to.equal("v11");
-    expect((await admin.loadPolicy("PATCH", "root", "- !delete { record: !variable db/rotated }\n")).status).to.equal(201);
+    expect((await admin.loadPolicy("PATCH", "root", "- !delete { record: !variable db/rotated }\n")).status).to.equal(
+      201,
+    );
     for (const client of clients) expect((await client.setSecret("db/rotated", "gone")).status).to.equal(404);
   });
 
@@ -125,9 +154,18 @@ ${Array.from({ length: 20 }, (_, i) => `- !variable many/v${i}`).join("\n")}
     for (const client of clients) {
       for (let n = 0; n < 2; n++) expect(Object.keys((await client.batch(many)).json())).to.have.length(20);
     }
-    expect((await admin.loadPolicy("PATCH", "root", "- !deny { role: !group readers, privilege: execute, resource: !variable many/v7 }\n")).status).to.equal(201);
+    expect(
+      (
+        await admin.loadPolicy(
+          "PATCH",
+          "root",
+          "- !deny { role: !group readers, privilege: execute, resource: !variable many/v7 }\n",
+        )
+      ).status,
+    ).to.equal(201);
     for (const client of clients) expect((await client.batch(many)).status).to.equal(403);
-    for (const client of clients) expect((await client.batch(many.filter((v) => !v.endsWith("/v7")))).json()[id("many/v19")]).to.equal("value 19");
+    for (const client of clients)
+      expect((await client.batch(many.filter((v) => !v.endsWith("/v7")))).json()[id("many/v19")]).to.equal("value 19");
   });
 
   it("a grant is used only together with the version it was taken under (a forged stale entry is re-checked)", async () => {

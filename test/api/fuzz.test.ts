@@ -23,9 +23,16 @@ describe(`fuzz: every route with hostile input (seed ${SEED})`, function () {
   before(async () => {
     server = await startTestServer({ account: ACCOUNT });
     const admin = await new Client(server.url, ACCOUNT).login("admin", server.adminKey);
-    const res = await admin.loadPolicy("POST", "root", "- !host app\n- !variable db/password\n- !permit { role: !host app, privileges: [read, execute], resource: !variable db/password }\n");
+    const res = await admin.loadPolicy(
+      "POST",
+      "root",
+      "- !host app\n- !variable db/password\n- !permit { role: !host app, privileges: [read, execute], resource: !variable db/password }\n",
+    );
     await admin.setSecret("db/password", "fuzz-secret-value");
-    const host = await new Client(server.url, ACCOUNT).login("host/app", res.json().created_roles[`${ACCOUNT}:host:app`].api_key);
+    const host = await new Client(server.url, ACCOUNT).login(
+      "host/app",
+      res.json().created_roles[`${ACCOUNT}:host:app`].api_key,
+    );
     tokens = { admin: admin.token!, host: host.token! };
   });
   after(() => server.close());
@@ -39,9 +46,16 @@ describe(`fuzz: every route with hostile input (seed ${SEED})`, function () {
         const index = next++;
         const c = cases[index]!;
         try {
-          const res = await rawRequest(server.url, c.method, c.path, { headers: c.headers, ...(c.body !== undefined ? { body: c.body } : {}), timeoutMs: 15_000 });
+          const res = await rawRequest(server.url, c.method, c.path, {
+            headers: c.headers,
+            ...(c.body !== undefined ? { body: c.body } : {}),
+            timeoutMs: 15_000,
+          });
           statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-          if (res.status >= 500) failures.push(`#${index} ${c.method} ${c.path.slice(0, 200)} → ${res.status} ${res.body.toString().slice(0, 200)}`);
+          if (res.status >= 500)
+            failures.push(
+              `#${index} ${c.method} ${c.path.slice(0, 200)} → ${res.status} ${res.body.toString().slice(0, 200)}`,
+            );
         } catch (err) {
           // Node itself refuses some requests at the socket (431, 400 on a broken request line); a hang is a failure.
           const message = (err as Error).message;
@@ -59,7 +73,8 @@ describe(`fuzz: every route with hostile input (seed ${SEED})`, function () {
     const rssBefore = process.memoryUsage().rss;
     const { statuses, failures } = await drive(cases);
     const grownMb = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
-    if (process.env.FUZZ_VERBOSE) console.log("statuses", Object.fromEntries(statuses), "RSS growth MiB", grownMb.toFixed(0));
+    if (process.env.FUZZ_VERBOSE)
+      console.log("statuses", Object.fromEntries(statuses), "RSS growth MiB", grownMb.toFixed(0));
     expect(failures, failures.slice(0, 10).join("\n")).to.deep.equal([]);
     expect([...statuses.values()].reduce((a, b) => a + b, 0)).to.be.above(CASES * 0.9);
     expect(grownMb, "RSS growth in MiB").to.be.below(512);
@@ -69,14 +84,20 @@ describe(`fuzz: every route with hostile input (seed ${SEED})`, function () {
 
   it(`answers ${TOKENS} forged tokens with 401, never a 5xx`, async () => {
     const r = rng(SEED + 1);
-    const cases = Array.from({ length: TOKENS }, (): FuzzCase => ({ method: "GET", path: `/resources/${ACCOUNT}`, headers: { Authorization: `Token token="${headerSafe(forgedToken(r))}"` } }));
+    const cases = Array.from({ length: TOKENS }, (): FuzzCase => ({
+      method: "GET",
+      path: `/resources/${ACCOUNT}`,
+      headers: { Authorization: `Token token="${headerSafe(forgedToken(r))}"` },
+    }));
     const { statuses, failures } = await drive(cases);
     expect(failures, failures.slice(0, 10).join("\n")).to.deep.equal([]);
     expect([...statuses.keys()]).to.deep.equal([401]);
   });
 
   it("still serves the right value afterwards", async () => {
-    const res = await rawRequest(server.url, "GET", `/secrets/${ACCOUNT}/variable/db%2Fpassword`, { headers: { Authorization: `Token token="${tokens.host}"` } });
+    const res = await rawRequest(server.url, "GET", `/secrets/${ACCOUNT}/variable/db%2Fpassword`, {
+      headers: { Authorization: `Token token="${tokens.host}"` },
+    });
     expect(res.status).to.equal(200);
     expect(res.body.toString()).to.equal("fuzz-secret-value");
   });

@@ -16,11 +16,17 @@ describe("host factories", () => {
   let operatorKey: string;
 
   /** What conjur-api-go CreateToken sends. */
-  const createTokens = (client: Client, form: string) => client.request("POST", "/host_factory_tokens", { body: form, headers: FORM });
+  const createTokens = (client: Client, form: string) =>
+    client.request("POST", "/host_factory_tokens", { body: form, headers: FORM });
   /** What conjur-api-go CreateHostWithAnnotations (and the Python and Ruby SDKs) send: the raw factory token. */
   const createHost = (token: string, form: string, extra: Record<string, string> = {}) =>
-    rawRequest(server.url, "POST", "/host_factories/hosts", { body: form, headers: { ...FORM, Authorization: `Token token="${token}"`, ...extra } });
-  const tokenFor = async (form = `host_factory=hf:host_factory:apps/web-factory&expiration=${encodeURIComponent(inAnHour())}`): Promise<string> => {
+    rawRequest(server.url, "POST", "/host_factories/hosts", {
+      body: form,
+      headers: { ...FORM, Authorization: `Token token="${token}"`, ...extra },
+    });
+  const tokenFor = async (
+    form = `host_factory=hf:host_factory:apps/web-factory&expiration=${encodeURIComponent(inAnHour())}`,
+  ): Promise<string> => {
     const res = await createTokens(admin, form);
     expect(res.status, res.text).to.equal(200);
     return res.json()[0].token;
@@ -29,7 +35,10 @@ describe("host factories", () => {
   before(async () => {
     server = await startTestServer({ account: "hf" });
     admin = await new Client(server.url, "hf").login("admin", server.adminKey);
-    const res = await admin.loadPolicy("POST", "root", `
+    const res = await admin.loadPolicy(
+      "POST",
+      "root",
+      `
 - !user operator
 - !policy
   id: apps
@@ -42,7 +51,8 @@ describe("host factories", () => {
     annotations: { purpose: ci }
     layers: [ !layer web ]
 - !permit { role: !user operator, privilege: read, resource: !host-factory apps/web-factory }
-`);
+`,
+    );
     expect(res.status, res.text).to.equal(201);
     operatorKey = res.json().created_roles["hf:user:operator"].api_key;
     expect((await admin.setSecret("apps/db-password", "s3cret")).status).to.equal(201);
@@ -55,7 +65,13 @@ describe("host factories", () => {
     expect(res.json()).to.include({ id: "hf:host_factory:apps/web-factory", owner: "hf:policy:apps" });
     expect(res.json().layers).to.deep.equal(["hf:layer:apps/web"]);
     const layer = await admin.request("GET", "/roles/hf/layer/apps%2Fweb?members");
-    expect(layer.json()).to.deep.include({ admin_option: false, ownership: false, role: "hf:layer:apps/web", member: "hf:host_factory:apps/web-factory", policy: "hf:policy:apps" });
+    expect(layer.json()).to.deep.include({
+      admin_option: false,
+      ownership: false,
+      role: "hf:layer:apps/web",
+      member: "hf:host_factory:apps/web-factory",
+      policy: "hf:policy:apps",
+    });
   });
 
   it("refuses a factory without layers", async () => {
@@ -65,23 +81,42 @@ describe("host factories", () => {
   });
 
   it("creates tokens: 200 with an array of count objects, UTC expiration, normalised CIDRs", async () => {
-    const res = await createTokens(admin, `host_factory=hf%3Ahost_factory%3Aapps%2Fweb-factory&expiration=2050-12-31T01%3A00%3A00%2B01%3A00&count=2&cidr%5B%5D=123.234.0.0%2F16&cidr%5B%5D=222.222.222.0%2F24&cidr%5B%5D=10.1.2.3`);
+    const res = await createTokens(
+      admin,
+      `host_factory=hf%3Ahost_factory%3Aapps%2Fweb-factory&expiration=2050-12-31T01%3A00%3A00%2B01%3A00&count=2&cidr%5B%5D=123.234.0.0%2F16&cidr%5B%5D=222.222.222.0%2F24&cidr%5B%5D=10.1.2.3`,
+    );
     expect(res.status, res.text).to.equal(200);
     const tokens = res.json();
     expect(tokens).to.have.length(2);
     expect(Object.keys(tokens[0])).to.deep.equal(["expiration", "cidr", "token"]);
-    expect(tokens[0]).to.deep.include({ expiration: "2050-12-31T00:00:00Z", cidr: ["123.234.0.0/16", "222.222.222.0/24", "10.1.2.3/32"] });
+    expect(tokens[0]).to.deep.include({
+      expiration: "2050-12-31T00:00:00Z",
+      cidr: ["123.234.0.0/16", "222.222.222.0/24", "10.1.2.3/32"],
+    });
     expect(tokens[0].token).to.match(/^[0-9a-hjkmnp-tv-z]{50,56}$/);
     expect(tokens[0].token).not.to.equal(tokens[1].token);
     const shown = (await admin.request("GET", "/resources/hf/host_factory/apps%2Fweb-factory")).json();
-    expect(shown.tokens).to.deep.include({ expiration: "2050-12-31T00:00:00Z", cidr: ["123.234.0.0/16", "222.222.222.0/24", "10.1.2.3/32"] });
+    expect(shown.tokens).to.deep.include({
+      expiration: "2050-12-31T00:00:00Z",
+      cidr: ["123.234.0.0/16", "222.222.222.0/24", "10.1.2.3/32"],
+    });
   });
 
   it("accepts the parameters as JSON and in the query string too (Python's shape: cidr[] then expiration)", async () => {
-    const json = await admin.request("POST", "/host_factory_tokens", { body: JSON.stringify({ host_factory: "hf:host_factory:apps/web-factory", expiration: "2050-01-01T00:00:00Z", cidr: ["10.0.0.0/8"] }), headers: { "Content-Type": "application/json" } });
+    const json = await admin.request("POST", "/host_factory_tokens", {
+      body: JSON.stringify({
+        host_factory: "hf:host_factory:apps/web-factory",
+        expiration: "2050-01-01T00:00:00Z",
+        cidr: ["10.0.0.0/8"],
+      }),
+      headers: { "Content-Type": "application/json" },
+    });
     expect(json.status, json.text).to.equal(200);
     expect(json.json()[0].cidr).to.deep.equal(["10.0.0.0/8"]);
-    const query = await admin.request("POST", `/host_factory_tokens?host_factory=hf:host_factory:apps/web-factory&cidr%5B%5D=10.0.0.1&expiration=2050-01-01`);
+    const query = await admin.request(
+      "POST",
+      `/host_factory_tokens?host_factory=hf:host_factory:apps/web-factory&cidr%5B%5D=10.0.0.1&expiration=2050-01-01`,
+    );
     expect(query.status, query.text).to.equal(200);
   });
 
@@ -94,14 +129,30 @@ describe("host factories", () => {
       else expect(res.text).to.equal("");
     };
     await expectError("expiration=2050-01-01", 422, "host_factory");
-    await expectError("host_factory=hf:host_factory:nope&expiration=2050-01-01", 404, "Host_factory 'nope' not found in account 'hf'");
+    await expectError(
+      "host_factory=hf:host_factory:nope&expiration=2050-01-01",
+      404,
+      "Host_factory 'nope' not found in account 'hf'",
+    );
     await expectError("host_factory=hf:layer:apps/web&expiration=2050-01-01", 422, "Invalid resource kind: layer");
     await expectError(hf, 422, "expiration");
     await expectError(`${hf}&expiration=tomorrow`, 422, "Input is invalid ISO8601 datetime string: tomorrow");
-    await expectError(`${hf}&expiration=2001-01-01T00:00:00Z`, 422, "Value for parameter expiration must be in the future: 2001-01-01T00:00:00Z");
+    await expectError(
+      `${hf}&expiration=2001-01-01T00:00:00Z`,
+      422,
+      "Value for parameter expiration must be in the future: 2001-01-01T00:00:00Z",
+    );
     await expectError(`${hf}&expiration=2050-01-01&count=0`, 422, "Invalid value for parameter 'count': 0");
-    await expectError(`${hf}&expiration=2050-01-01&count=999999999999`, 422, "Invalid value for parameter 'count': 999999999999");
-    await expectError(`${hf}&expiration=2050-01-01&cidr[]=1.895.abc.0/32`, 422, "Invalid IP address or CIDR range '1.895.abc.0/32'");
+    await expectError(
+      `${hf}&expiration=2050-01-01&count=999999999999`,
+      422,
+      "Invalid value for parameter 'count': 999999999999",
+    );
+    await expectError(
+      `${hf}&expiration=2050-01-01&cidr[]=1.895.abc.0/32`,
+      422,
+      "Invalid IP address or CIDR range '1.895.abc.0/32'",
+    );
     const operator = await new Client(server.url, "hf").login("operator", operatorKey);
     await expectError(`${hf}&expiration=2050-01-01`, 403, undefined, operator);
   });
@@ -112,7 +163,10 @@ describe("host factories", () => {
     expect(res.status, res.body.toString()).to.equal(201);
     const host = JSON.parse(res.body.toString());
     expect(host).to.include({ id: "hf:host:build-01", owner: "hf:host_factory:apps/web-factory" });
-    expect(host.annotations).to.deep.equal([{ name: "purpose", value: "ci" }, { name: "team", value: "platform" }]);
+    expect(host.annotations).to.deep.equal([
+      { name: "purpose", value: "ci" },
+      { name: "team", value: "platform" },
+    ]);
     expect(host.restricted_to).to.deep.equal([]);
     expect(host.permissions).to.deep.equal([]);
     // The host can log in and, through the layer, read the layer's secret.
@@ -129,7 +183,9 @@ describe("host factories", () => {
     expect(again.status).to.equal(201);
     const second = JSON.parse(again.body.toString()).api_key;
     expect(second).not.to.equal(first);
-    expect((await admin.request("POST", "/authn/hf/host%2Frotating/authenticate", { body: first, auth: false })).status).to.equal(401);
+    expect(
+      (await admin.request("POST", "/authn/hf/host%2Frotating/authenticate", { body: first, auth: false })).status,
+    ).to.equal(401);
     expect((await admin.loadPolicy("POST", "root", "- !host someone-elses\n")).status).to.equal(201);
     const refused = await createHost(token, "id=someone-elses");
     expect(refused.status).to.equal(403);
@@ -144,10 +200,14 @@ describe("host factories", () => {
     // An access token is not a factory token.
     expect((await createHost(admin.token!, "id=x")).status).to.equal(401);
     const soon = new Date(Date.now() + 1500).toISOString();
-    const shortLived = await tokenFor(`host_factory=hf:host_factory:apps/web-factory&expiration=${encodeURIComponent(soon)}`);
+    const shortLived = await tokenFor(
+      `host_factory=hf:host_factory:apps/web-factory&expiration=${encodeURIComponent(soon)}`,
+    );
     await new Promise((r) => setTimeout(r, 2000));
     expect((await createHost(shortLived, "id=late")).status).to.equal(401);
-    const ranged = await tokenFor(`host_factory=hf:host_factory:apps/web-factory&expiration=2050-01-01&cidr[]=10.0.0.0/24`);
+    const ranged = await tokenFor(
+      `host_factory=hf:host_factory:apps/web-factory&expiration=2050-01-01&cidr[]=10.0.0.0/24`,
+    );
     expect((await createHost(ranged, "id=ranged", { "X-Forwarded-For": "10.0.1.1" })).status).to.equal(401);
     expect((await createHost(ranged, "id=ranged", { "X-Forwarded-For": "10.0.0.1" })).status).to.equal(201);
   });
@@ -156,10 +216,15 @@ describe("host factories", () => {
     const token = await tokenFor();
     const missing = await createHost(token, "annotations%5Ba%5D=b");
     expect(missing.status).to.equal(422);
-    expect(JSON.parse(missing.body.toString())).to.deep.equal({ error: { code: "parameter_missing", message: "param is missing or the value is empty: id" } });
+    expect(JSON.parse(missing.body.toString())).to.deep.equal({
+      error: { code: "parameter_missing", message: "param is missing or the value is empty: id" },
+    });
     const reserved = await createHost(token, "id=conjur%2Fevil");
     expect(reserved.status).to.equal(422);
-    expect(JSON.parse(reserved.body.toString()).error).to.deep.equal({ code: "argument_error", message: "Invalid id: conjur/evil" });
+    expect(JSON.parse(reserved.body.toString()).error).to.deep.equal({
+      code: "argument_error",
+      message: "Invalid id: conjur/evil",
+    });
   });
 
   it("deletes a token: 204, then it no longer enrolls hosts, and deleting twice is 404", async () => {
@@ -170,6 +235,10 @@ describe("host factories", () => {
     expect((await createHost(token, "id=after-delete")).status).to.equal(401);
     const twice = await admin.request("DELETE", `/host_factory_tokens/${token}`);
     expect(twice.status).to.equal(404);
-    expect(twice.json().error).to.deep.include({ code: "not_found", message: `Host_factory_token '${token}' not found in account '*'`, target: "host_factory_token" });
+    expect(twice.json().error).to.deep.include({
+      code: "not_found",
+      message: `Host_factory_token '${token}' not found in account '*'`,
+      target: "host_factory_token",
+    });
   });
 });

@@ -5,13 +5,18 @@ import { startTestServer, type TestServer } from "../support/server.js";
 
 const b64 = (s: string | Buffer): string => Buffer.from(s).toString("base64");
 /** A token in Conjur's serialisation with the given parts, as the Authorization header carries it. */
-const forged = (parts: Record<string, unknown>): Record<string, string> => ({ Authorization: `Token token="${b64(JSON.stringify(parts))}"` });
+const forged = (parts: Record<string, unknown>): Record<string, string> => ({
+  Authorization: `Token token="${b64(JSON.stringify(parts))}"`,
+});
 const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString("base64url");
 
 /** 9 levels of 10 aliases: 10^9 nodes once expanded, 500 bytes as written. */
 function aliasBomb(): string {
   let text = "- &a0 !variable x\n";
-  for (let level = 1; level < 9; level++) text += `- &a${level} [${Array(10).fill(`*a${level - 1}`).join(", ")}]\n`;
+  for (let level = 1; level < 9; level++)
+    text += `- &a${level} [${Array(10)
+      .fill(`*a${level - 1}`)
+      .join(", ")}]\n`;
   return text;
 }
 
@@ -25,7 +30,10 @@ describe("hostile input: bounded, 4xx, never a 500", () => {
     server = await startTestServer({ account });
     admin = await new Client(server.url, account).login("admin", server.adminKey);
     const res = await admin.loadPolicy("POST", "root", "- !host plain\n- !variable v\n");
-    host = await new Client(server.url, account).login("host/plain", res.json().created_roles[`${account}:host:plain`].api_key);
+    host = await new Client(server.url, account).login(
+      "host/plain",
+      res.json().created_roles[`${account}:host:plain`].api_key,
+    );
     await admin.setSecret("v", "value");
   });
   after(() => server.close());
@@ -49,8 +57,12 @@ describe("hostile input: bounded, 4xx, never a 500", () => {
     });
 
     it("stops an alias bomb inside one statement at the node budget", async () => {
-      let text = "- !permit\n  role: !host plain\n  resource: !variable v\n  privileges: &p0 [read, read, read, read, read, read, read, read, read, read]\n";
-      for (let level = 1; level < 8; level++) text += `- !permit\n  role: !host plain\n  resource: !variable v\n  privileges: &p${level} [${Array(10).fill(`*p${level - 1}`).join(", ")}]\n`;
+      let text =
+        "- !permit\n  role: !host plain\n  resource: !variable v\n  privileges: &p0 [read, read, read, read, read, read, read, read, read, read]\n";
+      for (let level = 1; level < 8; level++)
+        text += `- !permit\n  role: !host plain\n  resource: !variable v\n  privileges: &p${level} [${Array(10)
+          .fill(`*p${level - 1}`)
+          .join(", ")}]\n`;
       const res = await admin.loadPolicy("POST", "root", text);
       expect(res.status).to.equal(422);
       expect(res.json().error.message).to.match(/aliases expand too far \(more than 200000 nodes\)/);
@@ -71,7 +83,11 @@ describe("hostile input: bounded, 4xx, never a 500", () => {
 
     it("refuses an incompressible 10,000-character id, a long annotation name and a long privilege with 422 and a line", async () => {
       const long = Array.from({ length: 10_000 }, (_, i) => String.fromCharCode(97 + ((i * 7919) % 26))).join("");
-      for (const text of [`- !variable ${long}\n`, `- !variable\n  id: x\n  annotations:\n    ${"n".repeat(300)}: v\n`, `- !permit { role: !host plain, privilege: ${"p".repeat(100)}, resource: !variable v }\n`]) {
+      for (const text of [
+        `- !variable ${long}\n`,
+        `- !variable\n  id: x\n  annotations:\n    ${"n".repeat(300)}: v\n`,
+        `- !permit { role: !host plain, privilege: ${"p".repeat(100)}, resource: !variable v }\n`,
+      ]) {
         const res = await admin.loadPolicy("POST", "root", text);
         expect(res.status, text.slice(0, 40)).to.equal(422);
         expect(res.json().error.innererror.line).to.be.a("number");
@@ -106,7 +122,10 @@ describe("hostile input: bounded, 4xx, never a 500", () => {
     ];
     for (const [method, path, headers] of cases) {
       it(`${method} ${path} is a 4xx`, async () => {
-        const res = await rawRequest(server.url, method, path, { headers: headers ?? { Authorization: `Token token="${admin.token}"` }, body: "key" });
+        const res = await rawRequest(server.url, method, path, {
+          headers: headers ?? { Authorization: `Token token="${admin.token}"` },
+          body: "key",
+        });
         expect(res.status, res.body.toString()).to.be.within(400, 499);
       });
     }
@@ -135,13 +154,37 @@ describe("hostile input: bounded, 4xx, never a 500", () => {
   describe("forged tokens are 401 without authentication", () => {
     const kid = "0".repeat(64);
     const tokens: [string, Record<string, string>][] = [
-      ["a kid with a NUL", forged({ protected: b64url({ alg: "strongroom.io/hs256/v1", kid: "a\0b" }), payload: b64url({ sub: "admin", iat: 1 }), signature: "x" })],
-      ["protected is JSON null", forged({ protected: Buffer.from("null").toString("base64url"), payload: b64url({}), signature: "x" })],
-      ["payload is JSON null", forged({ protected: b64url({ alg: "strongroom.io/hs256/v1", kid }), payload: Buffer.from("null").toString("base64url"), signature: "x" })],
+      [
+        "a kid with a NUL",
+        forged({
+          protected: b64url({ alg: "strongroom.io/hs256/v1", kid: "a\0b" }),
+          payload: b64url({ sub: "admin", iat: 1 }),
+          signature: "x",
+        }),
+      ],
+      [
+        "protected is JSON null",
+        forged({ protected: Buffer.from("null").toString("base64url"), payload: b64url({}), signature: "x" }),
+      ],
+      [
+        "payload is JSON null",
+        forged({
+          protected: b64url({ alg: "strongroom.io/hs256/v1", kid }),
+          payload: Buffer.from("null").toString("base64url"),
+          signature: "x",
+        }),
+      ],
       ["the token is a JSON array", { Authorization: `Token token="${b64("[1,2]")}"` }],
       ["the token is JSON null", { Authorization: `Token token="${b64("null")}"` }],
       ["parts are numbers", forged({ protected: 1, payload: 2, signature: 3 })],
-      ["an unknown kid", forged({ protected: b64url({ alg: "strongroom.io/hs256/v1", kid }), payload: b64url({ sub: "admin", iat: 1 }), signature: "AAAA" })],
+      [
+        "an unknown kid",
+        forged({
+          protected: b64url({ alg: "strongroom.io/hs256/v1", kid }),
+          payload: b64url({ sub: "admin", iat: 1 }),
+          signature: "AAAA",
+        }),
+      ],
       ["a 10 kB token", { Authorization: `Token token="${"A".repeat(10_000)}"` }],
     ];
     for (const [name, headers] of tokens) {

@@ -22,7 +22,9 @@ describe("operations and error handling", () => {
     await admin.setSecret("metric/secret-id", "value-that-must-not-leak");
     await admin.getSecret("metric/secret-id");
     const text = (await admin.request("GET", "/metrics", { auth: false })).text;
-    expect(text).to.contain('strongroom_http_requests_total{method="GET",route="/secrets/:account/:kind/*identifier",status="200"}');
+    expect(text).to.contain(
+      'strongroom_http_requests_total{method="GET",route="/secrets/:account/:kind/*identifier",status="200"}',
+    );
     expect(text).to.contain("strongroom_http_request_duration_seconds_bucket");
     expect(text).to.match(/strongroom_secrets_read_total 1/);
     expect(text).to.match(/strongroom_secrets_written_total 1/);
@@ -46,8 +48,12 @@ describe("operations and error handling", () => {
   });
 
   it("echoes a well-formed X-Request-Id and makes one up otherwise", async () => {
-    expect((await admin.request("GET", "/health", { headers: { "X-Request-Id": "abc-123" } })).headers.get("x-request-id")).to.equal("abc-123");
-    expect((await admin.request("GET", "/health", { headers: { "X-Request-Id": "bad id!" } })).headers.get("x-request-id")).to.match(/^[0-9a-f-]{36}$/);
+    expect(
+      (await admin.request("GET", "/health", { headers: { "X-Request-Id": "abc-123" } })).headers.get("x-request-id"),
+    ).to.equal("abc-123");
+    expect(
+      (await admin.request("GET", "/health", { headers: { "X-Request-Id": "bad id!" } })).headers.get("x-request-id"),
+    ).to.match(/^[0-9a-f-]{36}$/);
   });
 
   it("never answers malformed input with a 500", async () => {

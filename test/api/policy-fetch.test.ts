@@ -9,12 +9,17 @@ describe("GET /policies/{account}/policy/{id} (effective policy)", () => {
   let readerKey: string;
   /** What conjur-api-go FetchPolicy sends: the request Content-Type chooses the format. */
   const fetchPolicy = (id: string, query = "", contentType = "application/x-yaml", client: Client = admin) =>
-    client.request("GET", `/policies/pf/policy/${encodeURIComponent(id)}${query}`, { headers: { "Content-Type": contentType } });
+    client.request("GET", `/policies/pf/policy/${encodeURIComponent(id)}${query}`, {
+      headers: { "Content-Type": contentType },
+    });
 
   before(async () => {
     server = await startTestServer({ account: "pf" });
     admin = await new Client(server.url, "pf").login("admin", server.adminKey);
-    const res = await admin.loadPolicy("POST", "root", `
+    const res = await admin.loadPolicy(
+      "POST",
+      "root",
+      `
 - !user reader
 - !group ops
 - !policy
@@ -30,7 +35,8 @@ describe("GET /policies/{account}/policy/{id} (effective policy)", () => {
   - !permit { role: !group g, privileges: [read, execute], resource: !variable v }
   - !policy { id: adm, body: [ !variable deep ] }
 - !permit { role: !user reader, privilege: read, resource: !policy outer }
-`);
+`,
+    );
     expect(res.status, res.text).to.equal(201);
     readerKey = res.json().created_roles["pf:user:reader"].api_key;
   });
@@ -49,7 +55,9 @@ describe("GET /policies/{account}/policy/{id} (effective policy)", () => {
 
   it("can be loaded back: the YAML is a valid policy that changes nothing", async () => {
     const yaml = (await fetchPolicy("outer")).text;
-    const inner = yaml.replace(/^---\n- !policy\n {2}id: outer\n {2}body:\n/, "").replace(/^ {2}/gm, "") /* body items sit at 2 spaces (Psych layout) */;
+    const inner = yaml
+      .replace(/^---\n- !policy\n {2}id: outer\n {2}body:\n/, "")
+      .replace(/^ {2}/gm, ""); /* body items sit at 2 spaces (Psych layout) */
     const dry = await admin.request("POST", "/policies/pf/policy/outer?dryRun=true", { body: inner });
     expect(dry.status, `${dry.text}\n${inner}`).to.equal(200);
     expect(dry.json().created.items).to.deep.equal([]);
@@ -62,11 +70,15 @@ describe("GET /policies/{account}/policy/{id} (effective policy)", () => {
     const [policy] = res.json();
     expect(policy.policy.id).to.equal("outer");
     const body = policy.policy.body;
-    expect(body).to.deep.include({ variable: { id: "v", kind: "description", mime_type: "text/plain", annotations: { rotation: "weekly" } } });
+    expect(body).to.deep.include({
+      variable: { id: "v", kind: "description", mime_type: "text/plain", annotations: { rotation: "weekly" } },
+    });
     expect(body).to.deep.include({ host: { id: "h", restricted_to: ["10.0.0.0/24"] } });
     expect(body).to.deep.include({ "host-factory": { id: "hf", layers: [{ layer: "lyr" }] } });
     expect(body).to.deep.include({ grant: { role: { group: "g" }, members: [{ group: "/ops" }, { user: "ali" }] } });
-    expect(body).to.deep.include({ permit: { role: { group: "g" }, privileges: ["execute", "read"], resource: { variable: "v" } } });
+    expect(body).to.deep.include({
+      permit: { role: { group: "g" }, privileges: ["execute", "read"], resource: { variable: "v" } },
+    });
     expect(body).to.deep.include({ policy: { id: "adm", body: [{ variable: { id: "deep" } }] } });
   });
 
@@ -78,7 +90,9 @@ describe("GET /policies/{account}/policy/{id} (effective policy)", () => {
     const tooBig = await fetchPolicy("outer", "?limit=3");
     expect(tooBig.status).to.equal(422);
     expect(tooBig.json().error).to.deep.equal({ code: "unprocessable_entity", message: tooBig.json().error.message });
-    expect(tooBig.json().error.message).to.match(/^CONJ00164E Policy max allowed 'limit' = 3 exceeded\. Value for policy is: \d+$/);
+    expect(tooBig.json().error.message).to.match(
+      /^CONJ00164E Policy max allowed 'limit' = 3 exceeded\. Value for policy is: \d+$/,
+    );
     for (const q of ["?depth=x", "?depth=65", "?limit=-1", "?limit=100001"]) {
       const bad = await fetchPolicy("outer", q);
       expect(bad.status, q).to.equal(400);

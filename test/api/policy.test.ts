@@ -8,7 +8,12 @@ describe("policy loading", () => {
   const exists = async (kind: string, id: string): Promise<boolean> =>
     (await admin.request("GET", `/resources/${server.account}/${kind}/${encodeURIComponent(id)}`)).status === 200;
   const can = async (roleId: string, privilege: string, kind: string, id: string): Promise<boolean> =>
-    (await admin.request("GET", `/resources/${server.account}/${kind}/${encodeURIComponent(id)}?check=true&privilege=${privilege}&role=${encodeURIComponent(roleId)}`)).status === 204;
+    (
+      await admin.request(
+        "GET",
+        `/resources/${server.account}/${kind}/${encodeURIComponent(id)}?check=true&privilege=${privilege}&role=${encodeURIComponent(roleId)}`,
+      )
+    ).status === 204;
   const ok = (res: ApiResponse): ApiResponse => {
     expect(res.status, res.text).to.equal(201);
     return res;
@@ -21,7 +26,11 @@ describe("policy loading", () => {
   after(() => server.close());
 
   it("creates records, answers created_roles (users and hosts with API keys) and a version", async () => {
-    const res = ok(await admin.loadPolicy("POST", "root", `
+    const res = ok(
+      await admin.loadPolicy(
+        "POST",
+        "root",
+        `
 - !user alice
 - !group devs
 - !policy
@@ -32,10 +41,16 @@ describe("policy loading", () => {
   - !variable db/password
   - !layer
   - !webservice api
-`));
+`,
+      ),
+    );
     const body = res.json();
     expect(body.version).to.equal(1);
-    expect(Object.keys(body.created_roles).sort()).to.deep.equal(["pol:host:prod/app", "pol:user:alice", "pol:user:bob@prod"]);
+    expect(Object.keys(body.created_roles).sort()).to.deep.equal([
+      "pol:host:prod/app",
+      "pol:user:alice",
+      "pol:user:bob@prod",
+    ]);
     expect(body.created_roles["pol:host:prod/app"]).to.have.keys("id", "api_key");
     expect(await exists("variable", "prod/db/password")).to.equal(true);
     expect(await exists("layer", "prod")).to.equal(true);
@@ -44,13 +59,27 @@ describe("policy loading", () => {
 
   it("makes the enclosing policy the owner of records and the owner an admin member of roles", async () => {
     const res = await admin.request("GET", `/resources/pol/variable/prod%2Fdb%2Fpassword`);
-    expect(res.json()).to.include({ id: "pol:variable:prod/db/password", owner: "pol:policy:prod", policy: "pol:policy:prod" });
+    expect(res.json()).to.include({
+      id: "pol:variable:prod/db/password",
+      owner: "pol:policy:prod",
+      policy: "pol:policy:prod",
+    });
     const role = await admin.request("GET", `/roles/pol/host/prod%2Fapp`);
-    expect(role.json().members).to.deep.include({ admin_option: true, ownership: true, role: "pol:host:prod/app", member: "pol:policy:prod", policy: "pol:policy:prod" });
+    expect(role.json().members).to.deep.include({
+      admin_option: true,
+      ownership: true,
+      role: "pol:host:prod/app",
+      member: "pol:policy:prod",
+      policy: "pol:policy:prod",
+    });
   });
 
   it("loads into a nested policy with relative, absolute and ../ ids, plurals, !member and anchors", async () => {
-    ok(await admin.loadPolicy("POST", "prod", `
+    ok(
+      await admin.loadPolicy(
+        "POST",
+        "prod",
+        `
 - &secrets
   - !variable api-key
   - !variable { id: token, kind: password, mime_type: text/plain, annotations: { rotation: weekly } }
@@ -63,7 +92,9 @@ describe("policy loading", () => {
   roles: [ !group readers ]
   privileges: [ read, execute ]
   resources: *secrets
-`));
+`,
+      ),
+    );
     expect(await can("pol:host:prod/app", "execute", "variable", "prod/api-key")).to.equal(true);
     expect(await can("pol:user:alice", "execute", "variable", "prod/token")).to.equal(true);
     expect(await can("pol:host:prod/app", "update", "variable", "prod/token")).to.equal(false);
@@ -80,20 +111,37 @@ describe("policy loading", () => {
   });
 
   it("gives transitive grants the privileges of the granted role (set-based check)", async () => {
-    ok(await admin.loadPolicy("POST", "root", "- !variable shared\n- !permit { role: !group devs, privilege: execute, resource: !variable shared }"));
+    ok(
+      await admin.loadPolicy(
+        "POST",
+        "root",
+        "- !variable shared\n- !permit { role: !group devs, privilege: execute, resource: !variable shared }",
+      ),
+    );
     expect(await can("pol:host:prod/app", "execute", "variable", "shared")).to.equal(true);
     expect(await can("pol:user:bob@prod", "execute", "variable", "shared")).to.equal(false);
   });
 
   it("rejects deletion statements under POST with 422 and applies nothing", async () => {
-    const res = await admin.loadPolicy("POST", "root", "- !variable should-not-exist\n- !delete { record: !user alice }");
+    const res = await admin.loadPolicy(
+      "POST",
+      "root",
+      "- !variable should-not-exist\n- !delete { record: !user alice }",
+    );
     expect(res.status).to.equal(422);
-    expect(res.json().error).to.include({ code: "validation_failed", message: "policy_text may not contain deletion statements" });
+    expect(res.json().error).to.include({
+      code: "validation_failed",
+      message: "policy_text may not contain deletion statements",
+    });
     expect(await exists("variable", "should-not-exist")).to.equal(false);
   });
 
   it("rejects a bad policy whole with a 422 naming the line and the problem", async () => {
-    const res = await admin.loadPolicy("POST", "root", "- !variable fine\n- !group ok\n- !permit\n  role: !group ok\n  privilege: read\n  resource: !variable missing-thing\n");
+    const res = await admin.loadPolicy(
+      "POST",
+      "root",
+      "- !variable fine\n- !group ok\n- !permit\n  role: !group ok\n  privilege: read\n  resource: !variable missing-thing\n",
+    );
     expect(res.status).to.equal(422);
     expect(res.json().error.code).to.equal("policy_invalid");
     expect(res.json().error.message).to.equal("line 6, column 23: Variable 'missing-thing' not found in account 'pol'");
@@ -113,12 +161,18 @@ describe("policy loading", () => {
   });
 
   it("PATCH updates annotations and allows deletions, keeping what it does not mention", async () => {
-    ok(await admin.loadPolicy("PATCH", "prod", `
+    ok(
+      await admin.loadPolicy(
+        "PATCH",
+        "prod",
+        `
 - !variable { id: token, annotations: { rotation: daily } }
 - !revoke { role: !group readers, member: !host app }
 - !deny { role: !group readers, privilege: read, resource: !variable api-key }
 - !delete { record: !webservice api }
-`));
+`,
+      ),
+    );
     const token = (await admin.request("GET", `/resources/pol/variable/prod%2Ftoken`)).json();
     expect(token.annotations.find((a: { name: string }) => a.name === "rotation").value).to.equal("daily");
     expect(await can("pol:host:prod/app", "execute", "variable", "prod/api-key")).to.equal(false);
@@ -136,12 +190,18 @@ describe("policy loading", () => {
 
   it("PUT replaces: what the new text omits is deleted, with its grants, permissions and secrets", async () => {
     ok(await admin.setSecret("prod/api-key", "k"));
-    const res = ok(await admin.loadPolicy("PUT", "prod", `
+    const res = ok(
+      await admin.loadPolicy(
+        "PUT",
+        "prod",
+        `
 - !variable api-key
 - !host app
 - !group readers
 - !permit { role: !group readers, privilege: execute, resource: !variable api-key }
-`));
+`,
+      ),
+    );
     expect(res.json().created_roles).to.deep.equal({});
     expect(await exists("variable", "prod/api-key")).to.equal(true);
     expect((await admin.getSecret("prod/api-key")).text).to.equal("k");
@@ -168,14 +228,23 @@ describe("policy loading", () => {
   });
 
   it("needs create for POST and update for PATCH/PUT; 404 for an invisible policy", async () => {
-    const created = ok(await admin.loadPolicy("POST", "root", `
+    const created = ok(
+      await admin.loadPolicy(
+        "POST",
+        "root",
+        `
 - !user dave
 - !policy
   id: team
   body: []
 - !permit { role: !user dave, privilege: create, resource: !policy team }
-`));
-    const dave = await new Client(server.url, "pol").login("dave", created.json().created_roles["pol:user:dave"].api_key);
+`,
+      ),
+    );
+    const dave = await new Client(server.url, "pol").login(
+      "dave",
+      created.json().created_roles["pol:user:dave"].api_key,
+    );
     ok(await dave.loadPolicy("POST", "team", "- !variable mine"));
     expect((await dave.loadPolicy("PATCH", "team", "- !variable mine")).status).to.equal(403);
     expect((await dave.loadPolicy("POST", "root", "- !variable nope")).status).to.equal(404);

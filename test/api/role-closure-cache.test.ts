@@ -44,13 +44,23 @@ describe("secrets: cached role closures follow membership changes at once", () =
     await server.close();
   });
 
-  const revoke = () => admin.request("DELETE", `/roles/${server.account}/group/readers?members&member=${encodeURIComponent(fq(server.account, "apps", "layer"))}`);
-  const grant = () => admin.request("POST", `/roles/${server.account}/group/readers?members&member=${encodeURIComponent(fq(server.account, "apps", "layer"))}`);
+  const revoke = () =>
+    admin.request(
+      "DELETE",
+      `/roles/${server.account}/group/readers?members&member=${encodeURIComponent(fq(server.account, "apps", "layer"))}`,
+    );
+  const grant = () =>
+    admin.request(
+      "POST",
+      `/roles/${server.account}/group/readers?members&member=${encodeURIComponent(fq(server.account, "apps", "layer"))}`,
+    );
 
   it("reads through a nested membership on both replicas (closures now cached on both)", async () => {
     expect((await viaServer.getSecret("db/password")).text).to.equal("s3cret");
     expect((await viaReplica.getSecret("db/password")).text).to.equal("s3cret");
-    expect((await viaReplica.batch([fq(server.account, "db/password"), fq(server.account, "db/user")])).status).to.equal(200);
+    expect(
+      (await viaReplica.batch([fq(server.account, "db/password"), fq(server.account, "db/user")])).status,
+    ).to.equal(200);
   });
 
   it("refuses the very next read after a membership is revoked, on the same replica and on another", async () => {
@@ -65,7 +75,9 @@ describe("secrets: cached role closures follow membership changes at once", () =
   it("allows the very next read after the membership is granted again", async () => {
     expect((await grant()).status).to.equal(204);
     expect((await viaReplica.getSecret("db/user")).text).to.equal("app");
-    expect((await viaServer.batch([fq(server.account, "db/password"), fq(server.account, "db/user")])).json()).to.deep.equal({
+    expect(
+      (await viaServer.batch([fq(server.account, "db/password"), fq(server.account, "db/user")])).json(),
+    ).to.deep.equal({
       [fq(server.account, "db/password")]: "s3cret",
       [fq(server.account, "db/user")]: "app",
     });

@@ -6,12 +6,16 @@ describe("POST / DELETE /roles/{account}/{kind}/{id}?members&member=", () => {
   let server: TestServer;
   let admin: Client;
   let keys: Record<string, string>;
-  const members = async (): Promise<any[]> => (await admin.request("GET", "/roles/rm/group/dev%2Fdevelopers?members")).json();
+  const members = async (): Promise<any[]> =>
+    (await admin.request("GET", "/roles/rm/group/dev%2Fdevelopers?members")).json();
 
   before(async () => {
     server = await startTestServer({ account: "rm" });
     admin = await new Client(server.url, "rm").login("admin", server.adminKey);
-    const res = await admin.loadPolicy("POST", "root", `
+    const res = await admin.loadPolicy(
+      "POST",
+      "root",
+      `
 - !user bob
 - !user reader
 - !user creator
@@ -19,7 +23,8 @@ describe("POST / DELETE /roles/{account}/{kind}/{id}?members&member=", () => {
 - !permit { role: !user reader, privilege: read, resource: !group dev/developers }
 - !permit { role: !user creator, privileges: [read], resource: !group dev/developers }
 - !permit { role: !user creator, privileges: [create], resource: !policy root }
-`);
+`,
+    );
     expect(res.status, res.text).to.equal(201);
     const created = res.json().created_roles;
     keys = { reader: created["rm:user:reader"].api_key, creator: created["rm:user:creator"].api_key };
@@ -31,9 +36,16 @@ describe("POST / DELETE /roles/{account}/{kind}/{id}?members&member=", () => {
     expect(res.status, res.text).to.equal(204);
     expect(res.text).to.equal("");
     const bob = (await members()).find((m) => m.member === "rm:user:bob");
-    expect(bob).to.include({ admin_option: false, ownership: false, role: "rm:group:dev/developers", member: "rm:user:bob" });
+    expect(bob).to.include({
+      admin_option: false,
+      ownership: false,
+      role: "rm:group:dev/developers",
+      member: "rm:user:bob",
+    });
     expect(bob, "Conjur omits policy when a grant has none: never null").to.not.have.property("policy");
-    expect((await admin.request("POST", "/roles/rm/group/dev%2Fdevelopers/?members=true&member=rm%3Auser%3Abob")).status).to.equal(204);
+    expect(
+      (await admin.request("POST", "/roles/rm/group/dev%2Fdevelopers/?members=true&member=rm%3Auser%3Abob")).status,
+    ).to.equal(204);
     expect((await members()).filter((m) => m.member === "rm:user:bob")).to.have.length(1);
     // bob now has the group
     expect((await admin.request("GET", "/roles/rm/user/bob?all")).json()).to.include("rm:group:dev/developers");
@@ -41,10 +53,16 @@ describe("POST / DELETE /roles/{account}/{kind}/{id}?members&member=", () => {
 
   it("needs create (add) or update (remove) on the policy that defined the role or one above it (root here), else 403", async () => {
     const reader = await new Client(server.url, "rm").login("reader", keys.reader!);
-    expect((await reader.request("POST", "/roles/rm/group/dev%2Fdevelopers?members&member=rm:user:reader")).status).to.equal(403);
+    expect(
+      (await reader.request("POST", "/roles/rm/group/dev%2Fdevelopers?members&member=rm:user:reader")).status,
+    ).to.equal(403);
     const creator = await new Client(server.url, "rm").login("creator", keys.creator!);
-    expect((await creator.request("POST", "/roles/rm/group/dev%2Fdevelopers?members&member=rm:user:creator")).status).to.equal(204);
-    expect((await creator.request("DELETE", "/roles/rm/group/dev%2Fdevelopers?members&member=rm:user:creator")).status).to.equal(403);
+    expect(
+      (await creator.request("POST", "/roles/rm/group/dev%2Fdevelopers?members&member=rm:user:creator")).status,
+    ).to.equal(204);
+    expect(
+      (await creator.request("DELETE", "/roles/rm/group/dev%2Fdevelopers?members&member=rm:user:creator")).status,
+    ).to.equal(403);
   });
 
   it("answers 404 for an invisible role, an unknown member, and a membership that does not exist", async () => {
@@ -59,7 +77,9 @@ describe("POST / DELETE /roles/{account}/{kind}/{id}?members&member=", () => {
   });
 
   it("removes a member (204)", async () => {
-    expect((await admin.request("DELETE", "/roles/rm/group/dev%2Fdevelopers?members&member=rm:user:bob")).status).to.equal(204);
+    expect(
+      (await admin.request("DELETE", "/roles/rm/group/dev%2Fdevelopers?members&member=rm:user:bob")).status,
+    ).to.equal(204);
     expect((await members()).map((m) => m.member)).not.to.include("rm:user:bob");
   });
 

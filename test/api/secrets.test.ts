@@ -30,14 +30,16 @@ describe("secrets: POST and GET /secrets/{account}/variable/{id}", () => {
   let server: TestServer;
   let admin: Client;
   const keys: Record<string, string> = {};
-  const as = async (host: string): Promise<Client> => new Client(server.url, server.account).login(`host/app/${host}`, keys[host]!);
+  const as = async (host: string): Promise<Client> =>
+    new Client(server.url, server.account).login(`host/app/${host}`, keys[host]!);
 
   before(async () => {
     server = await startTestServer();
     admin = await new Client(server.url, server.account).login("admin", server.adminKey);
     const loaded = await admin.loadPolicy("POST", "root", POLICY);
     expect(loaded.status).to.equal(201);
-    for (const host of ["reader", "viewer", "writer"]) keys[host] = loaded.json().created_roles[fq(server.account, `app/${host}`, "host")].api_key;
+    for (const host of ["reader", "viewer", "writer"])
+      keys[host] = loaded.json().created_roles[fq(server.account, `app/${host}`, "host")].api_key;
   });
   after(() => server.close());
 
@@ -51,7 +53,10 @@ describe("secrets: POST and GET /secrets/{account}/variable/{id}", () => {
 
   it("round-trips binary values byte for byte, whatever the request Content-Type", async () => {
     const value = randomBytes(64);
-    const set = await admin.request("POST", `/secrets/${server.account}/variable/app%2Fbinary`, { body: value, headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+    const set = await admin.request("POST", `/secrets/${server.account}/variable/app%2Fbinary`, {
+      body: value,
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    });
     expect(set.status).to.equal(201);
     expect((await admin.getSecret("app/binary")).bytes.equals(value)).to.equal(true);
   });
@@ -65,7 +70,10 @@ describe("secrets: POST and GET /secrets/{account}/variable/{id}", () => {
     const id = "app/weird id: with spaces/and ünïcode";
     expect((await admin.setSecret(id, "odd")).status).to.equal(201);
     expect((await admin.getSecret(id)).text).to.equal("odd");
-    const literal = await admin.request("GET", `/secrets/${server.account}/variable/app/${encodeURIComponent("weird id: with spaces")}/${encodeURIComponent("and ünïcode")}`);
+    const literal = await admin.request(
+      "GET",
+      `/secrets/${server.account}/variable/app/${encodeURIComponent("weird id: with spaces")}/${encodeURIComponent("and ünïcode")}`,
+    );
     expect(literal.text).to.equal("odd");
   });
 
@@ -86,7 +94,9 @@ describe("secrets: POST and GET /secrets/{account}/variable/{id}", () => {
     const versions = (resource.json().secrets as { version: number }[]).map((s) => s.version).sort((a, b) => a - b);
     expect(versions).to.deep.equal(Array.from({ length: 20 }, (_, i) => i + 11));
     // Every kept version holds one of the values, each at most once, and the latest is one of them.
-    const kept = await Promise.all(versions.map(async (v) => (await admin.getSecret("app/raced", `?version=${v}`)).text));
+    const kept = await Promise.all(
+      versions.map(async (v) => (await admin.getSecret("app/raced", `?version=${v}`)).text),
+    );
     expect(new Set(kept).size).to.equal(20);
     expect(kept.every((value) => values.includes(value))).to.equal(true);
     expect(values).to.include((await admin.getSecret("app/raced")).text);
@@ -99,9 +109,16 @@ describe("secrets: POST and GET /secrets/{account}/variable/{id}", () => {
     await db.connect();
     try {
       const id = `${server.account}:variable:app/binary`;
-      const current = (await db.query<{ version: string }>("SELECT version::text FROM authorization_version")).rows[0]!.version;
-      const kept = (await db.query<{ low: number; high: number }>("SELECT min(version) AS low, max(version) AS high FROM secrets WHERE resource_id = $1", [id])).rows[0]!;
-      const write = (version: number) => db.query<{ inserted: number }>(WRITE_IF_UNCHANGED, [id, version, Buffer.from("x"), version - 20, current]);
+      const current = (await db.query<{ version: string }>("SELECT version::text FROM authorization_version")).rows[0]!
+        .version;
+      const kept = (
+        await db.query<{ low: number; high: number }>(
+          "SELECT min(version) AS low, max(version) AS high FROM secrets WHERE resource_id = $1",
+          [id],
+        )
+      ).rows[0]!;
+      const write = (version: number) =>
+        db.query<{ inserted: number }>(WRITE_IF_UNCHANGED, [id, version, Buffer.from("x"), version - 20, current]);
       const stale = kept.low - 2;
       expect(stale).to.be.above(0);
       expect((await write(stale)).rows[0]!.inserted).to.equal(0);
@@ -143,7 +160,12 @@ describe("secrets: POST and GET /secrets/{account}/variable/{id}", () => {
   it("gives 404 for a missing variable, a variable with no value, and an invisible variable alike", async () => {
     const missing = await admin.getSecret("no/such");
     expect(missing.status).to.equal(404);
-    expect(missing.json()).to.deep.equal({ error: { code: "not_found", message: `CONJ00076E Variable ${fq(server.account, "no/such")} is empty or not found.` } });
+    expect(missing.json()).to.deep.equal({
+      error: {
+        code: "not_found",
+        message: `CONJ00076E Variable ${fq(server.account, "no/such")} is empty or not found.`,
+      },
+    });
     const reader = await as("reader");
     expect((await reader.getSecret("lonely")).status).to.equal(404);
   });
@@ -164,7 +186,9 @@ describe("secrets: POST and GET /secrets/{account}/variable/{id}", () => {
   });
 
   it("clears expirations with ?expirations", async () => {
-    expect((await admin.request("POST", `/secrets/${server.account}/variable/lonely?expirations`)).status).to.equal(201);
+    expect((await admin.request("POST", `/secrets/${server.account}/variable/lonely?expirations`)).status).to.equal(
+      201,
+    );
   });
 
   it("serves only the variable kind", async () => {
@@ -172,6 +196,8 @@ describe("secrets: POST and GET /secrets/{account}/variable/{id}", () => {
   });
 
   it("requires a token", async () => {
-    expect((await admin.request("GET", `/secrets/${server.account}/variable/lonely`, { auth: false })).status).to.equal(401);
+    expect((await admin.request("GET", `/secrets/${server.account}/variable/lonely`, { auth: false })).status).to.equal(
+      401,
+    );
   });
 });

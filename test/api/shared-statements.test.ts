@@ -19,13 +19,26 @@ describe("shared statements: one request's input never fails the others of its t
   const account = "shared";
   // Ids that stress array-literal quoting and encoding: quotes, braces, backslashes, commas,
   // the word NULL, SQL, multi-byte UTF-8 (at the size limit), astral characters.
-  const oddIds = ['q"uote', "back\\slash", "{braces}", "NULL", "'; DROP TABLE secrets; --", "é".repeat(512), "x".repeat(1024), "key 🔑 \u0001"];
+  const oddIds = [
+    'q"uote',
+    "back\\slash",
+    "{braces}",
+    "NULL",
+    "'; DROP TABLE secrets; --",
+    "é".repeat(512),
+    "x".repeat(1024),
+    "key 🔑 \u0001",
+  ];
 
   before(async () => {
     server = await startTestServer({ account });
     admin = await new Client(server.url, account).login("admin", server.adminKey);
     const variables = ["good", ...oddIds].map((id) => `- !variable ${JSON.stringify(id)}`).join("\n");
-    const res = await admin.loadPolicy("POST", "root", `- !host app\n${variables}\n- !permit { role: !host app, privileges: [read, execute], resources: [${["good", ...oddIds].map((id) => `!variable ${JSON.stringify(id)}`).join(", ")}] }\n`);
+    const res = await admin.loadPolicy(
+      "POST",
+      "root",
+      `- !host app\n${variables}\n- !permit { role: !host app, privileges: [read, execute], resources: [${["good", ...oddIds].map((id) => `!variable ${JSON.stringify(id)}`).join(", ")}] }\n`,
+    );
     expect(res.status).to.equal(201);
     apiKey = res.json().created_roles[fq(account, "app", "host")].api_key as string;
     host = await new Client(server.url, account).login("host/app", apiKey);
@@ -40,7 +53,8 @@ describe("shared statements: one request's input never fails the others of its t
       expect(answers.map((res) => res.status)).to.deep.equal(ids.map(() => 200));
       expect(answers.map((res) => res.text)).to.deep.equal(ids.map((id) => `value of ${id}`));
       // After the first round every read is granted, so the second takes the shared statement.
-      for (const id of oddIds) expect(readGrants.get(fq(account, "app", "host"), fq(account, id)), id).to.not.equal(undefined);
+      for (const id of oddIds)
+        expect(readGrants.get(fq(account, "app", "host"), fq(account, id)), id).to.not.equal(undefined);
     }
   });
 
@@ -55,7 +69,12 @@ describe("shared statements: one request's input never fails the others of its t
     try {
       const ids = ["good", ...oddIds.slice(0, 5)];
       // One write of several requests: Node parses them in one I/O callback, so their reads join.
-      const text = ids.map((id) => `GET /secrets/${account}/variable/${encodeURIComponent(id)} HTTP/1.1\r\nHost: x\r\nAuthorization: Token token="${host.token}"\r\n\r\n`).join("");
+      const text = ids
+        .map(
+          (id) =>
+            `GET /secrets/${account}/variable/${encodeURIComponent(id)} HTTP/1.1\r\nHost: x\r\nAuthorization: Token token="${host.token}"\r\n\r\n`,
+        )
+        .join("");
       const bodies = await pipelined(new URL(server.url), text, ids.length);
       expect(bodies).to.deep.equal(ids.map((id) => `value of ${id}`));
       expect(shared).to.equal(1);
@@ -65,9 +84,25 @@ describe("shared statements: one request's input never fails the others of its t
   });
 
   it("API-key logins with hostile names in the same turns as good ones: the good ones all succeed, no 5xx", async () => {
-    const hostile = [...oddIds, "x".repeat(1025), "é".repeat(600), "host/\u0000x", "host/" + "y".repeat(5000), "user/../../admin"];
-    const attempts = Array.from({ length: 60 }, (_, i) => (i % 3 === 0 ? { login: "host/app", key: apiKey } : { login: hostile[i % hostile.length]!, key: "not-a-key" }));
-    const answers = await Promise.all(attempts.map(({ login, key }) => new Client(server.url, account).request("POST", `/authn/${account}/${encodeURIComponent(login)}/authenticate`, { body: key, auth: false })));
+    const hostile = [
+      ...oddIds,
+      "x".repeat(1025),
+      "é".repeat(600),
+      "host/\u0000x",
+      "host/" + "y".repeat(5000),
+      "user/../../admin",
+    ];
+    const attempts = Array.from({ length: 60 }, (_, i) =>
+      i % 3 === 0 ? { login: "host/app", key: apiKey } : { login: hostile[i % hostile.length]!, key: "not-a-key" },
+    );
+    const answers = await Promise.all(
+      attempts.map(({ login, key }) =>
+        new Client(server.url, account).request("POST", `/authn/${account}/${encodeURIComponent(login)}/authenticate`, {
+          body: key,
+          auth: false,
+        }),
+      ),
+    );
     attempts.forEach(({ login }, i) => {
       const status = answers[i]!.status;
       if (login === "host/app") expect(status, login).to.equal(200);

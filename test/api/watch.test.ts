@@ -27,7 +27,10 @@ describe("secrets: change stream GET /secrets/watch (long-poll)", () => {
 - !permit { role: !host reader, privilege: read, resource: !variable hidden }
 `,
     );
-    reader = await new Client(server.url, server.account).login("host/reader", loaded.json().created_roles[fq(server.account, "reader", "host")].api_key);
+    reader = await new Client(server.url, server.account).login(
+      "host/reader",
+      loaded.json().created_roles[fq(server.account, "reader", "host")].api_key,
+    );
     for (const name of ["one", "two", "other", "hidden"]) await admin.setSecret(name, `${name}-v1`);
   });
   after(() => server.close());
@@ -74,7 +77,10 @@ describe("secrets: change stream GET /secrets/watch (long-poll)", () => {
     expect(missing.status).to.equal(404);
     expect(missing.json().error.message).to.include(id("nope"));
     expect((await watch(reader, ["empty"])).status).to.equal(404);
-    expect((await reader.request("GET", `/secrets/watch?variable_ids=${encodeURIComponent(id("one"))}`, { auth: false })).status).to.equal(401);
+    expect(
+      (await reader.request("GET", `/secrets/watch?variable_ids=${encodeURIComponent(id("one"))}`, { auth: false }))
+        .status,
+    ).to.equal(401);
   });
 
   it("rejects bad input with 422, never 5xx", async () => {
@@ -92,10 +98,13 @@ describe("secrets: change stream GET /secrets/watch (long-poll)", () => {
     const { cursor } = (await watch(reader, ["one"])).json();
     const held = [1, 2, 3].map(() => {
       const controller = new AbortController();
-      const done = fetch(`${server.url}/secrets/watch?variable_ids=${encodeURIComponent(id("one"))}&cursor=${cursor}&timeout=60`, {
-        headers: { Authorization: `Token token="${reader.token}"` },
-        signal: controller.signal,
-      }).catch(() => undefined);
+      const done = fetch(
+        `${server.url}/secrets/watch?variable_ids=${encodeURIComponent(id("one"))}&cursor=${cursor}&timeout=60`,
+        {
+          headers: { Authorization: `Token token="${reader.token}"` },
+          signal: controller.signal,
+        },
+      ).catch(() => undefined);
       return { controller, done };
     });
     await new Promise((ok) => setTimeout(ok, 500));
@@ -119,9 +128,15 @@ describe("secrets: the change stream fans out in memory (one statement per wave,
   let admin: Client;
   let reader: Client;
   const id = (name: string): string => fq(server.account, name);
-  const path = (names: string[], query = ""): string => `/secrets/watch?variable_ids=${encodeURIComponent(names.map(id).join(","))}${query}`;
+  const path = (names: string[], query = ""): string =>
+    `/secrets/watch?variable_ids=${encodeURIComponent(names.map(id).join(","))}${query}`;
   const hub = () => server.services.watchHub!;
-  const changedAnswers = async (): Promise<number> => Number(/strongroom_secret_watch_responses_total\{outcome="changed"\} (\d+)/.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1] ?? 0);
+  const changedAnswers = async (): Promise<number> =>
+    Number(
+      /strongroom_secret_watch_responses_total\{outcome="changed"\} (\d+)/.exec(
+        await (await fetch(`${server.url}/metrics`)).text(),
+      )?.[1] ?? 0,
+    );
   const until = async (condition: () => boolean): Promise<void> => {
     for (let i = 0; i < 200 && !condition(); i++) await new Promise((ok) => setTimeout(ok, 25));
   };
@@ -140,7 +155,10 @@ describe("secrets: the change stream fans out in memory (one statement per wave,
 - !permit { role: !host reader, privilege: [read, execute], resources: [!variable a, !variable b, !variable c] }
 `,
     );
-    reader = await new Client(server.url, server.account).login("host/reader", loaded.json().created_roles[fq(server.account, "reader", "host")].api_key);
+    reader = await new Client(server.url, server.account).login(
+      "host/reader",
+      loaded.json().created_roles[fq(server.account, "reader", "host")].api_key,
+    );
     for (const name of ["a", "b", "c"]) await admin.setSecret(name, `${name}-v1`);
   });
   after(() => server.close());
@@ -148,7 +166,9 @@ describe("secrets: the change stream fans out in memory (one statement per wave,
   it("a wave answers every follower exactly once, from one statement, and re-arming with the new cursor costs none", async () => {
     const { cursor } = (await reader.request("GET", path(["a", "b"]))).json();
     const before = { statements: hub().statements, waves: hub().waves, changed: await changedAnswers() };
-    const followers = Array.from({ length: 200 }, (_, i) => reader.request("GET", path(i % 2 ? ["a", "b"] : ["b", "a"], `&cursor=${cursor}&timeout=60`)));
+    const followers = Array.from({ length: 200 }, (_, i) =>
+      reader.request("GET", path(i % 2 ? ["a", "b"] : ["b", "a"], `&cursor=${cursor}&timeout=60`)),
+    );
     await until(() => hub().watchers === 200);
     expect(hub().watchers).to.equal(200);
     const checks = hub().requestChecks;
@@ -180,7 +200,11 @@ describe("secrets: the change stream fans out in memory (one statement per wave,
     const { cursor } = (await reader.request("GET", path(["b"]))).json();
     const pending = reader.request("GET", path(["b"], `&cursor=${cursor}&timeout=60`));
     await until(() => hub().watchers === 1);
-    await admin.loadPolicy("PATCH", "root", "- !deny { role: !host reader, privilege: [read, execute], resource: !variable b }");
+    await admin.loadPolicy(
+      "PATCH",
+      "root",
+      "- !deny { role: !host reader, privilege: [read, execute], resource: !variable b }",
+    );
     await admin.setSecret("b", "b-v2");
     const res = await pending;
     expect(res.status).to.equal(403);
@@ -193,7 +217,11 @@ describe("secrets: the change stream fans out in memory (one statement per wave,
     const { cursor } = (await reader.request("GET", path(["a"]))).json();
     const pending = reader.request("GET", path(["a"], `&cursor=${cursor}&timeout=1`));
     await until(() => hub().watchers === 1);
-    await admin.loadPolicy("PATCH", "root", "- !deny { role: !host reader, privilege: [read, execute], resource: !variable a }");
+    await admin.loadPolicy(
+      "PATCH",
+      "root",
+      "- !deny { role: !host reader, privilege: [read, execute], resource: !variable a }",
+    );
     expect((await pending).status).to.equal(403);
   });
 });

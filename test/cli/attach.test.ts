@@ -18,7 +18,14 @@ describe("commands beside a server running on the same --data-dir (embedded Post
     spawnSync(process.execPath, [CLI, ...args, "--data-dir", dir], {
       encoding: "utf8",
       timeout: 120_000,
-      env: { ...process.env, STRONGROOM_DATA_KEY: "", STRONGROOM_PREVIOUS_DATA_KEYS: "", DATABASE_URL: "", STRONGROOM_LOG_LEVEL: "warn", ...env },
+      env: {
+        ...process.env,
+        STRONGROOM_DATA_KEY: "",
+        STRONGROOM_PREVIOUS_DATA_KEYS: "",
+        DATABASE_URL: "",
+        STRONGROOM_LOG_LEVEL: "warn",
+        ...env,
+      },
     });
   const authenticates = async (port: number, account: string, key: string): Promise<number> =>
     (await fetch(`http://127.0.0.1:${port}/authn/${account}/admin/authenticate`, { method: "POST", body: key })).status;
@@ -48,10 +55,16 @@ describe("commands beside a server running on the same --data-dir (embedded Post
     const oldKey = readFileSync(join(dir, "data-key"), "utf8").trim();
     const newKey = generateDataKey();
     // README step 1: the server runs with the new key current and the old one decrypt-only.
-    const server = await startCliServer(["--data-dir", dir], { STRONGROOM_DATA_KEY: newKey, STRONGROOM_PREVIOUS_DATA_KEYS: oldKey });
+    const server = await startCliServer(["--data-dir", dir], {
+      STRONGROOM_DATA_KEY: newKey,
+      STRONGROOM_PREVIOUS_DATA_KEYS: oldKey,
+    });
     try {
       expect(await authenticates(server.port, "default", adminKey)).to.equal(200);
-      const rotated = cli(["data-key", "rotate"], { STRONGROOM_DATA_KEY: newKey, STRONGROOM_PREVIOUS_DATA_KEYS: oldKey });
+      const rotated = cli(["data-key", "rotate"], {
+        STRONGROOM_DATA_KEY: newKey,
+        STRONGROOM_PREVIOUS_DATA_KEYS: oldKey,
+      });
       expect(rotated.status, rotated.stderr).to.equal(0);
       expect(rotated.stdout).to.contain("Every encrypted value is under data key version");
       expect(await authenticates(server.port, "default", adminKey)).to.equal(200);

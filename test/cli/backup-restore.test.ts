@@ -24,10 +24,27 @@ describe("backup and restore of embedded storage", function () {
     const first = await startCliServer(["--data-dir", live], { STRONGROOM_DATA_KEY: dataKey });
     const adminKey = (await first.waitFor(/API key for admin: (\S+)/))[1]!;
     const base = `http://127.0.0.1:${first.port}`;
-    const token = async (url: string): Promise<string> => `Token token="${await (await fetch(`${url}/authn/default/admin/authenticate`, { method: "POST", body: adminKey, headers: { "Accept-Encoding": "base64" } })).text()}"`;
+    const token = async (url: string): Promise<string> =>
+      `Token token="${await (await fetch(`${url}/authn/default/admin/authenticate`, { method: "POST", body: adminKey, headers: { "Accept-Encoding": "base64" } })).text()}"`;
     const auth = await token(base);
-    expect((await fetch(`${base}/policies/default/policy/root`, { method: "POST", headers: { Authorization: auth }, body: "- !variable db/password" })).status).to.equal(201);
-    expect((await fetch(`${base}/secrets/default/variable/db%2Fpassword`, { method: "POST", headers: { Authorization: auth }, body: "before the backup" })).status).to.equal(201);
+    expect(
+      (
+        await fetch(`${base}/policies/default/policy/root`, {
+          method: "POST",
+          headers: { Authorization: auth },
+          body: "- !variable db/password",
+        })
+      ).status,
+    ).to.equal(201);
+    expect(
+      (
+        await fetch(`${base}/secrets/default/variable/db%2Fpassword`, {
+          method: "POST",
+          headers: { Authorization: auth },
+          body: "before the backup",
+        })
+      ).status,
+    ).to.equal(201);
     expect(await first.stop()).to.equal(0);
 
     // `cp -a`, as the README says: Postgres needs its files' owner and modes kept.
@@ -40,7 +57,9 @@ describe("backup and restore of embedded storage", function () {
     const second = await startCliServer(["--data-dir", restored], { STRONGROOM_DATA_KEY: dataKey });
     try {
       const url = `http://127.0.0.1:${second.port}`;
-      const read = await fetch(`${url}/secrets/default/variable/db%2Fpassword`, { headers: { Authorization: await token(url) } });
+      const read = await fetch(`${url}/secrets/default/variable/db%2Fpassword`, {
+        headers: { Authorization: await token(url) },
+      });
       expect(read.status).to.equal(200);
       expect(await read.text()).to.equal("before the backup");
     } finally {

@@ -8,7 +8,11 @@ import { freshDatabase } from "../support/postgres.js";
 
 const BIN = join(import.meta.dirname, "../../dist/cli/main.js");
 const run = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", env: { ...process.env, STRONGROOM_DATA_KEY: "", DATABASE_URL: "", ...env }, timeout: 60_000 });
+  spawnSync(process.execPath, [BIN, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, STRONGROOM_DATA_KEY: "", DATABASE_URL: "", ...env },
+    timeout: 60_000,
+  });
 
 describe("the strongroom command", () => {
   it("answers --help with exit 0 for every command and subcommand, on stdout", function () {
@@ -46,7 +50,8 @@ describe("the strongroom command", () => {
     expect(lines.length).to.be.above(40);
     const columns = new Set(lines.map((line) => /^ {2}\S.*?\S  +(?=\S)/.exec(line)?.[0].length));
     expect([...columns]).to.have.length(1);
-    for (const flag of ["--database-url", "--max-watchers", "--previous-data-keys", "--data-dir"]) expect(help).to.contain(flag);
+    for (const flag of ["--database-url", "--max-watchers", "--previous-data-keys", "--data-dir"])
+      expect(help).to.contain(flag);
     expect(help).to.contain("env: STRONGROOM_PORT");
     expect(help).to.contain("STRONGROOM_DATA_KEY");
   });
@@ -83,7 +88,9 @@ describe("the strongroom command", () => {
     for (const args of [["server"], ["--help"], ["account", "create", "x"]]) {
       const res = spawnSync(old, [BIN, ...args], { encoding: "utf8", timeout: 30_000 });
       expect(res.status, args.join(" ")).to.equal(1);
-      expect(res.stderr).to.equal(`strongroom: Strongroom needs Node 24 or newer (found ${version}); use npm start or npx strongroom\n`);
+      expect(res.stderr).to.equal(
+        `strongroom: Strongroom needs Node 24 or newer (found ${version}); use npm start or npx strongroom\n`,
+      );
       expect(res.stdout).to.equal("");
     }
   });
@@ -107,7 +114,18 @@ describe("the strongroom command", () => {
     this.timeout(60_000);
     const dir = mkdtempSync(join(tmpdir(), "strongroom-agent-"));
     try {
-      const res = run(["agent", "--once", "--url", "http://127.0.0.1:1", "--dir", dir, "--files", '{"a":{"secret":"x"}}', "--token-file", join(dir, "no-token")]);
+      const res = run([
+        "agent",
+        "--once",
+        "--url",
+        "http://127.0.0.1:1",
+        "--dir",
+        dir,
+        "--files",
+        '{"a":{"secret":"x"}}',
+        "--token-file",
+        join(dir, "no-token"),
+      ]);
       expect(res.status).to.equal(1);
       expect(res.stderr.split("\n").filter((line) => line !== "" && !line.startsWith("{"))).to.deep.equal([
         `strongroom agent: cannot read the service-account token file ${join(dir, "no-token")} (ENOENT); mount the projected token there or set --token-file (STRONGROOM_TOKEN_FILE)`,
@@ -152,7 +170,9 @@ describe("the strongroom command", () => {
 
   it("refuses to start with a data key that does not match the database", async () => {
     const databaseUrl = await freshDatabase();
-    expect(run(["account", "create", "x"], { DATABASE_URL: databaseUrl, STRONGROOM_DATA_KEY: generateDataKey() }).status).to.equal(0);
+    expect(
+      run(["account", "create", "x"], { DATABASE_URL: databaseUrl, STRONGROOM_DATA_KEY: generateDataKey() }).status,
+    ).to.equal(0);
     const res = run(["server", "--port", "0"], { DATABASE_URL: databaseUrl, STRONGROOM_DATA_KEY: generateDataKey() });
     expect(res.status).to.equal(1);
     expect(res.stderr).to.contain("the data key does not match the encrypted data in this database");
@@ -185,16 +205,23 @@ describe("the strongroom command", () => {
     try {
       const first = await start();
       // The key line follows the listening line: wait for it.
-      for (let i = 0; i < 100 && !/API key for admin/.test(first.stdout()); i++) await new Promise((ok) => setTimeout(ok, 50));
+      for (let i = 0; i < 100 && !/API key for admin/.test(first.stdout()); i++)
+        await new Promise((ok) => setTimeout(ok, 50));
       const key = /API key for admin: (\S+)/.exec(first.stdout())?.[1];
       expect(key).to.match(/^[0-9a-z]{50,56}$/);
-      const auth = await fetch(`http://127.0.0.1:${first.port}/authn/default/admin/authenticate`, { method: "POST", body: key! });
+      const auth = await fetch(`http://127.0.0.1:${first.port}/authn/default/admin/authenticate`, {
+        method: "POST",
+        body: key!,
+      });
       expect(auth.status).to.equal(200);
       expect(await first.stop()).to.equal(0);
       const second = await start();
       await new Promise((ok) => setTimeout(ok, 500));
       expect(second.stdout()).to.not.contain("API key for admin");
-      const again = await fetch(`http://127.0.0.1:${second.port}/authn/default/admin/authenticate`, { method: "POST", body: key! });
+      const again = await fetch(`http://127.0.0.1:${second.port}/authn/default/admin/authenticate`, {
+        method: "POST",
+        body: key!,
+      });
       expect(again.status).to.equal(200);
       expect(await second.stop()).to.equal(0);
     } finally {

@@ -9,7 +9,9 @@ describe("docs/configuration.md", () => {
   const inTree = readFileSync(join(import.meta.dirname, "../../docs/configuration.md"), "utf8");
 
   it("is what the settings tables render (else run: npm run docs:config)", () => {
-    expect(inTree === renderConfigurationDocs(), "docs/configuration.md is stale: run npm run docs:config").to.equal(true);
+    expect(inTree === renderConfigurationDocs(), "docs/configuration.md is stale: run npm run docs:config").to.equal(
+      true,
+    );
   });
 
   it("lists every server and agent flag with its environment twin", () => {
@@ -17,6 +19,7 @@ describe("docs/configuration.md", () => {
       expect(inTree).to.contain(`\`--${s.flag}`);
       expect(inTree).to.contain(`\`${s.env}\``);
     }
-    for (const flag of ["--max-watchers", "--previous-data-keys", "STRONGROOM_DATA_KEY"]) expect(inTree).to.contain(flag);
+    for (const flag of ["--max-watchers", "--previous-data-keys", "STRONGROOM_DATA_KEY"])
+      expect(inTree).to.contain(flag);
   });
 });

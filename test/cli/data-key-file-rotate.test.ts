@@ -15,7 +15,10 @@ describe("data-key rotate on embedded storage leaves the installation startable 
 
   const plainStart = () => startCliServer(["--data-dir", dir]);
   async function authenticates(port: number): Promise<boolean> {
-    const res = await fetch(`http://127.0.0.1:${port}/authn/default/admin/authenticate`, { method: "POST", body: adminKey });
+    const res = await fetch(`http://127.0.0.1:${port}/authn/default/admin/authenticate`, {
+      method: "POST",
+      body: adminKey,
+    });
     return res.status === 200;
   }
 
@@ -36,14 +39,22 @@ describe("data-key rotate on embedded storage leaves the installation startable 
   it("rotates with only the new key given, then a plain start serves the same data and the old key is gone", async () => {
     const newKey = generateDataKey();
     const rotated = spawnSync(process.execPath, [CLI, "data-key", "rotate", "--data-dir", dir], {
-      env: { ...process.env, STRONGROOM_DATA_KEY: newKey, STRONGROOM_PREVIOUS_DATA_KEYS: "", DATABASE_URL: "", STRONGROOM_LOG_LEVEL: "warn" },
+      env: {
+        ...process.env,
+        STRONGROOM_DATA_KEY: newKey,
+        STRONGROOM_PREVIOUS_DATA_KEYS: "",
+        DATABASE_URL: "",
+        STRONGROOM_LOG_LEVEL: "warn",
+      },
       encoding: "utf8",
     });
     expect(rotated.status, rotated.stderr).to.equal(0);
     expect(rotated.stdout).to.contain("Every encrypted value is under data key version");
     expect(rotated.stdout).to.contain("now holds the new key");
     expect(readFileSync(join(dir, "data-key"), "utf8").trim()).to.equal(newKey);
-    expect(existsSync(join(dir, "data-key.previous")), "the old key is not kept once every value moved").to.equal(false);
+    expect(existsSync(join(dir, "data-key.previous")), "the old key is not kept once every value moved").to.equal(
+      false,
+    );
     const server = await plainStart();
     expect(await authenticates(server.port)).to.equal(true);
     expect(await server.stop()).to.equal(0);

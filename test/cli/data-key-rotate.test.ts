@@ -22,7 +22,13 @@ interface Run {
 /** `strongroom data-key rotate` as an operator runs it: its own process, keys in the environment. */
 function rotate(databaseUrl: string, newKey: string, previous: string[], args: string[] = []): Run {
   const child = spawn(process.execPath, ["--import", "tsx", MAIN, "data-key", "rotate", ...args], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, STRONGROOM_DATA_KEY: newKey, STRONGROOM_PREVIOUS_DATA_KEYS: previous.join(","), STRONGROOM_LOG_LEVEL: "warn" },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      STRONGROOM_DATA_KEY: newKey,
+      STRONGROOM_PREVIOUS_DATA_KEYS: previous.join(","),
+      STRONGROOM_LOG_LEVEL: "warn",
+    },
   });
   let stdout = "";
   let stderr = "";
@@ -38,7 +44,9 @@ async function versionsInDatabase(databaseUrl: string): Promise<Record<string, R
   try {
     const out: Record<string, Record<number, number>> = {};
     for (const c of [...ENCRYPTED_COLUMNS, { table: "key_check", column: "blob" }]) {
-      const { rows } = await client.query<{ v: number; n: string }>(`SELECT get_byte(${c.column}, 0) AS v, count(*) AS n FROM ${c.table} WHERE ${c.column} IS NOT NULL GROUP BY 1`);
+      const { rows } = await client.query<{ v: number; n: string }>(
+        `SELECT get_byte(${c.column}, 0) AS v, count(*) AS n FROM ${c.table} WHERE ${c.column} IS NOT NULL GROUP BY 1`,
+      );
       out[`${c.table}.${c.column}`] = Object.fromEntries(rows.map((r) => [r.v, Number(r.n)]));
     }
     return out;
@@ -49,15 +57,22 @@ async function versionsInDatabase(databaseUrl: string): Promise<Record<string, R
 
 const onlyVersion = (counts: Record<string, Record<number, number>>, version: number): void => {
   for (const [where, byVersion] of Object.entries(counts)) {
-    expect(Object.keys(byVersion).map(Number).filter((v) => v !== version), `${where}: ${JSON.stringify(byVersion)}`).to.deep.equal([]);
+    expect(
+      Object.keys(byVersion)
+        .map(Number)
+        .filter((v) => v !== version),
+      `${where}: ${JSON.stringify(byVersion)}`,
+    ).to.deep.equal([]);
   }
 };
 
 async function inParallel<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
   const queue = [...items];
-  await Promise.all(Array.from({ length: width }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
+    }),
+  );
 }
 
 /** Every variable's latest value through batch retrieval, checked against what was written. */
@@ -85,7 +100,12 @@ describe("strongroom data-key rotate", function () {
   const start = async (dataKey: string, previous: string[] = []): Promise<TestServer> => {
     await server?.close();
     server = undefined;
-    server = await startTestServer({ account, databaseUrl, dataKey, env: previous.length ? { STRONGROOM_PREVIOUS_DATA_KEYS: previous.join(",") } : {} });
+    server = await startTestServer({
+      account,
+      databaseUrl,
+      dataKey,
+      env: previous.length ? { STRONGROOM_PREVIOUS_DATA_KEYS: previous.join(",") } : {},
+    });
     return server;
   };
   const admin = async (): Promise<Client> => new Client(server!.url, account).login("admin", adminKey);
@@ -99,12 +119,24 @@ describe("strongroom data-key rotate", function () {
     const loaded = await client.loadPolicy("POST", "root", policy);
     expect(loaded.status, loaded.text).to.equal(201);
     aliceKey = loaded.json().created_roles[fq(account, "alice", "user")].api_key;
-    await inParallel(ids.map((id, i) => [id, i] as const), 10, async ([id, i]) => {
-      expect((await client.setSecret(id, `old-${i}`)).status).to.equal(201);
-      expect((await client.setSecret(id, `value-${i}`)).status).to.equal(201);
-    });
+    await inParallel(
+      ids.map((id, i) => [id, i] as const),
+      10,
+      async ([id, i]) => {
+        expect((await client.setSecret(id, `old-${i}`)).status).to.equal(201);
+        expect((await client.setSecret(id, `value-${i}`)).status).to.equal(201);
+      },
+    );
     const basic = `Basic ${b64(`alice:${aliceKey}`)}`;
-    expect((await client.request("PUT", `/authn/${account}/password`, { headers: { Authorization: basic }, body: ALICE_PASSWORD, auth: false })).status).to.equal(204);
+    expect(
+      (
+        await client.request("PUT", `/authn/${account}/password`, {
+          headers: { Authorization: basic },
+          body: ALICE_PASSWORD,
+          auth: false,
+        })
+      ).status,
+    ).to.equal(204);
     tokenBeforeRotation = client.token!;
     onlyVersion(await versionsInDatabase(databaseUrl), 1);
   });
@@ -150,7 +182,9 @@ describe("strongroom data-key rotate", function () {
     const resumed = await rotate(databaseUrl, key2, [key1]).done;
     expect(resumed.code, resumed.stderr).to.equal(0);
     expect(resumed.stderr).to.contain("Rotating to data key version 2");
-    expect(resumed.stdout).to.match(/^Re-encrypted \d+ values under data key version 2 \(secret values \d+, API keys \d+, password hashes 1, token signing keys 1\)\.$/m);
+    expect(resumed.stdout).to.match(
+      /^Re-encrypted \d+ values under data key version 2 \(secret values \d+, API keys \d+, password hashes 1, token signing keys 1\)\.$/m,
+    );
     expect(resumed.stdout).to.contain("Every encrypted value is under data key version 2");
     onlyVersion(await versionsInDatabase(databaseUrl), 2);
     await expectAllValues(client);
@@ -174,15 +208,26 @@ describe("strongroom data-key rotate", function () {
       for (let n = 0; rotating; n++) {
         const i = (w * 37 + n) % (VARIABLES - 10); // the last ten are the churned ones
         const batch = await client.batch([fq(account, ids[i]!), fq(account, ids[(i + 1) % VARIABLES]!)]);
-        check("batch", batch.status === 200 && batch.json()[fq(account, ids[i]!)] === `value-${i}`, `${batch.status} ${batch.text}`);
+        check(
+          "batch",
+          batch.status === 200 && batch.json()[fq(account, ids[i]!)] === `value-${i}`,
+          `${batch.status} ${batch.text}`,
+        );
         const old = await client.getSecret(ids[i]!, "?version=1");
         check("version 1", old.status === 200 && old.text === `old-${i}`, `${old.status} ${old.text}`);
-        const login = await client.request("POST", `/authn/${account}/alice/authenticate`, { body: aliceKey, auth: false });
+        const login = await client.request("POST", `/authn/${account}/alice/authenticate`, {
+          body: aliceKey,
+          auth: false,
+        });
         check("authenticate", login.status === 200, String(login.status));
         const churn = `rot/v${VARIABLES - 1 - w}`;
         const write = await client.setSecret(churn, `value-${VARIABLES - 1 - w}-${n}`);
         const readBack = await client.getSecret(churn);
-        check("write", write.status === 201 && readBack.text === `value-${VARIABLES - 1 - w}-${n}`, `${write.status} ${readBack.status}`);
+        check(
+          "write",
+          write.status === 201 && readBack.text === `value-${VARIABLES - 1 - w}-${n}`,
+          `${write.status} ${readBack.status}`,
+        );
       }
       await client.setSecret(`rot/v${VARIABLES - 1 - w}`, `value-${VARIABLES - 1 - w}`);
     };
@@ -205,7 +250,9 @@ describe("strongroom data-key rotate", function () {
         () => "started",
         (err: Error) => err.message,
       );
-      expect(refused).to.match(/^the data key does not match the encrypted data in this database: its key check is under data key version 3, which is not among the keys given/);
+      expect(refused).to.match(
+        /^the data key does not match the encrypted data in this database: its key check is under data key version 3, which is not among the keys given/,
+      );
     }
   });
 
@@ -214,7 +261,10 @@ describe("strongroom data-key rotate", function () {
     const client = await admin();
     await expectAllValues(client);
     expect((await client.getSecret("rot/v7", "?version=1")).text).to.equal("old-7");
-    const password = await client.request("GET", `/authn/${account}/login`, { headers: { Authorization: `Basic ${b64(`alice:${ALICE_PASSWORD}`)}` }, auth: false });
+    const password = await client.request("GET", `/authn/${account}/login`, {
+      headers: { Authorization: `Basic ${b64(`alice:${ALICE_PASSWORD}`)}` },
+      auth: false,
+    });
     expect(password.status).to.equal(200);
     expect(password.text).to.equal(aliceKey);
     const old = new Client(server!.url, account);
@@ -230,12 +280,17 @@ describe("strongroom data-key rotate", function () {
     const db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
     // Tamper with one ciphertext (flip a byte of its tag): it no longer authenticates.
-    await db.query("UPDATE secrets SET value = overlay(value placing decode('ff', 'hex') from 14 for 1) WHERE resource_id = $1 AND version = 1", [fq(account, "rot/v5")]);
+    await db.query(
+      "UPDATE secrets SET value = overlay(value placing decode('ff', 'hex') from 14 for 1) WHERE resource_id = $1 AND version = 1",
+      [fq(account, "rot/v5")],
+    );
     await db.end();
     const key4 = generateDataKey();
     const run = await rotate(databaseUrl, key4, [key3]).done;
     expect(run.code).to.equal(1);
-    expect(run.stderr).to.contain(`cannot re-encrypt secret values ${fq(account, "rot/v5")} 1: does not decrypt under data key version 3`);
+    expect(run.stderr).to.contain(
+      `cannot re-encrypt secret values ${fq(account, "rot/v5")} 1: does not decrypt under data key version 3`,
+    );
     expect(run.stderr).to.contain("1 values are still under older data keys");
     const secrets = (await versionsInDatabase(databaseUrl))["secrets.value"]!;
     expect(secrets[3]).to.equal(1);

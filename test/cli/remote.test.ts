@@ -13,8 +13,20 @@ describe("client commands against a running server: policy load, secret set/get"
   // Asynchronous: the server answers from this same process.
   const run = (args: string[], env: Record<string, string> = {}, stdin?: string) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      const child = execFile(process.execPath, [BIN, ...args], { encoding: "utf8", env: { ...process.env, STRONGROOM_URL: server.url, STRONGROOM_ACCOUNT: "cli", STRONGROOM_API_KEY: server.adminKey, ...env } }, (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      const child = execFile(
+        process.execPath,
+        [BIN, ...args],
+        {
+          encoding: "utf8",
+          env: {
+            ...process.env,
+            STRONGROOM_URL: server.url,
+            STRONGROOM_ACCOUNT: "cli",
+            STRONGROOM_API_KEY: server.adminKey,
+            ...env,
+          },
+        },
+        (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
       child.stdin!.end(stdin ?? "");
     });

@@ -11,12 +11,24 @@ import { startTestServer, type TestServer } from "../support/server.js";
 
 /** The real `strongroom` command, run from source as a user would run the built one. */
 const MAIN = join(import.meta.dirname, "../../src/cli/main.ts");
-const CLEAN_ENV = { STRONGROOM_DATA_KEY: "", DATABASE_URL: "", STRONGROOM_DATA_DIR: "", STRONGROOM_DATA_KEY_SECRET: "", STRONGROOM_ADMIN_KEY_SECRET: "", KUBECONFIG: "" };
+const CLEAN_ENV = {
+  STRONGROOM_DATA_KEY: "",
+  DATABASE_URL: "",
+  STRONGROOM_DATA_DIR: "",
+  STRONGROOM_DATA_KEY_SECRET: "",
+  STRONGROOM_ADMIN_KEY_SECRET: "",
+  KUBECONFIG: "",
+};
 const run = (args: string[], env: Record<string, string>) =>
-  spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args], { encoding: "utf8", env: { ...process.env, ...CLEAN_ENV, ...env }, timeout: 60_000 });
+  spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, ...CLEAN_ENV, ...env },
+    timeout: 60_000,
+  });
 
 async function authenticates(server: TestServer, apiKey: string): Promise<number> {
-  return (await fetch(`${server.url}/authn/${server.account}/admin/authenticate`, { method: "POST", body: apiKey })).status;
+  return (await fetch(`${server.url}/authn/${server.account}/admin/authenticate`, { method: "POST", body: apiKey }))
+    .status;
 }
 
 describe("strongroom account reset-admin", function () {
@@ -27,7 +39,11 @@ describe("strongroom account reset-admin", function () {
     const created = run(["account", "create", "myorg"], env);
     expect(created.status, created.stderr).to.equal(0);
     const oldKey = /^API key for admin: (\S+)\n$/.exec(created.stdout)![1]!;
-    const server = await startTestServer({ account: "myorg", databaseUrl: env.DATABASE_URL, dataKey: env.STRONGROOM_DATA_KEY });
+    const server = await startTestServer({
+      account: "myorg",
+      databaseUrl: env.DATABASE_URL,
+      dataKey: env.STRONGROOM_DATA_KEY,
+    });
     try {
       expect(await authenticates(server, oldKey)).to.equal(200);
       const reset = run(["account", "reset-admin", "myorg"], env);
@@ -45,7 +61,11 @@ describe("strongroom account reset-admin", function () {
 
   it("works beside a running server on embedded Postgres (as kubectl exec into the pod does)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "strongroom-reset-embedded-"));
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, "server", "--port", "0", "--host", "127.0.0.1", "--data-dir", dir], { env: { ...process.env, ...CLEAN_ENV } });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", MAIN, "server", "--port", "0", "--host", "127.0.0.1", "--data-dir", dir],
+      { env: { ...process.env, ...CLEAN_ENV } },
+    );
     let stdout = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
     try {
@@ -56,7 +76,9 @@ describe("strongroom account reset-admin", function () {
       }
       const port = Number(/"port":(\d+)/.exec(stdout)![1]);
       const oldKey = /API key for admin: (\S+)\n/.exec(stdout)![1]!;
-      const status = async (key: string) => (await fetch(`http://127.0.0.1:${port}/authn/default/admin/authenticate`, { method: "POST", body: key })).status;
+      const status = async (key: string) =>
+        (await fetch(`http://127.0.0.1:${port}/authn/default/admin/authenticate`, { method: "POST", body: key }))
+          .status;
       expect(await status(oldKey)).to.equal(200);
       const reset = run(["account", "reset-admin", "default"], { STRONGROOM_DATA_DIR: dir });
       expect(reset.status, reset.stderr).to.equal(0);
@@ -75,7 +97,10 @@ describe("strongroom account reset-admin", function () {
     const missing = run(["account", "reset-admin", "nobody"], env);
     expect(missing.status).to.equal(1);
     expect(missing.stdout).to.equal("");
-    const messages = missing.stderr.trim().split("\n").filter((line) => !line.startsWith("{")); // JSON lines are the log
+    const messages = missing.stderr
+      .trim()
+      .split("\n")
+      .filter((line) => !line.startsWith("{")); // JSON lines are the log
     expect(messages).to.deep.equal(["strongroom: account 'nobody' does not exist"]);
     const usage = run(["account", "reset-admin"], env);
     expect(usage.status).to.equal(2);
@@ -93,7 +118,16 @@ describe("strongroom server with --admin-key-secret (the chart)", function () {
     const kubeconfig = join(dir, "config");
     writeFileSync(kubeconfig, api.kubeconfig());
     const child = spawn(process.execPath, ["--import", "tsx", MAIN, "server", "--port", "0", "--host", "127.0.0.1"], {
-      env: { ...process.env, ...CLEAN_ENV, KUBECONFIG: kubeconfig, DATABASE_URL: await freshDatabase(), STRONGROOM_DATA_KEY_SECRET: "sr-data-key", STRONGROOM_ADMIN_KEY_SECRET: "sr-initial-admin", STRONGROOM_NAMESPACE: "strongroom", STRONGROOM_LOG_LEVEL: "debug" },
+      env: {
+        ...process.env,
+        ...CLEAN_ENV,
+        KUBECONFIG: kubeconfig,
+        DATABASE_URL: await freshDatabase(),
+        STRONGROOM_DATA_KEY_SECRET: "sr-data-key",
+        STRONGROOM_ADMIN_KEY_SECRET: "sr-initial-admin",
+        STRONGROOM_NAMESPACE: "strongroom",
+        STRONGROOM_LOG_LEVEL: "debug",
+      },
     });
     let stdout = "";
     let stderr = "";
@@ -107,12 +141,18 @@ describe("strongroom server with --admin-key-secret (the chart)", function () {
       }
       const core = new k8s.KubeConfig();
       core.loadFromString(api.kubeconfig());
-      const secret = await core.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ namespace: "strongroom", name: "sr-initial-admin" });
+      const secret = await core
+        .makeApiClient(k8s.CoreV1Api)
+        .readNamespacedSecret({ namespace: "strongroom", name: "sr-initial-admin" });
       const apiKey = Buffer.from(secret.data!["api-key"]!, "base64").toString();
       expect(apiKey).to.match(/^[0-9a-z]{50,56}$/);
       expect(stdout + stderr).to.not.contain(apiKey);
       expect(stdout + stderr).to.not.contain("API key for admin");
-      const dataKey = Buffer.from((await core.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ namespace: "strongroom", name: "sr-data-key" })).data!["data-key"]!, "base64").toString();
+      const dataKey = Buffer.from(
+        (await core.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ namespace: "strongroom", name: "sr-data-key" }))
+          .data!["data-key"]!,
+        "base64",
+      ).toString();
       expect(stdout + stderr).to.not.contain(dataKey);
     } finally {
       child.kill("SIGTERM");
@@ -124,7 +164,12 @@ describe("strongroom server with --admin-key-secret (the chart)", function () {
 
   it("keeps printing the key without it (npm start on a laptop)", async () => {
     const child = spawn(process.execPath, ["--import", "tsx", MAIN, "server", "--port", "0", "--host", "127.0.0.1"], {
-      env: { ...process.env, ...CLEAN_ENV, DATABASE_URL: await freshDatabase(), STRONGROOM_DATA_KEY: generateDataKey() },
+      env: {
+        ...process.env,
+        ...CLEAN_ENV,
+        DATABASE_URL: await freshDatabase(),
+        STRONGROOM_DATA_KEY: generateDataKey(),
+      },
     });
     let stdout = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));

@@ -42,7 +42,10 @@ describe(`${CLIENT} ${VERSION} (real client)`, function () {
       recordExternal(CLIENT, VERSION, 0, 0, testBinary.missing);
       this.skip();
     }
-    server = await startTestServer({ account: "conjur", env: { STRONGROOM_AUTHENTICATORS: "authn" } /* as its CI: CONJUR_AUTHENTICATORS unset, enabled by PATCH */ });
+    server = await startTestServer({
+      account: "conjur",
+      env: { STRONGROOM_AUTHENTICATORS: "authn" } /* as its CI: CONJUR_AUTHENTICATORS unset, enabled by PATCH */,
+    });
   });
   after(async () => {
     await server?.close();
@@ -51,7 +54,12 @@ describe(`${CLIENT} ${VERSION} (real client)`, function () {
   it("runs go's test binary against Strongroom and records how many of its tests pass", async function () {
     this.timeout(900_000);
     const issuer = await jwtIssuer("jwt-server-key");
-    const jwt = await issuer.mint({ iss: "jwt-server", aud: "conjur", sub: "test-workload", email: "workload@example.com" });
+    const jwt = await issuer.mint({
+      iss: "jwt-server",
+      aud: "conjur",
+      sub: "test-workload",
+      email: "workload@example.com",
+    });
     const home = tempDir("api-go");
     const r = await run(testBinary.path, ["-test.v", "-test.count=1", "-test.timeout=12m"], {
       cwd: join(CACHE, `conjur-api-go-${VERSION}`, "src", "conjurapi"),
@@ -75,9 +83,15 @@ describe(`${CLIENT} ${VERSION} (real client)`, function () {
     const passed = results.filter((t) => t.outcome === "PASS").length;
     const failed = results.filter((t) => t.outcome === "FAIL").map((t) => t.name);
     const skipped = results.filter((t) => t.outcome === "SKIP").length;
-    recordExternal(CLIENT, VERSION, passed, passed + failed.length, `${skipped} skipped (cloud/cert authenticators off, as in its CI)`, failed);
+    recordExternal(
+      CLIENT,
+      VERSION,
+      passed,
+      passed + failed.length,
+      `${skipped} skipped (cloud/cert authenticators off, as in its CI)`,
+      failed,
+    );
     expect(results.length, `no test results parsed; exit ${r.code}\n${r.out.slice(-3000)}`).to.be.above(0);
     expect(passed, `failing: ${failed.join(", ")}`).to.be.at.least(KNOWN_PASSING);
   });
 });
-

@@ -50,7 +50,11 @@ ${APPS_POLICY.replace(/^/gm, "  ").trimEnd()}
 `;
 
 /** One CLI user: its own HOME (.conjurrc, .netrc), so nothing touches the machine's. */
-function cliUser(extraEnv: Record<string, string> = {}): { home: string; conjur: (...args: string[]) => Promise<Run>; file: (name: string, text: string) => string } {
+function cliUser(extraEnv: Record<string, string> = {}): {
+  home: string;
+  conjur: (...args: string[]) => Promise<Run>;
+  file: (name: string, text: string) => string;
+} {
   const home = tempDir("cli");
   return {
     home,
@@ -82,7 +86,11 @@ clientSuite("Conjur CLI (conjur-cli-go)", VERSION, bin, () => {
     cert = selfSignedCertificate();
     const env = { STRONGROOM_AUTHENTICATORS: "authn,authn-jwt/cli" };
     server = await startTestServer({ account: ACCOUNT, env });
-    tlsServer = await startTestServer({ account: ACCOUNT, env, flags: { "tls-cert": cert.certFile, "tls-key": cert.keyFile } });
+    tlsServer = await startTestServer({
+      account: ACCOUNT,
+      env,
+      flags: { "tls-cert": cert.certFile, "tls-key": cert.keyFile },
+    });
     issuer = await jwtIssuer();
     admin = cliUser();
   });
@@ -92,7 +100,9 @@ clientSuite("Conjur CLI (conjur-cli-go)", VERSION, bin, () => {
   });
 
   it("init self-hosted over http (-i, --force-netrc) writes .conjurrc", async () => {
-    const r = ok(await admin.conjur("init", "self-hosted", "-a", ACCOUNT, "-u", server.url, "-i", "--force-netrc", "--force"));
+    const r = ok(
+      await admin.conjur("init", "self-hosted", "-a", ACCOUNT, "-u", server.url, "-i", "--force-netrc", "--force"),
+    );
     expect(r.out).to.include("Wrote configuration to");
     expect(r.out).to.include("--insecure");
   });
@@ -102,7 +112,9 @@ clientSuite("Conjur CLI (conjur-cli-go)", VERSION, bin, () => {
     const who = json(ok(await admin.conjur("whoami"))) as Record<string, string>;
     expect(who).to.have.all.keys("client_ip", "user_agent", "account", "username", "token_issued_at");
     expect(who).to.include({ account: ACCOUNT, username: "admin" });
-    expect(who.token_issued_at, "as Conjur's whoami prints it").to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000\+00:00$/);
+    expect(who.token_issued_at, "as Conjur's whoami prints it").to.match(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000\+00:00$/,
+    );
   });
 
   it("policy load -b root: Loaded policy 'root' and created_roles with api keys, version", async () => {
@@ -110,7 +122,10 @@ clientSuite("Conjur CLI (conjur-cli-go)", VERSION, bin, () => {
     expect(r.stderr.trim()).to.equal("Loaded policy 'root'");
     const body = json(r) as { created_roles: Record<string, { id: string; api_key: string }>; version: number };
     expect(body.version).to.equal(1);
-    expect(Object.keys(body.created_roles)).to.include.members([`${ACCOUNT}:host:apps/app1`, `${ACCOUNT}:user:alice@apps`]);
+    expect(Object.keys(body.created_roles)).to.include.members([
+      `${ACCOUNT}:host:apps/app1`,
+      `${ACCOUNT}:user:alice@apps`,
+    ]);
     expect(body.created_roles[`${ACCOUNT}:host:apps/app1`]!.api_key).to.match(/^[0-9a-z]{50,}$/);
   });
 
@@ -125,15 +140,27 @@ clientSuite("Conjur CLI (conjur-cli-go)", VERSION, bin, () => {
   });
 
   it("policy load --dry-run shows the validation result without loading", async () => {
-    const r = await admin.conjur("policy", "load", "-b", "apps", "--dry-run", "-f", admin.file("dry.yml", "- !variable dry\n"));
+    const r = await admin.conjur(
+      "policy",
+      "load",
+      "-b",
+      "apps",
+      "--dry-run",
+      "-f",
+      admin.file("dry.yml", "- !variable dry\n"),
+    );
     expect(r.code, r.out).to.equal(0);
     expect(r.out).to.match(/"status":\s*"Valid YAML"/);
     expect((await admin.conjur("resource", "exists", "variable:apps/dry")).out).to.equal("false");
   });
 
   it("variable set -i … -v …: Value added; get returns the value; get -v 1 the first version", async () => {
-    expect(ok(await admin.conjur("variable", "set", "-i", "apps/db/password", "-v", "one")).out).to.equal("Value added");
-    expect(ok(await admin.conjur("variable", "set", "-i", "apps/db/password", "-v", "two words&=+ é")).out).to.equal("Value added");
+    expect(ok(await admin.conjur("variable", "set", "-i", "apps/db/password", "-v", "one")).out).to.equal(
+      "Value added",
+    );
+    expect(ok(await admin.conjur("variable", "set", "-i", "apps/db/password", "-v", "two words&=+ é")).out).to.equal(
+      "Value added",
+    );
     expect(ok(await admin.conjur("variable", "get", "-i", "apps/db/password")).stdout).to.equal("two words&=+ é\n");
     expect(ok(await admin.conjur("variable", "get", "-i", "apps/db/password", "-v", "1")).stdout).to.equal("one\n");
   });
@@ -141,23 +168,48 @@ clientSuite("Conjur CLI (conjur-cli-go)", VERSION, bin, () => {
   it("variable get -i a,b (batch) prints a JSON map keyed by id; an empty one is Conjur's CONJ00076E 404", async () => {
     const missing = await admin.conjur("variable", "get", "-i", "apps/db/password,apps/db/user");
     expect(missing.code).to.equal(1);
-    expect(missing.out).to.match(/^404 Not Found\. CONJ00076E Variable dev:variable:apps\/db\/user is empty or not found\./);
+    expect(missing.out).to.match(
+      /^404 Not Found\. CONJ00076E Variable dev:variable:apps\/db\/user is empty or not found\./,
+    );
     ok(await admin.conjur("variable", "set", "-i", "apps/db/user", "-v", "app"));
-    expect(json(ok(await admin.conjur("variable", "get", "-i", "apps/db/password,apps/db/user")))).to.deep.equal({ "apps/db/password": "two words&=+ é", "apps/db/user": "app" });
+    expect(json(ok(await admin.conjur("variable", "get", "-i", "apps/db/password,apps/db/user")))).to.deep.equal({
+      "apps/db/password": "two words&=+ é",
+      "apps/db/user": "app",
+    });
   });
 
   it("list -k variable, -s search, -l limit, -i (inspect): ids, then resource documents", async () => {
-    expect(json(ok(await admin.conjur("list", "-k", "variable")))).to.deep.equal([`${ACCOUNT}:variable:apps/db/password`, `${ACCOUNT}:variable:apps/db/user`, `${ACCOUNT}:variable:apps/extra`].concat(
-      ["audience", "identity-path", "issuer", "public-keys", "token-app-property"].map((v) => `${ACCOUNT}:variable:conjur/authn-jwt/cli/${v}`),
-    ).sort());
-    expect(json(ok(await admin.conjur("list", "-k", "variable", "-s", "db/", "-l", "1")))).to.deep.equal([`${ACCOUNT}:variable:apps/db/password`]);
+    expect(json(ok(await admin.conjur("list", "-k", "variable")))).to.deep.equal(
+      [`${ACCOUNT}:variable:apps/db/password`, `${ACCOUNT}:variable:apps/db/user`, `${ACCOUNT}:variable:apps/extra`]
+        .concat(
+          ["audience", "identity-path", "issuer", "public-keys", "token-app-property"].map(
+            (v) => `${ACCOUNT}:variable:conjur/authn-jwt/cli/${v}`,
+          ),
+        )
+        .sort(),
+    );
+    expect(json(ok(await admin.conjur("list", "-k", "variable", "-s", "db/", "-l", "1")))).to.deep.equal([
+      `${ACCOUNT}:variable:apps/db/password`,
+    ]);
     const hosts = json(ok(await admin.conjur("list", "-i", "-k", "host", "-s", "app1"))) as Record<string, unknown>[];
     expect(hosts).to.have.length(1);
-    expect(hosts[0]).to.include.all.keys("id", "owner", "policy", "permissions", "annotations", "created_at", "restricted_to");
+    expect(hosts[0]).to.include.all.keys(
+      "id",
+      "owner",
+      "policy",
+      "permissions",
+      "annotations",
+      "created_at",
+      "restricted_to",
+    );
   });
 
   it("resource show: the resource with its permissions and secrets versions; resource exists: true/false", async () => {
-    const shown = json(ok(await admin.conjur("resource", "show", "variable:apps/db/password"))) as { id: string; permissions: { privilege: string; role: string }[]; secrets: { version: number }[] };
+    const shown = json(ok(await admin.conjur("resource", "show", "variable:apps/db/password"))) as {
+      id: string;
+      permissions: { privilege: string; role: string }[];
+      secrets: { version: number }[];
+    };
     expect(shown.id).to.equal(`${ACCOUNT}:variable:apps/db/password`);
     expect(shown.permissions.map((p) => p.privilege).sort()).to.deep.equal(["execute", "read"]);
     expect(shown.secrets.map((s) => s.version)).to.deep.equal([1, 2]);
@@ -166,17 +218,29 @@ clientSuite("Conjur CLI (conjur-cli-go)", VERSION, bin, () => {
   });
 
   it("role members, role memberships, role exists, role show", async () => {
-    expect(json(ok(await admin.conjur("role", "members", "group:apps/readers")))).to.include.members([`${ACCOUNT}:host:apps/app1`, `${ACCOUNT}:host:jwt-apps/workload@example.com`]);
-    expect(json(ok(await admin.conjur("role", "memberships", "host:apps/app1")))).to.include.members([`${ACCOUNT}:group:apps/readers`, `${ACCOUNT}:host:apps/app1`]);
+    expect(json(ok(await admin.conjur("role", "members", "group:apps/readers")))).to.include.members([
+      `${ACCOUNT}:host:apps/app1`,
+      `${ACCOUNT}:host:jwt-apps/workload@example.com`,
+    ]);
+    expect(json(ok(await admin.conjur("role", "memberships", "host:apps/app1")))).to.include.members([
+      `${ACCOUNT}:group:apps/readers`,
+      `${ACCOUNT}:host:apps/app1`,
+    ]);
     expect(ok(await admin.conjur("role", "exists", "host:apps/app1")).out).to.equal("true");
     expect(ok(await admin.conjur("role", "exists", "host:apps/none")).out).to.equal("false");
-    expect(json(ok(await admin.conjur("role", "show", "group:apps/readers")))).to.include({ id: `${ACCOUNT}:group:apps/readers` });
+    expect(json(ok(await admin.conjur("role", "show", "group:apps/readers")))).to.include({
+      id: `${ACCOUNT}:group:apps/readers`,
+    });
   });
 
   it("check <resource> <privilege> [-r role]: true / false", async () => {
     expect(ok(await admin.conjur("check", "variable:apps/db/password", "execute")).out).to.equal("true");
-    expect(ok(await admin.conjur("check", "-r", "host:apps/app1", "variable:apps/db/password", "execute")).out).to.equal("true");
-    expect(ok(await admin.conjur("check", "-r", "host:apps/app1", "variable:apps/db/password", "update")).out).to.equal("false");
+    expect(
+      ok(await admin.conjur("check", "-r", "host:apps/app1", "variable:apps/db/password", "execute")).out,
+    ).to.equal("true");
+    expect(ok(await admin.conjur("check", "-r", "host:apps/app1", "variable:apps/db/password", "update")).out).to.equal(
+      "false",
+    );
   });
 
   it("host rotate-api-key -i: the new key, which then logs the host in", async () => {
@@ -202,7 +266,23 @@ clientSuite("Conjur CLI (conjur-cli-go)", VERSION, bin, () => {
   });
 
   it("hostfactory tokens create (--duration, --cidr, -n): [{expiration, cidr, token}]", async () => {
-    const tokens = json(ok(await admin.conjur("hostfactory", "tokens", "create", "-i", "apps/enroll", "--duration", "1h", "--cidr", "127.0.0.1/32,10.0.0.0/24", "-n", "2"))) as { expiration: string; cidr: string[]; token: string }[];
+    const tokens = json(
+      ok(
+        await admin.conjur(
+          "hostfactory",
+          "tokens",
+          "create",
+          "-i",
+          "apps/enroll",
+          "--duration",
+          "1h",
+          "--cidr",
+          "127.0.0.1/32,10.0.0.0/24",
+          "-n",
+          "2",
+        ),
+      ),
+    ) as { expiration: string; cidr: string[]; token: string }[];
     expect(tokens).to.have.length(2);
     for (const t of tokens) {
       expect(t).to.have.all.keys("expiration", "cidr", "token");
@@ -212,38 +292,95 @@ clientSuite("Conjur CLI (conjur-cli-go)", VERSION, bin, () => {
   });
 
   it("hostfactory hosts create -i -t: the host with its api_key; tokens revoke; the revoked token is refused", async () => {
-    const [issued] = json(ok(await admin.conjur("hostfactory", "tokens", "create", "-i", "apps/enroll", "--duration", "10m"))) as { token: string }[];
-    const host = json(ok(await admin.conjur("hostfactory", "hosts", "create", "-i", "enrolled-1", "-t", issued!.token))) as Record<string, unknown>;
-    expect(host).to.include.all.keys("id", "owner", "api_key", "permissions", "annotations", "restricted_to", "created_at");
+    const [issued] = json(
+      ok(await admin.conjur("hostfactory", "tokens", "create", "-i", "apps/enroll", "--duration", "10m")),
+    ) as { token: string }[];
+    const host = json(
+      ok(await admin.conjur("hostfactory", "hosts", "create", "-i", "enrolled-1", "-t", issued!.token)),
+    ) as Record<string, unknown>;
+    expect(host).to.include.all.keys(
+      "id",
+      "owner",
+      "api_key",
+      "permissions",
+      "annotations",
+      "restricted_to",
+      "created_at",
+    );
     expect(host.owner).to.equal(`${ACCOUNT}:host_factory:apps/enroll`);
-    expect(ok(await admin.conjur("hostfactory", "tokens", "revoke", "-t", issued!.token)).out).to.equal("Token has been revoked.");
-    expect((await admin.conjur("hostfactory", "hosts", "create", "-i", "enrolled-2", "-t", issued!.token)).out).to.match(/^401 Unauthorized/);
+    expect(ok(await admin.conjur("hostfactory", "tokens", "revoke", "-t", issued!.token)).out).to.equal(
+      "Token has been revoked.",
+    );
+    expect(
+      (await admin.conjur("hostfactory", "hosts", "create", "-i", "enrolled-2", "-t", issued!.token)).out,
+    ).to.match(/^401 Unauthorized/);
   });
 
   it("authenticator enable / disable -i authn-jwt/cli (after its variables are set)", async () => {
-    const set = (name: string, value: string) => admin.conjur("variable", "set", "-i", `conjur/authn-jwt/cli/${name}`, "-v", value);
+    const set = (name: string, value: string) =>
+      admin.conjur("variable", "set", "-i", `conjur/authn-jwt/cli/${name}`, "-v", value);
     ok(await set("public-keys", JSON.stringify({ type: "jwks", value: issuer.jwks })));
     ok(await set("issuer", "jwt-server"));
     ok(await set("audience", "conjur"));
     ok(await set("token-app-property", "email"));
     ok(await set("identity-path", "jwt-apps"));
-    expect(ok(await admin.conjur("authenticator", "disable", "-i", "authn-jwt/cli")).out).to.equal("Authenticator authn-jwt/cli is disabled");
-    expect(ok(await admin.conjur("authenticator", "enable", "-i", "authn-jwt/cli")).out).to.equal("Authenticator authn-jwt/cli is enabled");
+    expect(ok(await admin.conjur("authenticator", "disable", "-i", "authn-jwt/cli")).out).to.equal(
+      "Authenticator authn-jwt/cli is disabled",
+    );
+    expect(ok(await admin.conjur("authenticator", "enable", "-i", "authn-jwt/cli")).out).to.equal(
+      "Authenticator authn-jwt/cli is enabled",
+    );
   });
 
   it("init -t jwt --service-id --jwt-file over http, then login and whoami as the JWT's host", async () => {
     const jwtUser = cliUser();
-    const jwt = jwtUser.file("jwt", await issuer.mint({ iss: "jwt-server", aud: "conjur", sub: "cli-app", email: "workload@example.com" }));
-    ok(await jwtUser.conjur("init", "self-hosted", "-a", ACCOUNT, "-u", server.url, "-i", "--force-netrc", "--force", "-t", "jwt", "--service-id", "cli", "--jwt-file", jwt));
+    const jwt = jwtUser.file(
+      "jwt",
+      await issuer.mint({ iss: "jwt-server", aud: "conjur", sub: "cli-app", email: "workload@example.com" }),
+    );
+    ok(
+      await jwtUser.conjur(
+        "init",
+        "self-hosted",
+        "-a",
+        ACCOUNT,
+        "-u",
+        server.url,
+        "-i",
+        "--force-netrc",
+        "--force",
+        "-t",
+        "jwt",
+        "--service-id",
+        "cli",
+        "--jwt-file",
+        jwt,
+      ),
+    );
     expect(ok(await jwtUser.conjur("login")).out).to.equal("Logged in");
-    expect((json(ok(await jwtUser.conjur("whoami"))) as { username: string }).username).to.equal("host/jwt-apps/workload@example.com");
+    expect((json(ok(await jwtUser.conjur("whoami"))) as { username: string }).username).to.equal(
+      "host/jwt-apps/workload@example.com",
+    );
     expect(ok(await jwtUser.conjur("variable", "get", "-i", "apps/db/password")).stdout).to.equal("two words&=+ é\n");
     expect(ok(await jwtUser.conjur("logout")).out).to.equal("Logged out");
   });
 
   it("https: init --ca-cert <our CA>, login, whoami, policy load, variable set/get", async () => {
     const user = cliUser();
-    const r = ok(await user.conjur("init", "self-hosted", "-a", ACCOUNT, "-u", tlsServer.url, "--ca-cert", cert.certFile, "--force-netrc", "--force"));
+    const r = ok(
+      await user.conjur(
+        "init",
+        "self-hosted",
+        "-a",
+        ACCOUNT,
+        "-u",
+        tlsServer.url,
+        "--ca-cert",
+        cert.certFile,
+        "--force-netrc",
+        "--force",
+      ),
+    );
     expect(r.out).to.include("Wrote configuration to");
     ok(await user.conjur("login", "-i", "admin", "-p", tlsServer.adminKey));
     expect((json(ok(await user.conjur("whoami"))) as { username: string }).username).to.equal("admin");
@@ -254,11 +391,32 @@ clientSuite("Conjur CLI (conjur-cli-go)", VERSION, bin, () => {
 
   it("https: init --self-signed fetches and trusts the server's certificate; without a CA the CLI asks (and says no on empty input)", async () => {
     const user = cliUser();
-    const r = ok(await user.conjur("init", "self-hosted", "-a", ACCOUNT, "-u", tlsServer.url, "--self-signed", "--force-netrc", "--force"));
+    const r = ok(
+      await user.conjur(
+        "init",
+        "self-hosted",
+        "-a",
+        ACCOUNT,
+        "-u",
+        tlsServer.url,
+        "--self-signed",
+        "--force-netrc",
+        "--force",
+      ),
+    );
     expect(r.out).to.match(/Wrote certificate to .*conjur-server\.pem/);
     ok(await user.conjur("login", "-i", "admin", "-p", tlsServer.adminKey));
     expect((json(ok(await user.conjur("whoami"))) as { username: string }).username).to.equal("admin");
-    const asked = await cliUser().conjur("init", "self-hosted", "-a", ACCOUNT, "-u", tlsServer.url, "--force-netrc", "--force");
+    const asked = await cliUser().conjur(
+      "init",
+      "self-hosted",
+      "-a",
+      ACCOUNT,
+      "-u",
+      tlsServer.url,
+      "--force-netrc",
+      "--force",
+    );
     expect(asked.code).to.equal(1);
     expect(asked.out).to.include("Do you want to trust this certificate?");
   });
@@ -266,19 +424,62 @@ clientSuite("Conjur CLI (conjur-cli-go)", VERSION, bin, () => {
   it("https: init -t jwt with --ca-cert (the CLI's JWT probe ignores --ca-cert, so SSL_CERT_FILE carries our CA), login", async () => {
     await tlsJwtSetup();
     const user = cliUser({ SSL_CERT_FILE: cert.certFile });
-    const jwt = user.file("jwt", await issuer.mint({ iss: "jwt-server", aud: "conjur", sub: "cli-app", email: "workload@example.com" }));
-    ok(await user.conjur("init", "self-hosted", "-a", ACCOUNT, "-u", tlsServer.url, "--ca-cert", cert.certFile, "--force-netrc", "--force", "-t", "jwt", "--service-id", "cli", "--jwt-file", jwt));
+    const jwt = user.file(
+      "jwt",
+      await issuer.mint({ iss: "jwt-server", aud: "conjur", sub: "cli-app", email: "workload@example.com" }),
+    );
+    ok(
+      await user.conjur(
+        "init",
+        "self-hosted",
+        "-a",
+        ACCOUNT,
+        "-u",
+        tlsServer.url,
+        "--ca-cert",
+        cert.certFile,
+        "--force-netrc",
+        "--force",
+        "-t",
+        "jwt",
+        "--service-id",
+        "cli",
+        "--jwt-file",
+        jwt,
+      ),
+    );
     expect(ok(await user.conjur("login")).out).to.equal("Logged in");
-    expect((json(ok(await user.conjur("whoami"))) as { username: string }).username).to.equal("host/jwt-apps/workload@example.com");
+    expect((json(ok(await user.conjur("whoami"))) as { username: string }).username).to.equal(
+      "host/jwt-apps/workload@example.com",
+    );
   });
 
   /** The https server gets the same authn-jwt set-up, through the CLI. */
   async function tlsJwtSetup(): Promise<void> {
     const user = cliUser();
-    ok(await user.conjur("init", "self-hosted", "-a", ACCOUNT, "-u", tlsServer.url, "--ca-cert", cert.certFile, "--force-netrc", "--force"));
+    ok(
+      await user.conjur(
+        "init",
+        "self-hosted",
+        "-a",
+        ACCOUNT,
+        "-u",
+        tlsServer.url,
+        "--ca-cert",
+        cert.certFile,
+        "--force-netrc",
+        "--force",
+      ),
+    );
     ok(await user.conjur("login", "-i", "admin", "-p", tlsServer.adminKey));
     ok(await user.conjur("policy", "load", "-b", "root", "-f", user.file("root.yml", ROOT_POLICY)));
-    for (const [name, value] of [["public-keys", JSON.stringify({ type: "jwks", value: issuer.jwks })], ["issuer", "jwt-server"], ["audience", "conjur"], ["token-app-property", "email"], ["identity-path", "jwt-apps"]] as const) {
+    for (const [name, value] of [
+      ["public-keys", JSON.stringify({ type: "jwks", value: issuer.jwks })],
+      ["issuer", "jwt-server"],
+      ["audience", "conjur"],
+      ["token-app-property", "email"],
+      ["identity-path", "jwt-apps"],
+    ] as const) {
       ok(await user.conjur("variable", "set", "-i", `conjur/authn-jwt/cli/${name}`, "-v", value));
     }
   }

@@ -63,8 +63,12 @@ clientSuite("External Secrets Operator (Conjur provider)", VERSION, esoRequireme
 
   const secretData = (name: string): Record<string, string> | undefined => {
     try {
-      const secret = JSON.parse(kubectl(cp, ["-n", "eso", "get", "secret", name, "-o", "json"])) as { data?: Record<string, string> };
-      return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
+      const secret = JSON.parse(kubectl(cp, ["-n", "eso", "get", "secret", name, "-o", "json"])) as {
+        data?: Record<string, string>;
+      };
+      return Object.fromEntries(
+        Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]),
+      );
     } catch {
       return undefined;
     }
@@ -88,15 +92,25 @@ clientSuite("External Secrets Operator (Conjur provider)", VERSION, esoRequireme
     apiVersion: "external-secrets.io/v1",
     kind: "ExternalSecret",
     metadata: { name, namespace: "eso" },
-    spec: { refreshInterval: "2s", secretStoreRef: { name: storeName, kind: "SecretStore" }, target: { name }, ...spec },
+    spec: {
+      refreshInterval: "2s",
+      secretStoreRef: { name: storeName, kind: "SecretStore" },
+      target: { name },
+      ...spec,
+    },
   });
-  const apply = (...objects: unknown[]) => kubectl(cp, ["apply", "-f", "-"], objects.map((o) => JSON.stringify(o)).join("\n"));
+  const apply = (...objects: unknown[]) =>
+    kubectl(cp, ["apply", "-f", "-"], objects.map((o) => JSON.stringify(o)).join("\n"));
 
   before(async function () {
     this.timeout(240_000);
     cp = await startControlPlane();
     cert = selfSignedCertificate();
-    server = await startTestServer({ account: ACCOUNT, env: { STRONGROOM_AUTHENTICATORS: "authn,authn-jwt/k8s" }, flags: { "tls-cert": cert.certFile, "tls-key": cert.keyFile } });
+    server = await startTestServer({
+      account: ACCOUNT,
+      env: { STRONGROOM_AUTHENTICATORS: "authn,authn-jwt/k8s" },
+      flags: { "tls-cert": cert.certFile, "tls-key": cert.keyFile },
+    });
     admin = await adminOf(server, cert.cert);
     const loaded = await admin.loadPolicy("root", POLICY);
     const jwks = JSON.parse(kubectl(cp, ["get", "--raw", "/openid/v1/jwks"])) as unknown;
@@ -108,17 +122,40 @@ clientSuite("External Secrets Operator (Conjur provider)", VERSION, esoRequireme
       "conjur/authn-jwt/k8s/identity-path": "eso",
       "eso/db/password": "first",
       "eso/db/user": "app",
-    })) await admin.setSecret(id, value);
+    }))
+      await admin.setSecret(id, value);
     // The CRDs of that same release, from its module zip (the Go module cache).
-    const moduleDir = (JSON.parse(execFileSync("go", ["mod", "download", "-json", `github.com/external-secrets/external-secrets@${VERSION}`], { encoding: "utf8" })) as { Dir: string }).Dir;
+    const moduleDir = (
+      JSON.parse(
+        execFileSync("go", ["mod", "download", "-json", `github.com/external-secrets/external-secrets@${VERSION}`], {
+          encoding: "utf8",
+        }),
+      ) as { Dir: string }
+    ).Dir;
     const crds = join(moduleDir, "config", "crds", "bases");
-    for (const file of readdirSync(crds).filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml")) kubectl(cp, ["apply", "--server-side", "-f", join(crds, file)]);
-    kubectl(cp, ["wait", "--for=condition=Established", "crd/externalsecrets.external-secrets.io", "crd/secretstores.external-secrets.io", "--timeout=60s"]);
+    for (const file of readdirSync(crds).filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml"))
+      kubectl(cp, ["apply", "--server-side", "-f", join(crds, file)]);
+    kubectl(cp, [
+      "wait",
+      "--for=condition=Established",
+      "crd/externalsecrets.external-secrets.io",
+      "crd/secretstores.external-secrets.io",
+      "--timeout=60s",
+    ]);
     kubectl(cp, ["create", "namespace", "eso"]);
     kubectl(cp, ["-n", "eso", "create", "serviceaccount", "eso-app"]);
     const hostKey = loaded.created_roles[`${ACCOUNT}:host:eso/reader`]!.api_key;
-    apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "conjur-creds", namespace: "eso" }, stringData: { user: "host/eso/reader", apikey: hostKey } });
-    controller = spawn(eso.path, ["--metrics-addr=0", "--enable-leader-election=false", "--loglevel=info"], { env: { PATH: process.env.PATH ?? "", KUBECONFIG: cp.adminKubeconfig }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    apply({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "conjur-creds", namespace: "eso" },
+      stringData: { user: "host/eso/reader", apikey: hostKey },
+    });
+    controller = spawn(eso.path, ["--metrics-addr=0", "--enable-leader-election=false", "--loglevel=info"], {
+      env: { PATH: process.env.PATH ?? "", KUBECONFIG: cp.adminKubeconfig },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
     controller.stdout?.on("data", (c: Buffer) => logs.push(c.toString()));
     controller.stderr?.on("data", (c: Buffer) => logs.push(c.toString()));
   });
@@ -131,28 +168,56 @@ clientSuite("External Secrets Operator (Conjur provider)", VERSION, esoRequireme
 
   it("apikey SecretStore: an ExternalSecret is synced into a Secret", async function () {
     this.timeout(90_000);
-    apply(store("conjur-apikey", { apikey: { account: ACCOUNT, userRef: { name: "conjur-creds", key: "user" }, apiKeyRef: { name: "conjur-creds", key: "apikey" } } }));
-    apply(externalSecret("db", "conjur-apikey", { data: [{ secretKey: "password", remoteRef: { key: "eso/db/password" } }, { secretKey: "user", remoteRef: { key: "eso/db/user" } }] }));
-    expect(await until("Secret db", () => (secretData("db")?.password ? secretData("db") : undefined))).to.deep.equal({ password: "first", user: "app" });
+    apply(
+      store("conjur-apikey", {
+        apikey: {
+          account: ACCOUNT,
+          userRef: { name: "conjur-creds", key: "user" },
+          apiKeyRef: { name: "conjur-creds", key: "apikey" },
+        },
+      }),
+    );
+    apply(
+      externalSecret("db", "conjur-apikey", {
+        data: [
+          { secretKey: "password", remoteRef: { key: "eso/db/password" } },
+          { secretKey: "user", remoteRef: { key: "eso/db/user" } },
+        ],
+      }),
+    );
+    expect(await until("Secret db", () => (secretData("db")?.password ? secretData("db") : undefined))).to.deep.equal({
+      password: "first",
+      user: "app",
+    });
   });
 
   it("a rotation in Strongroom reaches the Secret on the next refresh", async function () {
     this.timeout(90_000);
     await admin.setSecret("eso/db/password", "rotated");
-    expect(await until("the rotated value", () => (secretData("db")?.password === "rotated" ? "rotated" : undefined))).to.equal("rotated");
+    expect(
+      await until("the rotated value", () => (secretData("db")?.password === "rotated" ? "rotated" : undefined)),
+    ).to.equal("rotated");
   });
 
   it("find by name regexp lists our variables (dataFrom)", async function () {
     this.timeout(90_000);
     apply(externalSecret("found", "conjur-apikey", { dataFrom: [{ find: { name: { regexp: "^eso/db/" } } }] }));
-    const data = await until("Secret found", () => (Object.keys(secretData("found") ?? {}).length >= 2 ? secretData("found") : undefined));
+    const data = await until("Secret found", () =>
+      Object.keys(secretData("found") ?? {}).length >= 2 ? secretData("found") : undefined,
+    );
     expect(Object.values(data).sort()).to.deep.equal(["app", "rotated"]);
   });
 
   it("jwt SecretStore (serviceAccountRef: ESO asks for a TokenRequest token) syncs too", async function () {
     this.timeout(90_000);
-    apply(store("conjur-jwt", { jwt: { account: ACCOUNT, serviceID: "k8s", serviceAccountRef: { name: "eso-app", audiences: ["conjur"] } } }));
+    apply(
+      store("conjur-jwt", {
+        jwt: { account: ACCOUNT, serviceID: "k8s", serviceAccountRef: { name: "eso-app", audiences: ["conjur"] } },
+      }),
+    );
     apply(externalSecret("viajwt", "conjur-jwt", { data: [{ secretKey: "user", remoteRef: { key: "eso/db/user" } }] }));
-    expect(await until("Secret viajwt", () => (secretData("viajwt")?.user ? secretData("viajwt") : undefined))).to.deep.equal({ user: "app" });
+    expect(
+      await until("Secret viajwt", () => (secretData("viajwt")?.user ? secretData("viajwt") : undefined)),
+    ).to.deep.equal({ user: "app" });
   });
 });

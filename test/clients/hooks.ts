@@ -8,7 +8,9 @@ export const mochaHooks = {
     removeTempDirs();
     const text = table();
     const failed = failures();
-    console.log(`\nStrongroom with CyberArk's real clients (npm run test:clients)\n\n${text}\n${failed ? `\nfailed checks:\n${failed}\n` : ""}`);
+    console.log(
+      `\nStrongroom with CyberArk's real clients (npm run test:clients)\n\n${text}\n${failed ? `\nfailed checks:\n${failed}\n` : ""}`,
+    );
     mkdirSync(CACHE, { recursive: true });
     writeFileSync(join(CACHE, "last-table.md"), `${text}\n${failed ? `\nfailed checks:\n${failed}\n` : ""}`);
   },

@@ -40,10 +40,21 @@ const POLICY = `
 `;
 
 const CHECKS = [
-  "whoami", "load_policy_file + update_policy_file", "dry run", "set / get (version) / get_many", "list with constraints",
-  "resources, roles, memberships, members, permitted roles", "check_privilege", "a host reads with its API key", "rotate_other_api_key",
-  "host factory: create_token, create_host, revoke_token", "change_personal_password, login, rotate_personal_api_key",
-  "set_authenticator_state", "JWT authentication strategy", "https with CA_BUNDLE", "server_version",
+  "whoami",
+  "load_policy_file + update_policy_file",
+  "dry run",
+  "set / get (version) / get_many",
+  "list with constraints",
+  "resources, roles, memberships, members, permitted roles",
+  "check_privilege",
+  "a host reads with its API key",
+  "rotate_other_api_key",
+  "host factory: create_token, create_host, revoke_token",
+  "change_personal_password, login, rotate_personal_api_key",
+  "set_authenticator_state",
+  "JWT authentication strategy",
+  "https with CA_BUNDLE",
+  "server_version",
 ];
 
 clientSuite("Python SDK (conjur-api)", VERSION, python, () => {
@@ -57,7 +68,10 @@ clientSuite("Python SDK (conjur-api)", VERSION, python, () => {
     cert = selfSignedCertificate();
     const env = { STRONGROOM_AUTHENTICATORS: "authn,authn-jwt/py" };
     server = await startTestServer({ account: ACCOUNT, env });
-    tlsServer = await startTestServer({ account: ACCOUNT, flags: { "tls-cert": cert.certFile, "tls-key": cert.keyFile } });
+    tlsServer = await startTestServer({
+      account: ACCOUNT,
+      flags: { "tls-cert": cert.certFile, "tls-key": cert.keyFile },
+    });
     const issuer = await jwtIssuer();
     const dir = tempDir("py");
     const file = (name: string, text: string) => {
@@ -82,7 +96,9 @@ clientSuite("Python SDK (conjur-api)", VERSION, python, () => {
     });
     const lastLine = r.stdout.trim().split("\n").pop() ?? "";
     expect(r.code, r.out.slice(-3000)).to.equal(0);
-    results = new Map((JSON.parse(lastLine) as { name: string; ok: boolean; detail: unknown }[]).map((c) => [c.name, c]));
+    results = new Map(
+      (JSON.parse(lastLine) as { name: string; ok: boolean; detail: unknown }[]).map((c) => [c.name, c]),
+    );
   });
   after(async () => {
     await server?.close();

@@ -53,11 +53,20 @@ clientSuite("summon + summon-conjur", `${SUMMON} + ${PROVIDER}`, summon.missing 
   let dir: string;
   let runnerKey: string;
 
-  const env = (lines: string): Record<string, string> => Object.fromEntries(lines.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  const env = (lines: string): Record<string, string> =>
+    Object.fromEntries(
+      lines
+        .split("\n")
+        .filter((l) => l.includes("="))
+        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+    );
   const summonEnv = (conjurEnv: Record<string, string>, yml = SECRETS_YML) => {
     const file = join(dir, `secrets-${Math.random().toString(36).slice(2)}.yml`);
     writeFileSync(file, yml);
-    return run(summon.path, ["--provider", provider.path, "-f", file, "env"], { env: { HOME: dir, ...conjurEnv }, cwd: dir });
+    return run(summon.path, ["--provider", provider.path, "-f", file, "env"], {
+      env: { HOME: dir, ...conjurEnv },
+      cwd: dir,
+    });
   };
 
   async function seed(target: TestServer): Promise<string> {
@@ -80,7 +89,11 @@ clientSuite("summon + summon-conjur", `${SUMMON} + ${PROVIDER}`, summon.missing 
     issuer = await jwtIssuer();
     const authenticators = { STRONGROOM_AUTHENTICATORS: "authn,authn-jwt/ci" };
     server = await startTestServer({ account: ACCOUNT, env: authenticators });
-    tlsServer = await startTestServer({ account: ACCOUNT, env: authenticators, flags: { "tls-cert": cert.certFile, "tls-key": cert.keyFile } });
+    tlsServer = await startTestServer({
+      account: ACCOUNT,
+      env: authenticators,
+      flags: { "tls-cert": cert.certFile, "tls-key": cert.keyFile },
+    });
     runnerKey = await seed(server);
     await seed(tlsServer);
   });
@@ -90,7 +103,12 @@ clientSuite("summon + summon-conjur", `${SUMMON} + ${PROVIDER}`, summon.missing 
   });
 
   it("http, host API key: each !var becomes the variable's value, !var:file a file path holding it, literals stay", async () => {
-    const r = await summonEnv({ CONJUR_APPLIANCE_URL: server.url, CONJUR_ACCOUNT: ACCOUNT, CONJUR_AUTHN_LOGIN: "host/app/runner", CONJUR_AUTHN_API_KEY: runnerKey });
+    const r = await summonEnv({
+      CONJUR_APPLIANCE_URL: server.url,
+      CONJUR_ACCOUNT: ACCOUNT,
+      CONJUR_AUTHN_LOGIN: "host/app/runner",
+      CONJUR_AUTHN_API_KEY: runnerKey,
+    });
     expect(r.code, r.out).to.equal(0);
     const vars = env(r.stdout);
     expect(vars).to.include({ DB_PASSWORD: "s3cr3t with spaces & $igns", SPACED: "spaced", LITERAL: "plain value" });
@@ -99,8 +117,16 @@ clientSuite("summon + summon-conjur", `${SUMMON} + ${PROVIDER}`, summon.missing 
 
   it("https with CONJUR_SSL_CERTIFICATE (our CA as PEM text) and with CONJUR_CERT_FILE", async () => {
     const key = await (await adminOf(tlsServer, cert.cert)).rotateApiKey("host:app/runner");
-    const base = { CONJUR_APPLIANCE_URL: tlsServer.url, CONJUR_ACCOUNT: ACCOUNT, CONJUR_AUTHN_LOGIN: "host/app/runner", CONJUR_AUTHN_API_KEY: key };
-    const variants: Record<string, string>[] = [{ CONJUR_SSL_CERTIFICATE: cert.cert.toString() }, { CONJUR_CERT_FILE: cert.certFile }];
+    const base = {
+      CONJUR_APPLIANCE_URL: tlsServer.url,
+      CONJUR_ACCOUNT: ACCOUNT,
+      CONJUR_AUTHN_LOGIN: "host/app/runner",
+      CONJUR_AUTHN_API_KEY: key,
+    };
+    const variants: Record<string, string>[] = [
+      { CONJUR_SSL_CERTIFICATE: cert.cert.toString() },
+      { CONJUR_CERT_FILE: cert.certFile },
+    ];
     for (const tls of variants) {
       const r = await summonEnv({ ...base, ...tls }, "DB_PASSWORD: !var app/db/password\n");
       expect(r.code, r.out).to.equal(0);
@@ -111,19 +137,40 @@ clientSuite("summon + summon-conjur", `${SUMMON} + ${PROVIDER}`, summon.missing 
   it("JWT: CONJUR_AUTHN_JWT_SERVICE_ID + JWT_TOKEN_PATH log the host in through authn-jwt", async () => {
     const token = join(dir, "jwt");
     writeFileSync(token, await issuer.mint({ iss: "https://ci.example", sub: "pipeline", workload: "runner" }));
-    const r = await summonEnv({ CONJUR_APPLIANCE_URL: server.url, CONJUR_ACCOUNT: ACCOUNT, CONJUR_AUTHN_JWT_SERVICE_ID: "ci", JWT_TOKEN_PATH: token });
+    const r = await summonEnv({
+      CONJUR_APPLIANCE_URL: server.url,
+      CONJUR_ACCOUNT: ACCOUNT,
+      CONJUR_AUTHN_JWT_SERVICE_ID: "ci",
+      JWT_TOKEN_PATH: token,
+    });
     expect(r.code, r.out).to.equal(0);
     expect(env(r.stdout)).to.include({ DB_PASSWORD: "s3cr3t with spaces & $igns", SPACED: "spaced" });
   });
 
   it("a variable the host may not read, or that does not exist, fails summon with the provider's error", async () => {
-    const r = await summonEnv({ CONJUR_APPLIANCE_URL: server.url, CONJUR_ACCOUNT: ACCOUNT, CONJUR_AUTHN_LOGIN: "host/app/runner", CONJUR_AUTHN_API_KEY: runnerKey }, "NOPE: !var app/nothing\n");
+    const r = await summonEnv(
+      {
+        CONJUR_APPLIANCE_URL: server.url,
+        CONJUR_ACCOUNT: ACCOUNT,
+        CONJUR_AUTHN_LOGIN: "host/app/runner",
+        CONJUR_AUTHN_API_KEY: runnerKey,
+      },
+      "NOPE: !var app/nothing\n",
+    );
     expect(r.code).to.not.equal(0);
     expect(r.out).to.match(/404|not found/i);
   });
 
   it("a wrong API key fails with 401", async () => {
-    const r = await summonEnv({ CONJUR_APPLIANCE_URL: server.url, CONJUR_ACCOUNT: ACCOUNT, CONJUR_AUTHN_LOGIN: "host/app/runner", CONJUR_AUTHN_API_KEY: "wrong" }, "DB: !var app/db/password\n");
+    const r = await summonEnv(
+      {
+        CONJUR_APPLIANCE_URL: server.url,
+        CONJUR_ACCOUNT: ACCOUNT,
+        CONJUR_AUTHN_LOGIN: "host/app/runner",
+        CONJUR_AUTHN_API_KEY: "wrong",
+      },
+      "DB: !var app/db/password\n",
+    );
     expect(r.code).to.not.equal(0);
     expect(r.out).to.match(/401|Unauthorized/);
   });

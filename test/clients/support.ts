@@ -16,7 +16,10 @@ const BUILD = join(import.meta.dirname, "..", "..", "harness", "clients", "build
 
 /** Pinned versions, as build.sh prints them. */
 export const VERSIONS: Record<string, string> = Object.fromEntries(
-  execFileSync("bash", [BUILD, "--versions"], { encoding: "utf8" }).trim().split("\n").map((line) => line.split(" ") as [string, string]),
+  execFileSync("bash", [BUILD, "--versions"], { encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .map((line) => line.split(" ") as [string, string]),
 );
 
 /** The directory a client was built into, and why it is not there when it is not. */
@@ -24,7 +27,9 @@ export function built(dirName: string, file: string): { path: string; missing?: 
   const dir = join(CACHE, dirName);
   const path = join(dir, file);
   if (existsSync(path)) return { path };
-  const reason = existsSync(join(dir, "NOT-BUILT")) ? readFileSync(join(dir, "NOT-BUILT"), "utf8").trim() : `not built (run harness/clients/build.sh)`;
+  const reason = existsSync(join(dir, "NOT-BUILT"))
+    ? readFileSync(join(dir, "NOT-BUILT"), "utf8").trim()
+    : `not built (run harness/clients/build.sh)`;
   return { path, missing: reason };
 }
 
@@ -37,13 +42,31 @@ export interface Run {
 }
 
 /** Runs a program with exactly the environment given (plus PATH), never the caller's CONJUR_* variables. */
-export function run(file: string, args: string[], opts: { env?: Record<string, string>; input?: string; cwd?: string; timeoutMs?: number } = {}): Promise<Run> {
+export function run(
+  file: string,
+  args: string[],
+  opts: { env?: Record<string, string>; input?: string; cwd?: string; timeoutMs?: number } = {},
+): Promise<Run> {
   return new Promise((resolve) => {
-    const options: ExecFileOptions = { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...opts.env }, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20, ...(opts.cwd ? { cwd: opts.cwd } : {}) };
+    const options: ExecFileOptions = {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...opts.env },
+      timeout: opts.timeoutMs ?? 60_000,
+      maxBuffer: 64 << 20,
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    };
     const child = execFile(file, args, options, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-      const clean = (s: string) => s.split("\n").filter((l) => !/Compliance with FIPS/.test(l)).join("\n");
-      resolve({ code, stdout: clean(String(stdout)), stderr: clean(String(stderr)), out: clean(`${String(stdout)}${String(stderr)}`).trim() });
+      const clean = (s: string) =>
+        s
+          .split("\n")
+          .filter((l) => !/Compliance with FIPS/.test(l))
+          .join("\n");
+      resolve({
+        code,
+        stdout: clean(String(stdout)),
+        stderr: clean(String(stderr)),
+        out: clean(`${String(stdout)}${String(stderr)}`).trim(),
+      });
     });
     child.stdin?.end(opts.input ?? "");
   });
@@ -87,7 +110,12 @@ function row(client: string, version: string): Row {
  * A describe block for one client: each `it` is one check in the table. `requires` names the binary it
  * needs; when that is missing the block is skipped and the table says why.
  */
-export function clientSuite(client: string, version: string, requires: { path: string; missing?: string } | undefined, body: () => void): void {
+export function clientSuite(
+  client: string,
+  version: string,
+  requires: { path: string; missing?: string } | undefined,
+  body: () => void,
+): void {
   describe(`${client} ${version} (real client)`, function () {
     row(client, version);
     before(function () {
@@ -120,7 +148,14 @@ export function clientSuite(client: string, version: string, requires: { path: s
 }
 
 /** For a client whose own test suite is the check (conjur-api-go): counts from its runner. */
-export function recordExternal(client: string, version: string, passed: number, total: number, note: string, failures: string[] = []): void {
+export function recordExternal(
+  client: string,
+  version: string,
+  passed: number,
+  total: number,
+  note: string,
+  failures: string[] = [],
+): void {
   Object.assign(row(client, version), { passed, total, note, failures });
 }
 
@@ -161,13 +196,17 @@ export interface Issuer {
 }
 
 export async function jwtIssuer(kid = "client-tier"): Promise<Issuer> {
-  const { privateKey, publicKey }: { privateKey: CryptoKey; publicKey: CryptoKey } = await generateKeyPair("RS256", { extractable: true });
+  const { privateKey, publicKey }: { privateKey: CryptoKey; publicKey: CryptoKey } = await generateKeyPair("RS256", {
+    extractable: true,
+  });
   const jwk = { ...(await exportJWK(publicKey)), kid, alg: "RS256", use: "sig" };
   return {
     jwks: { keys: [jwk] },
     mint: (claims) => {
       const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({ iat: now, exp: now + 600, ...claims }).setProtectedHeader({ alg: "RS256", kid }).sign(privateKey);
+      return new SignJWT({ iat: now, exp: now + 600, ...claims })
+        .setProtectedHeader({ alg: "RS256", kid })
+        .sign(privateKey);
     },
   };
 }
@@ -176,7 +215,10 @@ export async function jwtIssuer(kid = "client-tier"): Promise<Issuer> {
 
 export interface Admin {
   request(method: string, path: string, body?: string): Promise<{ status: number; text: string }>;
-  loadPolicy(branch: string, yaml: string): Promise<{ created_roles: Record<string, { id: string; api_key: string }>; version: number }>;
+  loadPolicy(
+    branch: string,
+    yaml: string,
+  ): Promise<{ created_roles: Record<string, { id: string; api_key: string }>; version: number }>;
   setSecret(id: string, value: string): Promise<void>;
   rotateApiKey(role: string): Promise<string>;
 }
@@ -194,7 +236,9 @@ export async function adminOf(server: { url: string; account: string; adminKey: 
       req.on("error", reject);
       req.end(body);
     });
-  const authn = await send("POST", `/authn/${server.account}/admin/authenticate`, server.adminKey, { "Accept-Encoding": "base64" });
+  const authn = await send("POST", `/authn/${server.account}/admin/authenticate`, server.adminKey, {
+    "Accept-Encoding": "base64",
+  });
   if (authn.status !== 200) throw new Error(`admin authenticate: ${authn.status}`);
   const auth = { Authorization: `Token token="${authn.text}"` };
   const must = async (what: string, res: Promise<{ status: number; text: string }>) => {
@@ -204,8 +248,31 @@ export async function adminOf(server: { url: string; account: string; adminKey: 
   };
   return {
     request: (method, path, body) => send(method, path, body, auth),
-    loadPolicy: async (branch, yaml) => JSON.parse((await must(`load ${branch}`, send("POST", `/policies/${server.account}/policy/${encodeURIComponent(branch)}`, yaml, auth))).text),
-    setSecret: async (id, value) => void (await must(`set ${id}`, send("POST", `/secrets/${server.account}/variable/${encodeURIComponent(id)}`, value, auth))),
-    rotateApiKey: async (role) => (await must(`rotate ${role}`, send("PUT", `/authn/${server.account}/api_key?role=${encodeURIComponent(`${server.account}:${role.replace(":", ":")}`)}`, undefined, auth))).text,
+    loadPolicy: async (branch, yaml) =>
+      JSON.parse(
+        (
+          await must(
+            `load ${branch}`,
+            send("POST", `/policies/${server.account}/policy/${encodeURIComponent(branch)}`, yaml, auth),
+          )
+        ).text,
+      ),
+    setSecret: async (id, value) =>
+      void (await must(
+        `set ${id}`,
+        send("POST", `/secrets/${server.account}/variable/${encodeURIComponent(id)}`, value, auth),
+      )),
+    rotateApiKey: async (role) =>
+      (
+        await must(
+          `rotate ${role}`,
+          send(
+            "PUT",
+            `/authn/${server.account}/api_key?role=${encodeURIComponent(`${server.account}:${role.replace(":", ":")}`)}`,
+            undefined,
+            auth,
+          ),
+        )
+      ).text,
   };
 }

@@ -26,7 +26,14 @@ describe("the chart on a real API server: manifests, RBAC, the server's own obje
   });
 
   it("runs with a TokenRequest token of the chart's ServiceAccount: it takes the Lease and creates its Secrets", async () => {
-    const lease = await until("the Lease", async () => JSON.parse(kubectl(inst.cp, ["get", "lease", "strongroom-controller", "-n", NAMESPACE, "-o", "json"])) as { spec: { holderIdentity?: string } }, 20_000);
+    const lease = await until(
+      "the Lease",
+      async () =>
+        JSON.parse(kubectl(inst.cp, ["get", "lease", "strongroom-controller", "-n", NAMESPACE, "-o", "json"])) as {
+          spec: { holderIdentity?: string };
+        },
+      20_000,
+    );
     expect(lease.spec.holderIdentity).to.be.a("string").and.not.equal("");
     const names = (await core.listNamespacedSecret({ namespace: NAMESPACE })).items.map((s) => s.metadata!.name);
     expect(names).to.include.members(["strongroom-data-key", "strongroom-initial-admin", "strongroom-webhook-tls"]);
@@ -62,7 +69,15 @@ describe("the chart on a real API server: manifests, RBAC, the server's own obje
   it("syncs its controller with exactly the chart's RBAC (its Secret informer's list/watch included)", async () => {
     const can = (verb: string, resource: string): boolean => {
       try {
-        kubectl(inst.cp, ["auth", "can-i", verb, resource, "--all-namespaces", "--as", `system:serviceaccount:${NAMESPACE}:strongroom`]);
+        kubectl(inst.cp, [
+          "auth",
+          "can-i",
+          verb,
+          resource,
+          "--all-namespaces",
+          "--as",
+          `system:serviceaccount:${NAMESPACE}:strongroom`,
+        ]);
         return true;
       } catch {
         return false;
@@ -70,10 +85,14 @@ describe("the chart on a real API server: manifests, RBAC, the server's own obje
     };
     expect(can("list", "secrets") && can("watch", "secrets")).to.equal(true);
     // No extra grant anywhere in this tier: the controller's caches sync and it leads.
-    const health = await until("the controller healthy", async () => {
-      const res = await inst.admin.call("GET", "/health/controller");
-      return res.status === 200 ? res : undefined;
-    }, 20_000);
+    const health = await until(
+      "the controller healthy",
+      async () => {
+        const res = await inst.admin.call("GET", "/health/controller");
+        return res.status === 200 ? res : undefined;
+      },
+      20_000,
+    );
     expect(JSON.parse(health.text)).to.include({ leading: true, synced: true });
   });
 

@@ -21,10 +21,17 @@ export interface Manifest {
   [key: string]: unknown;
 }
 
-export function helmTemplate(cp: ControlPlane, values: Record<string, unknown>): { yaml: string; manifests: Manifest[] } {
+export function helmTemplate(
+  cp: ControlPlane,
+  values: Record<string, unknown>,
+): { yaml: string; manifests: Manifest[] } {
   const file = join(cp.dir, `values-${Date.now()}.json`);
   writeFileSync(file, JSON.stringify(values));
-  const yaml = execFileSync(helmPath(), ["template", RELEASE, CHART, "--namespace", NAMESPACE, "--include-crds", "--values", file], { encoding: "utf8" });
+  const yaml = execFileSync(
+    helmPath(),
+    ["template", RELEASE, CHART, "--namespace", NAMESPACE, "--include-crds", "--values", file],
+    { encoding: "utf8" },
+  );
   const manifests = parseAllDocuments(yaml)
     .map((doc) => doc.toJS() as Manifest | null)
     .filter((m): m is Manifest => m !== null);
@@ -34,7 +41,11 @@ export function helmTemplate(cp: ControlPlane, values: Record<string, unknown>):
 /** Runs the real kubectl as the cluster admin; returns stdout, throws with stderr. */
 export function kubectl(cp: ControlPlane, args: string[], input?: string): string {
   try {
-    return execFileSync(kubectlPath(), ["--kubeconfig", cp.adminKubeconfig, ...args], { encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"] });
+    return execFileSync(kubectlPath(), ["--kubeconfig", cp.adminKubeconfig, ...args], {
+      encoding: "utf8",
+      input,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
   } catch (err) {
     const e = err as { stderr?: string; stdout?: string; message: string };
     // Tokens are long: keep the message readable.
@@ -44,7 +55,11 @@ export function kubectl(cp: ControlPlane, args: string[], input?: string): strin
 }
 
 export function applyManifests(cp: ControlPlane, yaml: string): string {
-  return kubectl(cp, ["apply", "--server-side", "--field-manager=gitops", "--force-conflicts", "--validate=strict", "-f", "-"], yaml);
+  return kubectl(
+    cp,
+    ["apply", "--server-side", "--field-manager=gitops", "--force-conflicts", "--validate=strict", "-f", "-"],
+    yaml,
+  );
 }
 
 /** Namespaced-or-not, as kubectl needs to address one object. */

@@ -110,7 +110,8 @@ function startDaemon(name: string, bin: string, args: string[]): Daemon {
     child.once("exit", (code) => {
       running.delete(child);
       // A component that dies on its own (not stopped by us: code null) is worth its log.
-      if (process.env.CLUSTER_DEBUG && code !== 0 && code !== null) process.stderr.write(`${name} exited ${code}\n${log}\n`);
+      if (process.env.CLUSTER_DEBUG && code !== 0 && code !== null)
+        process.stderr.write(`${name} exited ${code}\n${log}\n`);
       ok(code);
     }),
   );
@@ -151,10 +152,60 @@ function openssl(args: string[], cwd: string): void {
 
 /** A CA, the apiserver's serving certificate (127.0.0.1, localhost) and the SA signing key. */
 function makeCertificates(dir: string): void {
-  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=strongroom-test-ca", "-keyout", "ca.key", "-out", "ca.crt"], dir);
-  openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=kube-apiserver", "-keyout", "apiserver.key", "-out", "apiserver.csr"], dir);
+  openssl(
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "30",
+      "-subj",
+      "/CN=strongroom-test-ca",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.crt",
+    ],
+    dir,
+  );
+  openssl(
+    [
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      "/CN=kube-apiserver",
+      "-keyout",
+      "apiserver.key",
+      "-out",
+      "apiserver.csr",
+    ],
+    dir,
+  );
   writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\n");
-  openssl(["x509", "-req", "-in", "apiserver.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "30", "-out", "apiserver.crt", "-extfile", "san.ext"], dir);
+  openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      "apiserver.csr",
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "30",
+      "-out",
+      "apiserver.crt",
+      "-extfile",
+      "san.ext",
+    ],
+    dir,
+  );
   openssl(["genrsa", "-out", "sa.key", "2048"], dir);
 }
 
@@ -247,7 +298,10 @@ export async function startControlPlane(): Promise<ControlPlane> {
     ]);
     // Ready when the service-account controller made the default namespace's ServiceAccount.
     const saReady = async (): Promise<boolean> => {
-      const res = await request(`${server}/api/v1/namespaces/default/serviceaccounts/default`, { dispatcher, headers: { authorization: `Bearer ${adminToken}` } });
+      const res = await request(`${server}/api/v1/namespaces/default/serviceaccounts/default`, {
+        dispatcher,
+        headers: { authorization: `Bearer ${adminToken}` },
+      });
       await res.body.text();
       return res.statusCode === 200;
     };
@@ -292,10 +346,17 @@ export async function startControlPlane(): Promise<ControlPlane> {
       },
       async compactEtcd() {
         // etcd's JSON gateway: no etcdctl needed. The range answers with the current revision.
-        const range = await request(`${etcdUrl}/v3/kv/range`, { method: "POST", body: JSON.stringify({ key: Buffer.from("/").toString("base64") }) });
+        const range = await request(`${etcdUrl}/v3/kv/range`, {
+          method: "POST",
+          body: JSON.stringify({ key: Buffer.from("/").toString("base64") }),
+        });
         const revision = Number(((await range.body.json()) as { header: { revision: string } }).header.revision);
-        const compact = await request(`${etcdUrl}/v3/kv/compaction`, { method: "POST", body: JSON.stringify({ revision, physical: true }) });
-        if (compact.statusCode !== 200) throw new Error(`etcd compaction: ${compact.statusCode} ${await compact.body.text()}`);
+        const compact = await request(`${etcdUrl}/v3/kv/compaction`, {
+          method: "POST",
+          body: JSON.stringify({ revision, physical: true }),
+        });
+        if (compact.statusCode !== 200)
+          throw new Error(`etcd compaction: ${compact.statusCode} ${await compact.body.text()}`);
         await compact.body.text();
         return revision;
       },

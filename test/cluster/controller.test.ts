@@ -20,7 +20,9 @@ describe("the controller against the real API server and garbage collector", fun
   let secretName: string;
 
   const secret = (): Promise<k8s.V1Secret> => core.readNamespacedSecret({ namespace: NS, name: secretName });
-  const leaseHolder = (): string => JSON.parse(kubectl(inst.cp, ["get", "lease", "strongroom-controller", "-n", NAMESPACE, "-o", "json"])).spec.holderIdentity ?? "";
+  const leaseHolder = (): string =>
+    JSON.parse(kubectl(inst.cp, ["get", "lease", "strongroom-controller", "-n", NAMESPACE, "-o", "json"])).spec
+      .holderIdentity ?? "";
 
   before(async () => {
     inst = await installation();
@@ -35,14 +37,22 @@ describe("the controller against the real API server and garbage collector", fun
     pod = await core.createNamespacedPod({
       namespace: NS,
       body: {
-        metadata: { name: "app", annotations: { "strongroom.io/inject": "true", "strongroom.io/secret.password": "app/password" } },
+        metadata: {
+          name: "app",
+          annotations: { "strongroom.io/inject": "true", "strongroom.io/secret.password": "app/password" },
+        },
         spec: { serviceAccountName: "app", containers: [{ name: "app", image: "registry.example/app:1" }] },
       },
     });
     secretName = pod.metadata!.annotations!["strongroom.io/secret-name"]!;
     const written = await until("the managed Secret", secret);
     expect(decode(written)).to.deep.equal({ password: "v1" });
-    const owners = written.metadata!.ownerReferences!.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.name, uid: o.uid }));
+    const owners = written.metadata!.ownerReferences!.map((o) => ({
+      apiVersion: o.apiVersion,
+      kind: o.kind,
+      name: o.name,
+      uid: o.uid,
+    }));
     expect(owners).to.deep.equal([{ apiVersion: "v1", kind: "Pod", name: "app", uid: pod.metadata!.uid }]);
     expect(written.metadata!.labels!["app.kubernetes.io/managed-by"]).to.equal("strongroom");
   });
@@ -59,7 +69,11 @@ describe("the controller against the real API server and garbage collector", fun
     const oldHolder = leaseHolder();
     await inst.server.stop();
     await inst.restart();
-    await until("a new leader", async () => (leaseHolder() !== oldHolder && leaseHolder() !== "" ? true : undefined), 30_000);
+    await until(
+      "a new leader",
+      async () => (leaseHolder() !== oldHolder && leaseHolder() !== "" ? true : undefined),
+      30_000,
+    );
     await inst.server.waitFor(/became leader/);
     await sleep(2_000);
     expect((await secret()).metadata!.resourceVersion).to.equal(before);
@@ -83,7 +97,11 @@ describe("the controller against the real API server and garbage collector", fun
       await inst.restart();
     }
     await inst.admin.setSecret("app/password", "v3");
-    await until("the value written by the new leader", async () => (decode(await secret()).password === "v3" ? true : undefined), 20_000);
+    await until(
+      "the value written by the new leader",
+      async () => (decode(await secret()).password === "v3" ? true : undefined),
+      20_000,
+    );
   });
 
   it("lets the real garbage collector delete the Secret once its pod is gone", async () => {

@@ -56,7 +56,8 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
     await sleep(25);
   }
 }
@@ -72,13 +73,25 @@ export class Api {
   ) {
     this.dispatcher = new Agent({ connect: { ca: caPem } });
   }
-  async call(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+  async call(
+    method: string,
+    path: string,
+    body?: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; text: string }> {
     const auth: Record<string, string> = this.token ? { authorization: `Token token="${this.token}"` } : {};
-    const res = await request(`${this.url}${path}`, { method: method as "GET", dispatcher: this.dispatcher, headers: { ...auth, ...headers }, ...(body !== undefined ? { body } : {}) });
+    const res = await request(`${this.url}${path}`, {
+      method: method as "GET",
+      dispatcher: this.dispatcher,
+      headers: { ...auth, ...headers },
+      ...(body !== undefined ? { body } : {}),
+    });
     return { status: res.statusCode, text: await res.body.text() };
   }
   async login(login: string, apiKey: string): Promise<this> {
-    const res = await this.call("POST", `/authn/${this.account}/${encodeURIComponent(login)}/authenticate`, apiKey, { "accept-encoding": "base64" });
+    const res = await this.call("POST", `/authn/${this.account}/${encodeURIComponent(login)}/authenticate`, apiKey, {
+      "accept-encoding": "base64",
+    });
     if (res.status !== 200) throw new Error(`authenticate ${login}: ${res.status} ${res.text}`);
     this.token = res.text;
     return this;
@@ -118,7 +131,11 @@ export function installation(): Promise<Installation> {
   return installed;
 }
 
-export async function chartValues(cp: ControlPlane, webhookPort: number, databaseUrl: string): Promise<Record<string, unknown>> {
+export async function chartValues(
+  cp: ControlPlane,
+  webhookPort: number,
+  databaseUrl: string,
+): Promise<Record<string, unknown>> {
   return {
     database: { url: databaseUrl },
     webhook: { port: webhookPort, url: `https://127.0.0.1:${webhookPort}/mutate-pods` },
@@ -138,13 +155,19 @@ async function install(): Promise<Installation> {
   kubectl(cp, ["wait", "--for=condition=Established", "crd/secretbindings.strongroom.io", "--timeout=60s"]);
   const core = adminConfig(cp).makeApiClient(k8s.CoreV1Api);
   const secret = async (name: string): Promise<Record<string, string>> =>
-    Object.fromEntries(Object.entries((await core.readNamespacedSecret({ namespace: NAMESPACE, name })).data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
+    Object.fromEntries(
+      Object.entries((await core.readNamespacedSecret({ namespace: NAMESPACE, name })).data ?? {}).map(([k, v]) => [
+        k,
+        Buffer.from(v, "base64").toString(),
+      ]),
+    );
   const inst = { cp, manifests, applied, yaml, values, webhookPort } as Installation;
   inst.restart = async () => {
     inst.server = await startServerProcess(cp, manifests, { name: "main" });
     await inst.server.waitFor(/webhook certificate ready/);
     // The REST port is chosen afresh on each start.
-    if (inst.adminKey) inst.admin = await new Api(`https://127.0.0.1:${inst.server.port}`, inst.caPem).login("admin", inst.adminKey);
+    if (inst.adminKey)
+      inst.admin = await new Api(`https://127.0.0.1:${inst.server.port}`, inst.caPem).login("admin", inst.adminKey);
     return inst.server;
   };
   await inst.restart();
@@ -159,9 +182,12 @@ export async function namespace(name: string): Promise<void> {
   const cp = controlPlane();
   kubectl(cp, ["create", "namespace", name]);
   const core = adminConfig(cp).makeApiClient(k8s.CoreV1Api);
-  await until(`ServiceAccount ${name}/default`, () => core.readNamespacedServiceAccount({ namespace: name, name: "default" }));
+  await until(`ServiceAccount ${name}/default`, () =>
+    core.readNamespacedServiceAccount({ namespace: name, name: "default" }),
+  );
 }
 
-export const decode = (secret: k8s.V1Secret): Record<string, string> => Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
+export const decode = (secret: k8s.V1Secret): Record<string, string> =>
+  Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
 
 export const readText = (file: string): string => readFileSync(file, "utf8");

@@ -34,12 +34,19 @@ const POLICY = `
 describe("authn-kubernetes and authn-jwt with tokens from the real TokenRequest API", function () {
   this.timeout(120_000);
   let inst: Installation;
-  const token = (sa: string, audience = "strongroom"): string => serviceAccountToken(inst.cp, sa, NS, [`--audience=${audience}`]);
+  const token = (sa: string, audience = "strongroom"): string =>
+    serviceAccountToken(inst.cp, sa, NS, [`--audience=${audience}`]);
   // No Authorization header: a workload logging in has nothing but its token.
-  const login = (path: string, jwt: string) => new Api(inst.admin.url, inst.caPem).call("POST", path, `jwt=${jwt}`, { "content-type": "application/x-www-form-urlencoded" });
+  const login = (path: string, jwt: string) =>
+    new Api(inst.admin.url, inst.caPem).call("POST", path, `jwt=${jwt}`, {
+      "content-type": "application/x-www-form-urlencoded",
+    });
   const k8sLogin = (jwt: string) => login(`/authn-kubernetes/default/authenticate`, jwt);
   const readWith = async (accessToken: string) => {
-    const res = await request(`${inst.admin.url}/secrets/default/variable/id%2Fpassword`, { dispatcher: inst.admin.dispatcher, headers: { authorization: `Token token="${Buffer.from(accessToken).toString("base64")}"` } });
+    const res = await request(`${inst.admin.url}/secrets/default/variable/id%2Fpassword`, {
+      dispatcher: inst.admin.dispatcher,
+      headers: { authorization: `Token token="${Buffer.from(accessToken).toString("base64")}"` },
+    });
     return { status: res.statusCode, text: await res.body.text() };
   };
 
@@ -74,8 +81,12 @@ describe("authn-kubernetes and authn-jwt with tokens from the real TokenRequest 
     const jwks = await fetchJwks(inst);
     expect(jwks.keys.map((k) => k.kid)).to.include(kid);
     const live = JSON.parse(Buffer.from(token("app").split(".")[1]!, "base64url").toString());
-    const sign = (exp: number) => new SignJWT({ ...live, iat: exp - 600, nbf: exp - 600, exp }).setProtectedHeader({ alg: "RS256", kid }).sign(key);
-    expect((await k8sLogin(await sign(Math.floor(Date.now() / 1000) + 600))).status, "control: same claims, not expired").to.equal(200);
+    const sign = (exp: number) =>
+      new SignJWT({ ...live, iat: exp - 600, nbf: exp - 600, exp }).setProtectedHeader({ alg: "RS256", kid }).sign(key);
+    expect(
+      (await k8sLogin(await sign(Math.floor(Date.now() / 1000) + 600))).status,
+      "control: same claims, not expired",
+    ).to.equal(200);
     expect((await k8sLogin(await sign(Math.floor(Date.now() / 1000) - 120))).status).to.equal(401);
   });
 
@@ -107,6 +118,9 @@ describe("authn-kubernetes and authn-jwt with tokens from the real TokenRequest 
 
 /** The API server's JWKS, read as the chart lets the server read it (admin here: the content is public keys). */
 async function fetchJwks(inst: Installation): Promise<{ keys: { kid: string }[] }> {
-  const res = await request(`${inst.cp.server}/openid/v1/jwks`, { dispatcher: new Agent({ connect: { ca: inst.cp.caPem } }), headers: { authorization: `Bearer ${inst.cp.adminToken}` } });
+  const res = await request(`${inst.cp.server}/openid/v1/jwks`, {
+    dispatcher: new Agent({ connect: { ca: inst.cp.caPem } }),
+    headers: { authorization: `Bearer ${inst.cp.adminToken}` },
+  });
   return (await res.body.json()) as { keys: { kid: string }[] };
 }

@@ -38,12 +38,19 @@ interface Container {
 }
 
 export function serverContainer(manifests: Manifest[]): Container {
-  const deployment = manifests.find((m) => m.kind === "Deployment") as unknown as { spec: { template: { spec: { containers: Container[] } } } };
+  const deployment = manifests.find((m) => m.kind === "Deployment") as unknown as {
+    spec: { template: { spec: { containers: Container[] } } };
+  };
   return deployment.spec.template.spec.containers[0]!;
 }
 
 /** A TokenRequest token of a ServiceAccount, as the kubelet would project into the pod. */
-export function serviceAccountToken(cp: ControlPlane, name: string, namespace = NAMESPACE, extra: string[] = []): string {
+export function serviceAccountToken(
+  cp: ControlPlane,
+  name: string,
+  namespace = NAMESPACE,
+  extra: string[] = [],
+): string {
   return kubectl(cp, ["create", "token", name, "-n", namespace, "--duration=2h", ...extra]).trim();
 }
 
@@ -56,7 +63,8 @@ async function resolveEnv(env: EnvVar[], core: k8s.CoreV1Api): Promise<Record<st
     else if (e.valueFrom?.secretKeyRef) {
       const secret = await core.readNamespacedSecret({ namespace: NAMESPACE, name: e.valueFrom.secretKeyRef.name });
       const data = secret.data?.[e.valueFrom.secretKeyRef.key];
-      if (data === undefined) throw new Error(`Secret ${e.valueFrom.secretKeyRef.name} has no ${e.valueFrom.secretKeyRef.key}`);
+      if (data === undefined)
+        throw new Error(`Secret ${e.valueFrom.secretKeyRef.name} has no ${e.valueFrom.secretKeyRef.key}`);
       out[e.name] = Buffer.from(data, "base64").toString();
     } else throw new Error(`cannot resolve env ${e.name} locally`);
   }
@@ -66,7 +74,14 @@ async function resolveEnv(env: EnvVar[], core: k8s.CoreV1Api): Promise<Record<st
 export async function startServerProcess(
   cp: ControlPlane,
   manifests: Manifest[],
-  opts: { serviceAccount?: string; token?: string; extraArgs?: string[]; env?: Record<string, string>; name?: string; webhookPort?: number } = {},
+  opts: {
+    serviceAccount?: string;
+    token?: string;
+    extraArgs?: string[];
+    env?: Record<string, string>;
+    name?: string;
+    webhookPort?: number;
+  } = {},
 ): Promise<ServerProcess> {
   const container = serverContainer(manifests);
   const token = opts.token ?? serviceAccountToken(cp, opts.serviceAccount ?? "strongroom");
@@ -89,21 +104,30 @@ export async function startServerProcess(
     ...(opts.extraArgs ?? []),
   ];
   // The sources, not dist/: the tier tests the working tree. tsx by URL: cwd is the temp dir.
-  const child = spawn(process.execPath, ["--import", pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href, join(ROOT, "src", "cli", "main.ts"), ...args], {
-    cwd: cp.dir,
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "/root",
-      KUBECONFIG: kubeconfig,
-      // In the pod the default JWKS URI (https://kubernetes.default.svc/openid/v1/jwks) is read
-      // with the pod's CA and token; here the same API server answers on 127.0.0.1.
-      STRONGROOM_KUBERNETES_JWKS_URI: `${cp.server}/openid/v1/jwks`,
-      STRONGROOM_KUBERNETES_JWKS_CA_FILE: cp.caFile,
-      STRONGROOM_KUBERNETES_JWKS_TOKEN_FILE: tokenFile,
-      ...env,
-      ...opts.env,
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href,
+      join(ROOT, "src", "cli", "main.ts"),
+      ...args,
+    ],
+    {
+      cwd: cp.dir,
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/root",
+        KUBECONFIG: kubeconfig,
+        // In the pod the default JWKS URI (https://kubernetes.default.svc/openid/v1/jwks) is read
+        // with the pod's CA and token; here the same API server answers on 127.0.0.1.
+        STRONGROOM_KUBERNETES_JWKS_URI: `${cp.server}/openid/v1/jwks`,
+        STRONGROOM_KUBERNETES_JWKS_CA_FILE: cp.caFile,
+        STRONGROOM_KUBERNETES_JWKS_TOKEN_FILE: tokenFile,
+        ...env,
+        ...opts.env,
+      },
     },
-  });
+  );
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
@@ -114,8 +138,12 @@ export async function startServerProcess(
     for (;;) {
       const match = pattern.exec(stdout);
       if (match) return match;
-      if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}:\n${stdout.slice(-4000)}\n${stderr.slice(-4000)}`);
-      if (Date.now() > deadline) throw new Error(`no ${pattern} in the server's output within ${ms} ms:\n${stdout.slice(-4000)}\n${stderr.slice(-2000)}`);
+      if (child.exitCode !== null)
+        throw new Error(`server exited ${child.exitCode}:\n${stdout.slice(-4000)}\n${stderr.slice(-4000)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `no ${pattern} in the server's output within ${ms} ms:\n${stdout.slice(-4000)}\n${stderr.slice(-2000)}`,
+        );
       await new Promise((ok) => setTimeout(ok, 50));
     }
   };
@@ -142,9 +170,17 @@ export async function startServerProcess(
 }
 
 /** Starts a server expected to fail; its exit code and all its output. */
-export async function failedServerStart(cp: ControlPlane, manifests: Manifest[], token: string): Promise<{ code: number | null; output: string }> {
+export async function failedServerStart(
+  cp: ControlPlane,
+  manifests: Manifest[],
+  token: string,
+): Promise<{ code: number | null; output: string }> {
   try {
-    const server = await startServerProcess(cp, manifests, { token, name: `failing-${Date.now()}`, webhookPort: await freePort() });
+    const server = await startServerProcess(cp, manifests, {
+      token,
+      name: `failing-${Date.now()}`,
+      webhookPort: await freePort(),
+    });
     const output = server.output();
     await server.stop();
     return { code: 0, output };

@@ -48,22 +48,38 @@ describe("watches: 410 Gone after etcd compaction, an API server restarted mid-r
       const otherCore = other.makeApiClient(k8s.CoreV1Api);
       // The webhook is called by this API server too (same configuration in etcd).
       await otherCore.createNamespacedPod({ namespace: NS, body: annotatedPod("during") });
-      for (let i = 0; i < 5; i++) await otherCore.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: `churn-${i}` } } });
+      for (let i = 0; i < 5; i++)
+        await otherCore.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: `churn-${i}` } } });
       compactedAt = await inst.cp.compactEtcd();
     });
     expect(compactedAt).to.be.greaterThan(Number(staleVersion));
     // What the controller's watch met on resuming from a version of before the outage: 410 Gone.
-    const resumed = kubectl(inst.cp, ["get", "--raw", `/api/v1/namespaces/${NS}/pods?watch=1&resourceVersion=${staleVersion}&timeoutSeconds=2`]);
+    const resumed = kubectl(inst.cp, [
+      "get",
+      "--raw",
+      `/api/v1/namespaces/${NS}/pods?watch=1&resourceVersion=${staleVersion}&timeoutSeconds=2`,
+    ]);
     expect(resumed).to.match(/"type":"ERROR".*"code":410/);
-    const secret = await until("the Secret of the pod created while the watch was cut", () => secretOf("during"), 60_000);
+    const secret = await until(
+      "the Secret of the pod created while the watch was cut",
+      () => secretOf("during"),
+      60_000,
+    );
     expect(decode(secret)).to.deep.equal({ key: "k1" });
   });
 
   it("resumes by itself after an API server restart: a rotation still reaches the Secrets", async () => {
     await inst.cp.restartApiserver();
     await inst.admin.setSecret("watch/key", "k2");
-    for (const pod of ["before", "during"]) await until(`${pod}'s rotated Secret`, async () => (decode(await secretOf(pod)).key === "k2" ? true : undefined), 60_000);
+    for (const pod of ["before", "during"])
+      await until(
+        `${pod}'s rotated Secret`,
+        async () => (decode(await secretOf(pod)).key === "k2" ? true : undefined),
+        60_000,
+      );
     await core.createNamespacedPod({ namespace: NS, body: annotatedPod("after") });
-    expect(decode(await until("the Secret of a pod created after the restart", () => secretOf("after"), 30_000))).to.deep.equal({ key: "k2" });
+    expect(
+      decode(await until("the Secret of a pod created after the restart", () => secretOf("after"), 30_000)),
+    ).to.deep.equal({ key: "k2" });
   });
 });

@@ -19,7 +19,10 @@ describe("the admission webhook, called by the real API server", function () {
   /** Admission reviews the webhook answered so far (all outcomes). */
   const reviews = async (): Promise<number> => {
     const res = await inst.admin.call("GET", "/metrics");
-    return [...res.text.matchAll(/^strongroom_webhook_injections_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    return [...res.text.matchAll(/^strongroom_webhook_injections_total\{[^}]*\} (\d+)/gm)].reduce(
+      (sum, m) => sum + Number(m[1]),
+      0,
+    );
   };
   const pod = (name: string, annotations: Record<string, string>): k8s.V1Pod => ({
     metadata: { name, annotations },
@@ -47,7 +50,10 @@ describe("the admission webhook, called by the real API server", function () {
           replicas: 2,
           selector: { matchLabels: labels },
           template: {
-            metadata: { labels, annotations: { "strongroom.io/inject": "true", "strongroom.io/secret.password": "web/password" } },
+            metadata: {
+              labels,
+              annotations: { "strongroom.io/inject": "true", "strongroom.io/secret.password": "web/password" },
+            },
             spec: { serviceAccountName: "web", containers: [{ name: "app", image: "registry.example/app:1" }] },
           },
         },
@@ -70,8 +76,14 @@ describe("the admission webhook, called by the real API server", function () {
   it("is never sent a pod without the opt-in annotation (matchConditions, evaluated by the API server)", async () => {
     const before = await reviews();
     await core.createNamespacedPod({ namespace: NS, body: pod("plain", {}) });
-    await core.createNamespacedPod({ namespace: NS, body: pod("opted-out", { "strongroom.io/inject": "false", "strongroom.io/secret.password": "web/password" }) });
-    await core.createNamespacedPod({ namespace: NS, body: pod("opted-in", { "strongroom.io/inject": "true", "strongroom.io/secret.password": "web/password" }) });
+    await core.createNamespacedPod({
+      namespace: NS,
+      body: pod("opted-out", { "strongroom.io/inject": "false", "strongroom.io/secret.password": "web/password" }),
+    });
+    await core.createNamespacedPod({
+      namespace: NS,
+      body: pod("opted-in", { "strongroom.io/inject": "true", "strongroom.io/secret.password": "web/password" }),
+    });
     // Only the last one reached the webhook.
     expect((await reviews()) - before).to.equal(1);
   });
@@ -80,7 +92,12 @@ describe("the admission webhook, called by the real API server", function () {
     const exit = await inst.server.stop();
     expect(exit).to.equal(0);
     try {
-      const refused = await core.createNamespacedPod({ namespace: NS, body: pod("refused", { "strongroom.io/inject": "true", "strongroom.io/secret.password": "web/password" }) }).catch((err: unknown) => err);
+      const refused = await core
+        .createNamespacedPod({
+          namespace: NS,
+          body: pod("refused", { "strongroom.io/inject": "true", "strongroom.io/secret.password": "web/password" }),
+        })
+        .catch((err: unknown) => err);
       expect(refused).to.be.instanceOf(Error);
       const body = JSON.parse((refused as { body: string }).body);
       expect(body.code).to.equal(500);
@@ -90,7 +107,10 @@ describe("the admission webhook, called by the real API server", function () {
     } finally {
       await inst.restart();
     }
-    const again = await core.createNamespacedPod({ namespace: NS, body: pod("after-restart", { "strongroom.io/inject": "true", "strongroom.io/secret.password": "web/password" }) });
+    const again = await core.createNamespacedPod({
+      namespace: NS,
+      body: pod("after-restart", { "strongroom.io/inject": "true", "strongroom.io/secret.password": "web/password" }),
+    });
     expect(again.metadata!.annotations!["strongroom.io/secret-name"]).to.be.a("string");
   });
 });

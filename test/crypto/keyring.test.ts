@@ -22,9 +22,18 @@ describe("data key versions (pure)", () => {
   });
 
   it("keeps registered versions and gives unknown keys the next free ones, in order", () => {
-    const plan = planVersions(new Map([["a", 1], ["b", 2]]), ["c", "a", "d", "c"]);
+    const plan = planVersions(
+      new Map([
+        ["a", 1],
+        ["b", 2],
+      ]),
+      ["c", "a", "d", "c"],
+    );
     expect(plan.versions).to.deep.equal([3, 1, 4, 3]);
-    expect(plan.added).to.deep.equal([{ version: 3, fingerprint: "c" }, { version: 4, fingerprint: "d" }]);
+    expect(plan.added).to.deep.equal([
+      { version: 3, fingerprint: "c" },
+      { version: 4, fingerprint: "d" },
+    ]);
     expect(planVersions(new Map(), ["x"]).versions).to.deep.equal([1]);
   });
 
@@ -61,8 +70,17 @@ describe("data key versions (pure)", () => {
     const [k1, k2, k3] = [randomBytes(32), randomBytes(32), randomBytes(32)];
     const old = new Aead(new Map([[1, k1]]));
     const lost = new Aead(new Map([[3, k3]]));
-    const both = new Aead(new Map([[1, k1], [2, k2]]), 2);
-    const row = (id: string, aead: Aead) => ({ key: [id, 1], blob: aead.encrypt(Buffer.from(`plain ${id}`), `${id}#1`) });
+    const both = new Aead(
+      new Map([
+        [1, k1],
+        [2, k2],
+      ]),
+      2,
+    );
+    const row = (id: string, aead: Aead) => ({
+      key: [id, 1],
+      blob: aead.encrypt(Buffer.from(`plain ${id}`), `${id}#1`),
+    });
     const tampered = row("c", old);
     tampered.blob[20]! ^= 1;
     const { updates, unreadable } = reencryptRows(both, secretColumn, [row("a", old), row("b", lost), tampered]);
@@ -83,12 +101,17 @@ describe("data key versions (in the database)", () => {
     await migrate(pool);
   });
   afterEach(() => pool.end());
-  const versions = async (): Promise<number[]> => (await pool.query<{ version: number }>("SELECT version FROM data_keys ORDER BY version")).rows.map((r) => r.version);
+  const versions = async (): Promise<number[]> =>
+    (await pool.query<{ version: number }>("SELECT version FROM data_keys ORDER BY version")).rows.map(
+      (r) => r.version,
+    );
 
   it("replicas starting together with a new key agree on one version for it", async () => {
     const [k1, k2] = [generateDataKey(), generateDataKey()];
     await openKeyring(pool, k1);
-    const started = await Promise.all(Array.from({ length: 6 }, (_, i) => openKeyring(pool, i % 2 ? k2 : k1, i % 2 ? [k1] : [k2])));
+    const started = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => openKeyring(pool, i % 2 ? k2 : k1, i % 2 ? [k1] : [k2])),
+    );
     expect(started.map((a) => a.currentVersion)).to.deep.equal([1, 2, 1, 2, 1, 2]);
     expect(await versions()).to.deep.equal([1, 2]);
     // Whoever wrote it, every replica reads it.
@@ -102,7 +125,9 @@ describe("data key versions (in the database)", () => {
     await pool.query("DELETE FROM data_keys");
     const aead = await openKeyring(pool, k2, [k1]);
     expect(aead.currentVersion).to.equal(2);
-    const { rows } = await pool.query<{ version: number; fingerprint: string }>("SELECT version, fingerprint FROM data_keys ORDER BY version");
+    const { rows } = await pool.query<{ version: number; fingerprint: string }>(
+      "SELECT version, fingerprint FROM data_keys ORDER BY version",
+    );
     expect(rows).to.deep.equal([
       { version: 1, fingerprint: fingerprint(Buffer.from(k1, "base64")) },
       { version: 2, fingerprint: fingerprint(Buffer.from(k2, "base64")) },
@@ -113,7 +138,9 @@ describe("data key versions (in the database)", () => {
     await openKeyring(pool, generateDataKey());
     let message = "";
     await openKeyring(pool, generateDataKey(), [generateDataKey()]).catch((err: Error) => (message = err.message));
-    expect(message).to.match(/^the data key does not match the encrypted data in this database: its key check is under data key version 1/);
+    expect(message).to.match(
+      /^the data key does not match the encrypted data in this database: its key check is under data key version 1/,
+    );
     expect(await versions()).to.deep.equal([1]);
   });
 

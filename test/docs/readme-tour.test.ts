@@ -25,7 +25,9 @@ describe("the README's 60-second tour runs verbatim against a fresh server", fun
     expect(blocks).to.have.length.greaterThanOrEqual(2);
     // Asynchronously: the server answers from this very process.
     const run = await new Promise<{ status: number | null; stdout: string; stderr: string }>((ok) => {
-      const child = spawn("bash", ["-euo", "pipefail", "-c", blocks.join("\n")], { env: { ...process.env, URL: server.url, API_KEY: server.adminKey } });
+      const child = spawn("bash", ["-euo", "pipefail", "-c", blocks.join("\n")], {
+        env: { ...process.env, URL: server.url, API_KEY: server.adminKey },
+      });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));

@@ -49,10 +49,15 @@ describe("database outages", function () {
   });
   afterEach(() => proxy.forward());
 
-  const expectUnavailable = async (request: () => Promise<{ status: number; json(): any }>, what: string): Promise<void> => {
+  const expectUnavailable = async (
+    request: () => Promise<{ status: number; json(): any }>,
+    what: string,
+  ): Promise<void> => {
     const { result, ms } = await timed(request);
     expect(result.status, what).to.equal(503);
-    expect(result.json(), what).to.deep.include({ error: { code: "service_unavailable", message: "The database is unavailable; retry shortly" } });
+    expect(result.json(), what).to.deep.include({
+      error: { code: "service_unavailable", message: "The database is unavailable; retry shortly" },
+    });
     expect(ms, `${what} answered after ${Math.round(ms)} ms`).to.be.below(OUTAGE_ANSWER_BOUND_MS);
   };
 
@@ -91,7 +96,11 @@ describe("database outages", function () {
     await expectUnavailable(() => admin.getSecret("db/password"), "read");
     await expectUnavailable(() => admin.setSecret("db/password", "lost?"), "write");
     // Several at once: none waits for another's timeout beyond the pool's acquire bound.
-    const { ms } = await timed(() => Promise.all(Array.from({ length: 30 }, () => expectUnavailable(() => admin.getSecret("db/password"), "concurrent read"))));
+    const { ms } = await timed(() =>
+      Promise.all(
+        Array.from({ length: 30 }, () => expectUnavailable(() => admin.getSecret("db/password"), "concurrent read")),
+      ),
+    );
     expect(ms).to.be.below(2 * OUTAGE_ANSWER_BOUND_MS);
     expect(await expectNotReady()).to.match(/^database (did not answer within 900 ms|connection timed out)$/);
     const health = await timed(() => admin.request("GET", "/health", { auth: false }));

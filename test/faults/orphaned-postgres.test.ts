@@ -14,10 +14,15 @@ const alive = (pid: number): boolean => {
   }
 };
 
-const postmasterPid = (dir: string): number => Number(readFileSync(join(dir, "pg", "postmaster.pid"), "utf8").split("\n")[0]);
+const postmasterPid = (dir: string): number =>
+  Number(readFileSync(join(dir, "pg", "postmaster.pid"), "utf8").split("\n")[0]);
 
 async function authenticate(port: number, key: string): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${port}/authn/default/admin/authenticate`, { method: "POST", body: key, headers: { "Accept-Encoding": "base64" } });
+  const res = await fetch(`http://127.0.0.1:${port}/authn/default/admin/authenticate`, {
+    method: "POST",
+    body: key,
+    headers: { "Accept-Encoding": "base64" },
+  });
   expect(res.status).to.equal(200);
   return `Token token="${await res.text()}"`;
 }
@@ -44,18 +49,38 @@ describe("embedded Postgres left behind by a killed server", function () {
     adminKey = (await first.waitFor(/API key for admin: (\S+)/))[1]!;
     const auth = await authenticate(first.port, adminKey);
     const base = `http://127.0.0.1:${first.port}`;
-    expect((await fetch(`${base}/policies/default/policy/root`, { method: "POST", headers: { Authorization: auth }, body: "- !variable kept" })).status).to.equal(201);
-    expect((await fetch(`${base}/secrets/default/variable/kept`, { method: "POST", headers: { Authorization: auth }, body: "acknowledged before the kill" })).status).to.equal(201);
+    expect(
+      (
+        await fetch(`${base}/policies/default/policy/root`, {
+          method: "POST",
+          headers: { Authorization: auth },
+          body: "- !variable kept",
+        })
+      ).status,
+    ).to.equal(201);
+    expect(
+      (
+        await fetch(`${base}/secrets/default/variable/kept`, {
+          method: "POST",
+          headers: { Authorization: auth },
+          body: "acknowledged before the kill",
+        })
+      ).status,
+    ).to.equal(201);
     const orphan = postmasterPid(dir);
     await first.kill();
     expect(alive(orphan), "the embedded Postgres outlives node's kill -9").to.equal(true);
 
     const second = await startCliServer(["--data-dir", dir]);
     try {
-      expect(second.output()).to.contain("stopping the embedded PostgreSQL left running by an earlier run of this data dir");
+      expect(second.output()).to.contain(
+        "stopping the embedded PostgreSQL left running by an earlier run of this data dir",
+      );
       expect(alive(orphan), "the orphan was stopped").to.equal(false);
       expect(postmasterPid(dir)).to.not.equal(orphan);
-      const read = await fetch(`http://127.0.0.1:${second.port}/secrets/default/variable/kept`, { headers: { Authorization: await authenticate(second.port, adminKey) } });
+      const read = await fetch(`http://127.0.0.1:${second.port}/secrets/default/variable/kept`, {
+        headers: { Authorization: await authenticate(second.port, adminKey) },
+      });
       expect(read.status).to.equal(200);
       expect(await read.text()).to.equal("acknowledged before the kill");
     } finally {
@@ -69,7 +94,11 @@ describe("embedded Postgres left behind by a killed server", function () {
       const second = await failedStart(["--data-dir", dir]);
       expect(second.code).to.equal(1);
       expect(second.stderr.trim().split("\n")).to.have.length(1);
-      expect(second.stderr).to.match(new RegExp(`^strongroom: data dir .* is in use by another running strongroom \\(PID ${running.child.pid}\\); stop that one first or use another --data-dir\\n$`));
+      expect(second.stderr).to.match(
+        new RegExp(
+          `^strongroom: data dir .* is in use by another running strongroom \\(PID ${running.child.pid}\\); stop that one first or use another --data-dir\\n$`,
+        ),
+      );
       await authenticate(running.port, adminKey);
     } finally {
       expect(await running.stop()).to.equal(0);
@@ -97,7 +126,9 @@ describe("embedded Postgres left behind by a killed server", function () {
       const res = await failedStart(["--data-dir", dir]);
       expect(res.code).to.equal(1);
       expect(res.stderr.trim().split("\n")).to.have.length(1);
-      expect(res.stderr).to.match(/^strongroom: embedded PostgreSQL in .* could not start: .*database files are incompatible with server/);
+      expect(res.stderr).to.match(
+        /^strongroom: embedded PostgreSQL in .* could not start: .*database files are incompatible with server/,
+      );
       expect(res.stderr).to.not.match(/undefined|TypeError|\n\s+at /);
     } finally {
       writeFileSync(version, original);

@@ -21,7 +21,8 @@ describe("the embedded Postgres lock file", () => {
   let root: string;
   let pgDir: string;
   const POSTGRES = "/opt/pg/bin/postgres";
-  const lockFor = (pid: number): void => writeFileSync(join(pgDir, "postmaster.pid"), `${pid}\n${pgDir}\n1700000000\n40000\n`);
+  const lockFor = (pid: number): void =>
+    writeFileSync(join(pgDir, "postmaster.pid"), `${pid}\n${pgDir}\n1700000000\n40000\n`);
 
   beforeEach(() => {
     root = mkdtempSync(join(tmpdir(), "strongroom-lock-"));
@@ -45,7 +46,9 @@ describe("the embedded Postgres lock file", () => {
 
   it("names a postgres of another data dir: not ours, so not stopped", () => {
     lockFor(4242);
-    expect(inspectPostmasterLock(pgDir, table({ 4242: { argv: [POSTGRES, "-D", "/elsewhere/pg"], parent: 1 } })).kind).to.equal("reused");
+    expect(
+      inspectPostmasterLock(pgDir, table({ 4242: { argv: [POSTGRES, "-D", "/elsewhere/pg"], parent: 1 } })).kind,
+    ).to.equal("reused");
   });
 
   it("names our postgres whose server is gone: stopped with a fast shutdown", async () => {
@@ -53,7 +56,10 @@ describe("the embedded Postgres lock file", () => {
     const signals: string[] = [];
     const warnings: string[] = [];
     const proc = table({ 4242: { argv: [POSTGRES, "-D", pgDir, "-p", "40000"], parent: 1 } }, signals);
-    expect(await recoverPostmasterLock(pgDir, { proc, warn: (m) => warnings.push(m) })).to.deep.equal({ kind: "orphan", pid: 4242 });
+    expect(await recoverPostmasterLock(pgDir, { proc, warn: (m) => warnings.push(m) })).to.deep.equal({
+      kind: "orphan",
+      pid: 4242,
+    });
     expect(signals).to.deep.equal(["SIGINT 4242"]);
     expect(warnings).to.have.length(1);
   });
@@ -61,10 +67,18 @@ describe("the embedded Postgres lock file", () => {
   it("names our postgres still run by a live server: refused with a message, never signalled", async () => {
     lockFor(4242);
     const signals: string[] = [];
-    const proc = table({ 4242: { argv: [POSTGRES, "-D", pgDir], parent: 77 }, 77: { argv: ["/usr/bin/node", "/app/dist/cli/main.js", "server"], parent: 1 } }, signals);
+    const proc = table(
+      {
+        4242: { argv: [POSTGRES, "-D", pgDir], parent: 77 },
+        77: { argv: ["/usr/bin/node", "/app/dist/cli/main.js", "server"], parent: 1 },
+      },
+      signals,
+    );
     let message = "";
     await recoverPostmasterLock(pgDir, { proc }).catch((err: Error) => (message = err.message));
-    expect(message).to.equal(`data dir ${pgDir} is in use by another running strongroom (PID 77); stop that one first or use another --data-dir`);
+    expect(message).to.equal(
+      `data dir ${pgDir} is in use by another running strongroom (PID 77); stop that one first or use another --data-dir`,
+    );
     expect(signals).to.deep.equal([]);
   });
 
@@ -73,7 +87,9 @@ describe("the embedded Postgres lock file", () => {
     const proc: ProcessTable = { ...table({}), alive: () => true, cmdline: () => undefined };
     let message = "";
     await recoverPostmasterLock(pgDir, { proc }).catch((err: Error) => (message = err.message));
-    expect(message).to.match(/names PID 4242, which is running; if it is a PostgreSQL left by an earlier run, stop it \(kill 4242\) and start again$/);
+    expect(message).to.match(
+      /names PID 4242, which is running; if it is a PostgreSQL left by an earlier run, stop it \(kill 4242\) and start again$/,
+    );
   });
 
   it("names an orphan this user may not signal: a message, not a stack trace", async () => {

@@ -58,7 +58,9 @@ describe("TLS certificates rotated on disk", function () {
   before(async () => {
     volume = new SecretVolume(mkdtempSync(join(tmpdir(), "strongroom-secret-volume-")));
     volume.publish(a.certFile, a.keyFile);
-    server = await startTestServer({ flags: { "tls-cert": join(volume.dir, "tls.crt"), "tls-key": join(volume.dir, "tls.key"), "webhook-port": "0" } });
+    server = await startTestServer({
+      flags: { "tls-cert": join(volume.dir, "tls.crt"), "tls-key": join(volume.dir, "tls.key"), "webhook-port": "0" },
+    });
   });
   after(async () => {
     await server.close();
@@ -77,7 +79,13 @@ describe("TLS certificates rotated on disk", function () {
 
   it("keeps the current certificate when the new pair does not match, and says so", async () => {
     volume.publish(c.certFile, a.keyFile); // cert of C, key of A: a broken renewal
-    await eventually(async () => /strongroom_tls_reloads_total\{outcome="refused"\} [1-9]/.test((await httpsRequest(`https://localhost:${server.port}/metrics`, b.cert)).text), 5000);
+    await eventually(
+      async () =>
+        /strongroom_tls_reloads_total\{outcome="refused"\} [1-9]/.test(
+          (await httpsRequest(`https://localhost:${server.port}/metrics`, b.cert)).text,
+        ),
+      5000,
+    );
     expect(await servedFingerprint(server.port)).to.equal(fingerprintOf(b));
     expect(await servedFingerprint(server.webhookPort!)).to.equal(fingerprintOf(b));
     volume.publish(c.certFile, c.keyFile);
@@ -96,7 +104,12 @@ describe("the TLS reloader", () => {
     copyFileSync(a.certFile, files.certFile);
     copyFileSync(a.keyFile, files.keyFile);
     const applied: TlsPair[] = [];
-    const reloader = new TlsReloader(files, [{ setSecureContext: (p) => applied.push(p) }], pino({ level: "silent" }), pair(a));
+    const reloader = new TlsReloader(
+      files,
+      [{ setSecureContext: (p) => applied.push(p) }],
+      pino({ level: "silent" }),
+      pair(a),
+    );
     try {
       expect(reloader.reload()).to.equal(false);
       copyFileSync(b.certFile, files.certFile); // certificate written, key not yet
@@ -120,7 +133,13 @@ describe("the TLS reloader", () => {
     copyFileSync(a.keyFile, files.keyFile);
     const applied: TlsPair[] = [];
     // Events settle for ten minutes: only the 100 ms timer can apply the new pair in time.
-    const reloader = new TlsReloader(files, [{ setSecureContext: (p) => applied.push(p) }], pino({ level: "silent" }), pair(a), { intervalMs: 100, settleMs: 600_000 });
+    const reloader = new TlsReloader(
+      files,
+      [{ setSecureContext: (p) => applied.push(p) }],
+      pino({ level: "silent" }),
+      pair(a),
+      { intervalMs: 100, settleMs: 600_000 },
+    );
     reloader.start();
     try {
       copyFileSync(b.certFile, files.certFile);

@@ -14,7 +14,10 @@ describe("a transaction whose connection dies", function () {
   before(async () => {
     const url = await freshDatabase();
     proxy = await FaultProxy.forUrl(url).start();
-    pool = new pg.Pool({ ...connectionOptions(proxy.url(url), { connectTimeoutMs: 1000, queryTimeoutMs: 1000 }), max: 2 });
+    pool = new pg.Pool({
+      ...connectionOptions(proxy.url(url), { connectTimeoutMs: 1000, queryTimeoutMs: 1000 }),
+      max: 2,
+    });
     pool.on("error", () => undefined);
   });
   after(async () => {

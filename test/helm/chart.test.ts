@@ -19,12 +19,15 @@ function exec(file: string, args: string[]): Promise<{ code: number; stdout: str
 }
 
 const helm = (...args: string[]) => exec(helmPath(), args);
-const setArgs = (values: Record<string, string>): string[] => Object.entries(values).flatMap(([k, v]) => ["--set", `${k}=${v}`]);
+const setArgs = (values: Record<string, string>): string[] =>
+  Object.entries(values).flatMap(([k, v]) => ["--set", `${k}=${v}`]);
 
 async function render(values: Record<string, string> = {}): Promise<any[]> {
   const res = await helm("template", "sr", CHART, "--namespace", "strongroom", ...setArgs(values));
   expect(res.code, res.stderr).to.equal(0);
-  return parseAllDocuments(res.stdout).map((d) => d.toJS()).filter(Boolean);
+  return parseAllDocuments(res.stdout)
+    .map((d) => d.toJS())
+    .filter(Boolean);
 }
 
 /** Validates an object against its Kubernetes (or cert-manager / Prometheus Operator) schema. */
@@ -42,13 +45,28 @@ async function validate(obj: any): Promise<void> {
 
 const VARIANTS: Record<string, Record<string, string>> = {
   "default values (embedded Postgres, one replica)": {},
-  "external database URL only, replicas 3": { "database.url": "postgres://strongroom@db:5432/strongroom", replicaCount: "3" },
-  "existing database Secret (CloudNativePG) and data key Secret": { "database.existingSecret": "pg-app", replicaCount: "2", "dataKey.existingSecret": "my-key" },
+  "external database URL only, replicas 3": {
+    "database.url": "postgres://strongroom@db:5432/strongroom",
+    replicaCount: "3",
+  },
+  "existing database Secret (CloudNativePG) and data key Secret": {
+    "database.existingSecret": "pg-app",
+    replicaCount: "2",
+    "dataKey.existingSecret": "my-key",
+  },
   "database.mode=external spelled out": { "database.mode": "external", "database.url": "postgres://db/s" },
   "cert-manager": { "webhook.certManager.enabled": "true" },
-  "cert-manager with a ClusterIssuer": { "webhook.certManager.enabled": "true", "webhook.certManager.issuerRef.name": "ca", "webhook.certManager.issuerRef.kind": "ClusterIssuer" },
+  "cert-manager with a ClusterIssuer": {
+    "webhook.certManager.enabled": "true",
+    "webhook.certManager.issuerRef.name": "ca",
+    "webhook.certManager.issuerRef.kind": "ClusterIssuer",
+  },
   "ServiceMonitor on": { "metrics.serviceMonitor.enabled": "true" },
-  "webhook and controller off (API only)": { "webhook.enabled": "false", "controller.enabled": "false", "networkPolicy.enabled": "false" },
+  "webhook and controller off (API only)": {
+    "webhook.enabled": "false",
+    "controller.enabled": "false",
+    "networkPolicy.enabled": "false",
+  },
 };
 
 describe("the Helm chart, with the real helm binary", function () {
@@ -93,17 +111,31 @@ describe("the Helm chart, with the real helm binary", function () {
     const role = objects.find((o) => o.kind === "Role" && o.metadata.name === "sr-strongroom-bootstrap");
     expect(role.metadata.namespace).to.equal("strongroom");
     expect(role.rules).to.deep.equal([
-      { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["sr-strongroom-initial-admin", "sr-strongroom-data-key", "sr-strongroom-webhook-tls"] },
+      {
+        apiGroups: [""],
+        resources: ["secrets"],
+        verbs: ["get"],
+        resourceNames: ["sr-strongroom-initial-admin", "sr-strongroom-data-key", "sr-strongroom-webhook-tls"],
+      },
       { apiGroups: [""], resources: ["secrets"], verbs: ["update"], resourceNames: ["sr-strongroom-initial-admin"] },
       { apiGroups: [""], resources: ["secrets"], verbs: ["create"] }, // create cannot be limited by name
     ]);
     const webhookCa = objects.find((o) => o.kind === "ClusterRole" && o.metadata.name === "sr-strongroom-webhook-ca");
-    expect(webhookCa.rules).to.deep.equal([{ apiGroups: ["admissionregistration.k8s.io"], resources: ["mutatingwebhookconfigurations"], verbs: ["get", "patch"], resourceNames: ["sr-strongroom"] }]);
+    expect(webhookCa.rules).to.deep.equal([
+      {
+        apiGroups: ["admissionregistration.k8s.io"],
+        resources: ["mutatingwebhookconfigurations"],
+        verbs: ["get", "patch"],
+        resourceNames: ["sr-strongroom"],
+      },
+    ]);
     const bindings = objects.filter((o) => o.kind.endsWith("Binding")).map((o) => o.roleRef.name);
     expect(bindings).to.include.members(["sr-strongroom-bootstrap", "sr-strongroom-webhook-ca"]);
     const certManager = await render({ "webhook.certManager.enabled": "true", "dataKey.existingSecret": "k" });
     expect(certManager.find((o) => o.metadata.name === "sr-strongroom-webhook-ca")).to.equal(undefined);
-    expect(certManager.find((o) => o.metadata.name === "sr-strongroom-bootstrap").rules[0].resourceNames).to.deep.equal(["sr-strongroom-initial-admin"]);
+    expect(certManager.find((o) => o.metadata.name === "sr-strongroom-bootstrap").rules[0].resourceNames).to.deep.equal(
+      ["sr-strongroom-initial-admin"],
+    );
   });
 
   it("asks RBAC for exactly the Secret verbs its informer and writer use (no wildcard, no patch) and leases only in its namespace", async () => {
@@ -121,13 +153,28 @@ describe("the Helm chart, with the real helm binary", function () {
   it("renders no key material: the server makes the data key and CA, named by environment variables", async () => {
     const objects = await render({ "database.url": "postgres://u:p@db/s" });
     expect(objects.filter((o) => o.kind === "ConfigMap")).to.have.length(0);
-    expect(objects.filter((o) => o.kind === "Secret").map((o) => o.metadata.name)).to.deep.equal(["sr-strongroom-database"]);
+    expect(objects.filter((o) => o.kind === "Secret").map((o) => o.metadata.name)).to.deep.equal([
+      "sr-strongroom-database",
+    ]);
     expect(objects.find((o) => o.kind === "Secret").stringData.url).to.equal("postgres://u:p@db/s");
-    const env = Object.fromEntries(objects.find((o) => o.kind === "Deployment").spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
-    expect(env).to.include({ STRONGROOM_DATA_KEY_SECRET: "sr-strongroom-data-key", STRONGROOM_WEBHOOK_TLS_SECRET: "sr-strongroom-webhook-tls", STRONGROOM_WEBHOOK_CONFIG: "sr-strongroom", STRONGROOM_ADMIN_KEY_SECRET: "sr-strongroom-initial-admin" });
+    const env = Object.fromEntries(
+      objects
+        .find((o) => o.kind === "Deployment")
+        .spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value ?? e.valueFrom]),
+    );
+    expect(env).to.include({
+      STRONGROOM_DATA_KEY_SECRET: "sr-strongroom-data-key",
+      STRONGROOM_WEBHOOK_TLS_SECRET: "sr-strongroom-webhook-tls",
+      STRONGROOM_WEBHOOK_CONFIG: "sr-strongroom",
+      STRONGROOM_ADMIN_KEY_SECRET: "sr-strongroom-initial-admin",
+    });
     expect(env).to.not.have.property("STRONGROOM_DATA_KEY");
-    const own = (await render({ "dataKey.existingSecret": "my-key" })).find((o) => o.kind === "Deployment").spec.template.spec.containers[0].env;
-    expect(own.find((e: any) => e.name === "STRONGROOM_DATA_KEY").valueFrom.secretKeyRef).to.deep.equal({ name: "my-key", key: "data-key" });
+    const own = (await render({ "dataKey.existingSecret": "my-key" })).find((o) => o.kind === "Deployment").spec
+      .template.spec.containers[0].env;
+    expect(own.find((e: any) => e.name === "STRONGROOM_DATA_KEY").valueFrom.secretKeyRef).to.deep.equal({
+      name: "my-key",
+      key: "data-key",
+    });
     expect(own.map((e: any) => e.name)).to.not.include("STRONGROOM_DATA_KEY_SECRET");
   });
 
@@ -143,7 +190,9 @@ describe("the Helm chart, with the real helm binary", function () {
   it("uses no random or cluster-dependent template functions", () => {
     for (const file of readdirSync(`${CHART}/templates`)) {
       const text = readFileSync(`${CHART}/templates/${file}`, "utf8");
-      expect(text, file).to.not.match(/\b(randBytes|randAlpha|randAlphaNum|randNumeric|randAscii|uuidv4|genCA|genSelfSignedCert|genSignedCert|genPrivateKey|lookup|now)\b/);
+      expect(text, file).to.not.match(
+        /\b(randBytes|randAlpha|randAlphaNum|randNumeric|randAscii|uuidv4|genCA|genSelfSignedCert|genSignedCert|genPrivateKey|lookup|now)\b/,
+      );
     }
   });
 
@@ -151,13 +200,27 @@ describe("the Helm chart, with the real helm binary", function () {
     const storage = (objects: any[]) => {
       const deployment = objects.find((o) => o.kind === "Deployment");
       const names = deployment.spec.template.spec.containers[0].env.map((e: any) => e.name);
-      return { url: names.includes("DATABASE_URL"), dataDir: names.includes("STRONGROOM_DATA_DIR"), pvc: objects.some((o) => o.kind === "PersistentVolumeClaim"), recreate: deployment.spec.strategy?.type === "Recreate" };
+      return {
+        url: names.includes("DATABASE_URL"),
+        dataDir: names.includes("STRONGROOM_DATA_DIR"),
+        pvc: objects.some((o) => o.kind === "PersistentVolumeClaim"),
+        recreate: deployment.spec.strategy?.type === "Recreate",
+      };
     };
     expect(storage(await render())).to.deep.equal({ url: false, dataDir: true, pvc: true, recreate: true });
-    expect(storage(await render({ "database.url": "postgres://db/s" }))).to.deep.equal({ url: true, dataDir: false, pvc: false, recreate: false });
+    expect(storage(await render({ "database.url": "postgres://db/s" }))).to.deep.equal({
+      url: true,
+      dataDir: false,
+      pvc: false,
+      recreate: false,
+    });
     const fromSecret = await render({ "database.existingSecret": "pg-app", replicaCount: "3" });
     expect(storage(fromSecret)).to.deep.equal({ url: true, dataDir: false, pvc: false, recreate: false });
-    expect(fromSecret.find((o) => o.kind === "Deployment").spec.template.spec.containers[0].env.find((e: any) => e.name === "DATABASE_URL").valueFrom.secretKeyRef).to.deep.equal({ name: "pg-app", key: "uri" });
+    expect(
+      fromSecret
+        .find((o) => o.kind === "Deployment")
+        .spec.template.spec.containers[0].env.find((e: any) => e.name === "DATABASE_URL").valueFrom.secretKeyRef,
+    ).to.deep.equal({ name: "pg-app", key: "uri" });
     expect(fromSecret.find((o) => o.kind === "Deployment").spec.replicas).to.equal(3);
   });
 
@@ -166,15 +229,26 @@ describe("the Helm chart, with the real helm binary", function () {
     expect(hook).to.include({ failurePolicy: "Fail", sideEffects: "None", reinvocationPolicy: "IfNeeded" });
     expect(hook.timeoutSeconds).to.be.at.most(5);
     expect(hook.namespaceSelector.matchExpressions[0].values).to.include.members(["kube-system", "strongroom"]);
-    expect(hook.objectSelector.matchExpressions[0]).to.deep.equal({ key: "app.kubernetes.io/name", operator: "NotIn", values: ["strongroom"] });
+    expect(hook.objectSelector.matchExpressions[0]).to.deep.equal({
+      key: "app.kubernetes.io/name",
+      operator: "NotIn",
+      values: ["strongroom"],
+    });
     expect(hook.clientConfig.caBundle, "rendered empty: the server patches it").to.equal(undefined);
     expect(hook.clientConfig.service).to.include({ path: "/mutate-pods", port: 443 });
   });
 
   it("has matchConditions that select exactly the opted-in pods (evaluated as CEL)", async () => {
-    const { expression } = (await render()).find((o) => o.kind === "MutatingWebhookConfiguration").webhooks[0].matchConditions[0];
-    const toCel = (v: unknown): unknown => (Array.isArray(v) ? v.map(toCel) : v && typeof v === "object" ? new Map(Object.entries(v).map(([k, x]) => [k, toCel(x)])) : v);
-    const selects = (metadata: object): unknown => celRun(expression, { object: toCel({ metadata, spec: {} }) as never });
+    const { expression } = (await render()).find((o) => o.kind === "MutatingWebhookConfiguration").webhooks[0]
+      .matchConditions[0];
+    const toCel = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(toCel)
+        : v && typeof v === "object"
+          ? new Map(Object.entries(v).map(([k, x]) => [k, toCel(x)]))
+          : v;
+    const selects = (metadata: object): unknown =>
+      celRun(expression, { object: toCel({ metadata, spec: {} }) as never });
     expect(selects({ annotations: { "strongroom.io/inject": "true" } })).to.equal(true);
     expect(selects({ annotations: { "strongroom.io/inject": "false" } })).to.equal(false);
     expect(selects({ annotations: { "strongroom.io/inject": "True" } })).to.equal(false);
@@ -193,9 +267,17 @@ describe("the Helm chart, with the real helm binary", function () {
   });
 
   it("adds a PodDisruptionBudget for several replicas and a ServiceMonitor when asked", async () => {
-    const objects = await render({ "database.url": "postgres://db/s", replicaCount: "3", "metrics.serviceMonitor.enabled": "true" });
+    const objects = await render({
+      "database.url": "postgres://db/s",
+      replicaCount: "3",
+      "metrics.serviceMonitor.enabled": "true",
+    });
     expect(objects.find((o) => o.kind === "PodDisruptionBudget").spec.minAvailable).to.equal(1);
-    expect(objects.find((o) => o.kind === "ServiceMonitor").spec.endpoints[0]).to.include({ port: "api", path: "/metrics", scheme: "https" });
+    expect(objects.find((o) => o.kind === "ServiceMonitor").spec.endpoints[0]).to.include({
+      port: "api",
+      path: "/metrics",
+      scheme: "https",
+    });
     expect(objects.find((o) => o.kind === "Deployment").spec.replicas).to.equal(3);
   });
 
@@ -220,7 +302,9 @@ describe("the Helm chart, with the real helm binary", function () {
   });
 
   it("ships the CRDs from the top-level crds/ unchanged (one source of truth)", () => {
-    expect(readFileSync(`${CHART}/crds/strongroom.io_secretbindings.yaml`, "utf8")).to.equal(readFileSync("crds/strongroom.io_secretbindings.yaml", "utf8"));
+    expect(readFileSync(`${CHART}/crds/strongroom.io_secretbindings.yaml`, "utf8")).to.equal(
+      readFileSync("crds/strongroom.io_secretbindings.yaml", "utf8"),
+    );
   });
 
   it("renders manifests the real kubectl applies to the test API server", async () => {
@@ -228,14 +312,47 @@ describe("the Helm chart, with the real helm binary", function () {
     const dir = mkdtempSync(join(tmpdir(), "strongroom-helm-"));
     try {
       writeFileSync(join(dir, "config"), api.kubeconfig());
-      const rendered = await helm("template", "sr", CHART, "--namespace", "strongroom", "--include-crds", ...setArgs({ "database.url": "postgres://db/s", replicaCount: "2" }));
+      const rendered = await helm(
+        "template",
+        "sr",
+        CHART,
+        "--namespace",
+        "strongroom",
+        "--include-crds",
+        ...setArgs({ "database.url": "postgres://db/s", replicaCount: "2" }),
+      );
       writeFileSync(join(dir, "all.yaml"), rendered.stdout);
-      const applied = await exec(kubectlPath(), ["--kubeconfig", join(dir, "config"), "apply", "--validate=false", "-n", "strongroom", "-f", join(dir, "all.yaml")]);
+      const applied = await exec(kubectlPath(), [
+        "--kubeconfig",
+        join(dir, "config"),
+        "apply",
+        "--validate=false",
+        "-n",
+        "strongroom",
+        "-f",
+        join(dir, "all.yaml"),
+      ]);
       expect(applied.code, applied.stderr).to.equal(0);
-      for (const line of ["customresourcedefinition.apiextensions.k8s.io/secretbindings.strongroom.io created", "deployment.apps/sr-strongroom created", "mutatingwebhookconfiguration.admissionregistration.k8s.io/sr-strongroom created", "clusterrole.rbac.authorization.k8s.io/sr-strongroom created", "poddisruptionbudget.policy/sr-strongroom created"]) {
+      for (const line of [
+        "customresourcedefinition.apiextensions.k8s.io/secretbindings.strongroom.io created",
+        "deployment.apps/sr-strongroom created",
+        "mutatingwebhookconfiguration.admissionregistration.k8s.io/sr-strongroom created",
+        "clusterrole.rbac.authorization.k8s.io/sr-strongroom created",
+        "poddisruptionbudget.policy/sr-strongroom created",
+      ]) {
         expect(applied.stdout).to.contain(line);
       }
-      const got = await exec(kubectlPath(), ["--kubeconfig", join(dir, "config"), "get", "deployment", "sr-strongroom", "-n", "strongroom", "-o", "json"]);
+      const got = await exec(kubectlPath(), [
+        "--kubeconfig",
+        join(dir, "config"),
+        "get",
+        "deployment",
+        "sr-strongroom",
+        "-n",
+        "strongroom",
+        "-o",
+        "json",
+      ]);
       expect(JSON.parse(got.stdout).spec.replicas).to.equal(2);
     } finally {
       await api.stop();

@@ -29,11 +29,21 @@ describe("k8s: API connections (one bounded pool per cluster, watches apart)", (
   it("serves 60 concurrent calls of every verb over at most the pool's connections, and reuses them afterwards", async () => {
     const { core } = clients;
     await Promise.all(
-      Array.from({ length: 20 }, (_, i) => core.createNamespacedSecret({ namespace: "apps", body: { metadata: { name: `s${i}` }, stringData: { v: "1" } } })),
+      Array.from({ length: 20 }, (_, i) =>
+        core.createNamespacedSecret({
+          namespace: "apps",
+          body: { metadata: { name: `s${i}` }, stringData: { v: "1" } },
+        }),
+      ),
     );
     await Promise.all([
       ...Array.from({ length: 20 }, (_, i) => core.readNamespacedSecret({ namespace: "apps", name: `s${i}` })),
-      ...Array.from({ length: 20 }, (_, i) => core.patchNamespacedSecret({ namespace: "apps", name: `s${i}`, body: { metadata: { labels: { n: String(i) } } } }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch))),
+      ...Array.from({ length: 20 }, (_, i) =>
+        core.patchNamespacedSecret(
+          { namespace: "apps", name: `s${i}`, body: { metadata: { labels: { n: String(i) } } } },
+          k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+        ),
+      ),
     ]);
     expect(api.connections).to.be.at.most(API_CONNECTIONS);
     const before = api.connections;
@@ -58,7 +68,10 @@ describe("k8s: API connections (one bounded pool per cluster, watches apart)", (
       );
     }
     try {
-      await clients.core.createNamespacedSecret({ namespace: "apps", body: { metadata: { name: "seen-by-all" }, stringData: { v: "1" } } });
+      await clients.core.createNamespacedSecret({
+        namespace: "apps",
+        body: { metadata: { name: "seen-by-all" }, stringData: { v: "1" } },
+      });
       const read = await clients.core.readNamespacedSecret({ namespace: "apps", name: "seen-by-all" });
       expect(Buffer.from(read.data!.v!, "base64").toString()).to.equal("1");
       const deadline = Date.now() + 5000;

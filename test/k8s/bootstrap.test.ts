@@ -18,24 +18,49 @@ import { TestApiServer } from "./apiserver/server.js";
  * overwritten, and re-applying the chart changes nothing.
  */
 const NS = "strongroom";
-const SETTINGS = { "data-key-secret": "sr-strongroom-data-key", "webhook-tls-secret": "sr-strongroom-webhook-tls", "webhook-config": "sr-strongroom", "admin-key-secret": "sr-strongroom-initial-admin", namespace: NS, "webhook-port": "0" };
+const SETTINGS = {
+  "data-key-secret": "sr-strongroom-data-key",
+  "webhook-tls-secret": "sr-strongroom-webhook-tls",
+  "webhook-config": "sr-strongroom",
+  "admin-key-secret": "sr-strongroom-initial-admin",
+  namespace: NS,
+  "webhook-port": "0",
+};
 const SERVICE_HOST = "sr-strongroom.strongroom.svc";
 
 function exec(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(file, args, { encoding: "utf8", timeout: 60_000, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    execFile(file, args, { encoding: "utf8", timeout: 60_000, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
 /** A request over TLS that trusts only `ca` and checks the certificate names `SERVICE_HOST`, as the kube-apiserver does. */
-function viaService(port: number, ca: Buffer, path: string, opts: { method?: string; body?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; text: string; peer: X509Certificate }> {
+function viaService(
+  port: number,
+  ca: Buffer,
+  path: string,
+  opts: { method?: string; body?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; text: string; peer: X509Certificate }> {
   return new Promise((ok, fail) => {
-    const req = https.request({ host: "127.0.0.1", port, path, method: opts.method ?? "GET", headers: opts.headers, ca, servername: SERVICE_HOST }, (res) => {
-      const peer = new X509Certificate((res.socket as import("node:tls").TLSSocket).getPeerCertificate().raw);
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => ok({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString(), peer }));
-    });
+    const req = https.request(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: opts.method ?? "GET",
+        headers: opts.headers,
+        ca,
+        servername: SERVICE_HOST,
+      },
+      (res) => {
+        const peer = new X509Certificate((res.socket as import("node:tls").TLSSocket).getPeerCertificate().raw);
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => ok({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString(), peer }));
+      },
+    );
     req.on("error", fail);
     req.end(opts.body);
   });
@@ -50,11 +75,15 @@ describe("server-made keys in the chart's deployment (data key, webhook CA, init
   let dir: string;
   const started: TestServer[] = [];
 
-  const secret = async (name: string, namespace = NS): Promise<k8s.V1Secret | undefined> => core.readNamespacedSecret({ name, namespace }).catch(() => undefined);
+  const secret = async (name: string, namespace = NS): Promise<k8s.V1Secret | undefined> =>
+    core.readNamespacedSecret({ name, namespace }).catch(() => undefined);
   const field = (s: k8s.V1Secret | undefined, key: string): Buffer => Buffer.from(s?.data?.[key] ?? "", "base64");
-  const caBundle = async (): Promise<string | undefined> => (await admission.readMutatingWebhookConfiguration({ name: "sr-strongroom" })).webhooks?.[0]?.clientConfig.caBundle;
+  const caBundle = async (): Promise<string | undefined> =>
+    (await admission.readMutatingWebhookConfiguration({ name: "sr-strongroom" })).webhooks?.[0]?.clientConfig.caBundle;
 
-  async function start(opts: { databaseUrl?: string; namespace?: string; logLines?: string[] } = {}): Promise<TestServer> {
+  async function start(
+    opts: { databaseUrl?: string; namespace?: string; logLines?: string[] } = {},
+  ): Promise<TestServer> {
     const server = await startTestServer({
       kubeConfig: kc,
       ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
@@ -68,16 +97,36 @@ describe("server-made keys in the chart's deployment (data key, webhook CA, init
 
   /** helm template + kubectl apply, as a GitOps tool does on every sync. */
   async function renderAndApply(): Promise<string> {
-    const rendered = await exec(helmPath(), ["template", "sr", "charts/strongroom", "--namespace", NS, "--set", "database.url=postgres://db/s"]);
+    const rendered = await exec(helmPath(), [
+      "template",
+      "sr",
+      "charts/strongroom",
+      "--namespace",
+      NS,
+      "--set",
+      "database.url=postgres://db/s",
+    ]);
     expect(rendered.code, rendered.stderr).to.equal(0);
     writeFileSync(join(dir, "all.yaml"), rendered.stdout);
-    const applied = await exec(kubectlPath(), ["--kubeconfig", join(dir, "config"), "apply", "--validate=false", "-n", NS, "-f", join(dir, "all.yaml")]);
+    const applied = await exec(kubectlPath(), [
+      "--kubeconfig",
+      join(dir, "config"),
+      "apply",
+      "--validate=false",
+      "-n",
+      NS,
+      "-f",
+      join(dir, "all.yaml"),
+    ]);
     expect(applied.code, applied.stderr).to.equal(0);
     return rendered.stdout;
   }
 
   async function authenticates(server: TestServer, ca: Buffer, apiKey: string): Promise<boolean> {
-    const res = await viaService(server.port, ca, `/authn/${server.account}/admin/authenticate`, { method: "POST", body: apiKey });
+    const res = await viaService(server.port, ca, `/authn/${server.account}/admin/authenticate`, {
+      method: "POST",
+      body: apiKey,
+    });
     return res.status === 200;
   }
 
@@ -127,7 +176,11 @@ describe("server-made keys in the chart's deployment (data key, webhook CA, init
     expect(await caBundle()).to.equal(firstCa.toString("base64"));
 
     // The webhook and the REST API answer with a certificate the caBundle vouches for, under the Service name.
-    const hook = await viaService(server.webhookPort!, firstCa, "/mutate-pods", { method: "POST", body: "{}", headers: { "Content-Type": "application/json" } });
+    const hook = await viaService(server.webhookPort!, firstCa, "/mutate-pods", {
+      method: "POST",
+      body: "{}",
+      headers: { "Content-Type": "application/json" },
+    });
     expect(hook.peer.fingerprint256).to.equal(cert.fingerprint256);
     expect((await viaService(server.port, firstCa, "/health")).status).to.equal(200);
 
@@ -148,11 +201,30 @@ describe("server-made keys in the chart's deployment (data key, webhook CA, init
     const before = await secret("sr-strongroom-data-key");
     let server = await start({ databaseUrl });
     const apiKey = field(await secret("sr-strongroom-initial-admin"), "api-key").toString();
-    const login = await viaService(server.port, firstCa, `/authn/${server.account}/admin/authenticate`, { method: "POST", body: apiKey });
+    const login = await viaService(server.port, firstCa, `/authn/${server.account}/admin/authenticate`, {
+      method: "POST",
+      body: apiKey,
+    });
     const token = Buffer.from(login.text).toString("base64");
     const auth = { Authorization: `Token token="${token}"` };
-    expect((await viaService(server.port, firstCa, `/policies/${server.account}/policy/root`, { method: "POST", body: "- !variable db/password", headers: auth })).status).to.equal(201);
-    expect((await viaService(server.port, firstCa, `/secrets/${server.account}/variable/db%2Fpassword`, { method: "POST", body: "kept", headers: auth })).status).to.equal(201);
+    expect(
+      (
+        await viaService(server.port, firstCa, `/policies/${server.account}/policy/root`, {
+          method: "POST",
+          body: "- !variable db/password",
+          headers: auth,
+        })
+      ).status,
+    ).to.equal(201);
+    expect(
+      (
+        await viaService(server.port, firstCa, `/secrets/${server.account}/variable/db%2Fpassword`, {
+          method: "POST",
+          body: "kept",
+          headers: auth,
+        })
+      ).status,
+    ).to.equal(201);
     await server.close();
 
     await renderAndApply(); // what every Argo CD / Flux sync does
@@ -165,13 +237,21 @@ describe("server-made keys in the chart's deployment (data key, webhook CA, init
     expect(field(after, "data-key")).to.deep.equal(firstKey);
     expect(field(await secret("sr-strongroom-webhook-tls"), "ca.crt")).to.deep.equal(firstCa);
     expect(await caBundle()).to.equal(firstCa.toString("base64"));
-    const relogin = await viaService(server.port, firstCa, `/authn/${server.account}/admin/authenticate`, { method: "POST", body: apiKey });
-    const read = await viaService(server.port, firstCa, `/secrets/${server.account}/variable/db%2Fpassword`, { headers: { Authorization: `Token token="${Buffer.from(relogin.text).toString("base64")}"` } });
+    const relogin = await viaService(server.port, firstCa, `/authn/${server.account}/admin/authenticate`, {
+      method: "POST",
+      body: apiKey,
+    });
+    const read = await viaService(server.port, firstCa, `/secrets/${server.account}/variable/db%2Fpassword`, {
+      headers: { Authorization: `Token token="${Buffer.from(relogin.text).toString("base64")}"` },
+    });
     expect(read).to.include({ status: 200, text: "kept" });
   });
 
   it("restores a caBundle that was reset, without a new CA", async () => {
-    await admission.patchMutatingWebhookConfiguration({ name: "sr-strongroom", body: [{ op: "remove", path: "/webhooks/0/clientConfig/caBundle" }] }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch));
+    await admission.patchMutatingWebhookConfiguration(
+      { name: "sr-strongroom", body: [{ op: "remove", path: "/webhooks/0/clientConfig/caBundle" }] },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch),
+    );
     expect(await caBundle()).to.equal(undefined);
     await start({ databaseUrl });
     expect(await caBundle()).to.equal(firstCa.toString("base64"));
@@ -180,7 +260,10 @@ describe("server-made keys in the chart's deployment (data key, webhook CA, init
   it("never overwrites an existing data-key Secret: it uses it, and refuses one that is malformed", async () => {
     const ns = "preset";
     const own = Buffer.alloc(32, 7).toString("base64");
-    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "sr-strongroom-data-key" }, stringData: { "data-key": own } } });
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: "sr-strongroom-data-key" }, stringData: { "data-key": own } },
+    });
     const url = await freshDatabase();
     await start({ databaseUrl: url, namespace: ns });
     expect(field(await secret("sr-strongroom-data-key", ns), "data-key").toString()).to.equal(own);
@@ -189,34 +272,73 @@ describe("server-made keys in the chart's deployment (data key, webhook CA, init
     started.push(await startTestServer({ databaseUrl: url, dataKey: own }));
 
     const bad = "broken";
-    await core.createNamespacedSecret({ namespace: bad, body: { metadata: { name: "sr-strongroom-data-key" }, stringData: { "data-key": "c2hvcnQ=" } } });
+    await core.createNamespacedSecret({
+      namespace: bad,
+      body: { metadata: { name: "sr-strongroom-data-key" }, stringData: { "data-key": "c2hvcnQ=" } },
+    });
     const err = await start({ databaseUrl: await freshDatabase(), namespace: bad }).catch((e: Error) => e);
-    expect((err as Error).message).to.match(/Secret sr-strongroom-data-key exists but its 'data-key' is not the base64 of 32 bytes.*never overwritten/);
+    expect((err as Error).message).to.match(
+      /Secret sr-strongroom-data-key exists but its 'data-key' is not the base64 of 32 bytes.*never overwritten/,
+    );
     expect(field(await secret("sr-strongroom-data-key", bad), "data-key").toString()).to.equal("c2hvcnQ=");
   });
 
   it("refuses to make a new key when the Secret is gone but the database holds data", async () => {
     const err = await start({ databaseUrl, namespace: "lost" }).catch((e: Error) => e);
-    expect((err as Error).message).to.contain("the data-key Secret sr-strongroom-data-key is missing but the database already holds encrypted data");
+    expect((err as Error).message).to.contain(
+      "the data-key Secret sr-strongroom-data-key is missing but the database already holds encrypted data",
+    );
     expect(await secret("sr-strongroom-data-key", "lost")).to.equal(undefined);
   });
 
   it("two servers starting together on a new install agree on one data key, one CA and one admin key", async () => {
     const ns = "race";
     const url = await freshDatabase();
-    const [a, b] = await Promise.all([start({ databaseUrl: url, namespace: ns }), start({ databaseUrl: url, namespace: ns })]);
+    const [a, b] = await Promise.all([
+      start({ databaseUrl: url, namespace: ns }),
+      start({ databaseUrl: url, namespace: ns }),
+    ]);
     const tls = await secret("sr-strongroom-webhook-tls", ns);
     const ca = field(tls, "ca.crt");
     const fingerprint = new X509Certificate(field(tls, "tls.crt")).fingerprint256;
-    for (const server of [a, b]) expect((await viaService(server.webhookPort!, ca, "/mutate-pods", { method: "POST", body: "{}" })).peer.fingerprint256).to.equal(fingerprint);
+    for (const server of [a, b])
+      expect(
+        (await viaService(server.webhookPort!, ca, "/mutate-pods", { method: "POST", body: "{}" })).peer.fingerprint256,
+      ).to.equal(fingerprint);
     const apiKey = field(await secret("sr-strongroom-initial-admin", ns), "api-key").toString();
     expect([a.adminApiKey, b.adminApiKey].filter(Boolean)).to.deep.equal([apiKey]); // exactly one created the account
     // Both read what the other wrote: the same data key.
-    const tokenFrom = async (server: TestServer) => Buffer.from((await viaService(server.port, ca, `/authn/${server.account}/admin/authenticate`, { method: "POST", body: apiKey })).text).toString("base64");
+    const tokenFrom = async (server: TestServer) =>
+      Buffer.from(
+        (
+          await viaService(server.port, ca, `/authn/${server.account}/admin/authenticate`, {
+            method: "POST",
+            body: apiKey,
+          })
+        ).text,
+      ).toString("base64");
     const headersA = { Authorization: `Token token="${await tokenFrom(a)}"` };
-    expect((await viaService(a.port, ca, `/policies/${a.account}/policy/root`, { method: "POST", body: "- !variable shared", headers: headersA })).status).to.equal(201);
-    expect((await viaService(a.port, ca, `/secrets/${a.account}/variable/shared`, { method: "POST", body: "one key", headers: headersA })).status).to.equal(201);
-    const read = await viaService(b.port, ca, `/secrets/${b.account}/variable/shared`, { headers: { Authorization: `Token token="${await tokenFrom(b)}"` } });
+    expect(
+      (
+        await viaService(a.port, ca, `/policies/${a.account}/policy/root`, {
+          method: "POST",
+          body: "- !variable shared",
+          headers: headersA,
+        })
+      ).status,
+    ).to.equal(201);
+    expect(
+      (
+        await viaService(a.port, ca, `/secrets/${a.account}/variable/shared`, {
+          method: "POST",
+          body: "one key",
+          headers: headersA,
+        })
+      ).status,
+    ).to.equal(201);
+    const read = await viaService(b.port, ca, `/secrets/${b.account}/variable/shared`, {
+      headers: { Authorization: `Token token="${await tokenFrom(b)}"` },
+    });
     expect(read).to.include({ status: 200, text: "one key" });
   });
 });

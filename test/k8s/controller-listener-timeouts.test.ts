@@ -50,7 +50,8 @@ describe("the controller's LISTEN connection uses the pool's database timeouts",
     controller.start();
     try {
       const deadline = Date.now() + 10_000;
-      while (!lines.some((l) => l.includes("secret change listener could not connect")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (!lines.some((l) => l.includes("secret change listener could not connect")) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
       const failure = lines.find((l) => l.includes("secret change listener could not connect"));
       expect(failure, "the listener reported its failed connect").to.not.equal(undefined);
       expect(JSON.parse(failure!).err).to.match(/timeout/i);

@@ -31,24 +31,44 @@ describe("the operator's correctness under restarts, deletions, reconnects and s
   let server: TestServer;
   let token: string;
   const start = (databaseUrl?: string, dataKey?: string, flags: Record<string, string> = {}) =>
-    startTestServer({ account: "k8s", kubeConfig: kc, ...(databaseUrl ? { databaseUrl, dataKey } : {}), flags: { controller: true, namespace: "strongroom", ...flags } });
-  const call = (method: string, path: string, body?: string) => fetch(`${server.url}${path}`, { method, body, headers: { Authorization: `Token token="${token}"` } });
+    startTestServer({
+      account: "k8s",
+      kubeConfig: kc,
+      ...(databaseUrl ? { databaseUrl, dataKey } : {}),
+      flags: { controller: true, namespace: "strongroom", ...flags },
+    });
+  const call = (method: string, path: string, body?: string) =>
+    fetch(`${server.url}${path}`, { method, body, headers: { Authorization: `Token token="${token}"` } });
   const setSecret = (value: string) => call("POST", "/secrets/k8s/variable/db%2Fpassword", value);
   const decode = (s: k8s.V1Secret, file = "password") => Buffer.from(s.data![file]!, "base64").toString();
 
   /** A workload: `replicas` pods of one ReplicaSet, through the webhook's mutation. */
-  async function workload(name: string, replicas: number, file = "password"): Promise<{ pods: k8s.V1Pod[]; secretName: string }> {
+  async function workload(
+    name: string,
+    replicas: number,
+    file = "password",
+  ): Promise<{ pods: k8s.V1Pod[]; secretName: string }> {
     const pods: k8s.V1Pod[] = [];
     for (let i = 0; i < replicas; i++) {
       const pod: k8s.V1Pod = {
         apiVersion: "v1",
         kind: "Pod",
-        metadata: { name: `${name}-${i}`, namespace: "apps", annotations: { "strongroom.io/inject": "true", [`strongroom.io/secret.${file}`]: "db/password" }, ownerReferences: [{ apiVersion: "apps/v1", kind: "ReplicaSet", name, uid: `rs-${name}`, controller: true }] },
+        metadata: {
+          name: `${name}-${i}`,
+          namespace: "apps",
+          annotations: { "strongroom.io/inject": "true", [`strongroom.io/secret.${file}`]: "db/password" },
+          ownerReferences: [{ apiVersion: "apps/v1", kind: "ReplicaSet", name, uid: `rs-${name}`, controller: true }],
+        },
         spec: { serviceAccountName: "web", containers: [{ name: "app", image: "app" }] },
       };
       const m = mutatePod(pod, "apps");
       if (m.kind !== "patch") throw new Error("not injected");
-      pods.push(await core.createNamespacedPod({ namespace: "apps", body: jsonpatch.applyPatch(pod, m.patch as jsonpatch.Operation[]).newDocument }));
+      pods.push(
+        await core.createNamespacedPod({
+          namespace: "apps",
+          body: jsonpatch.applyPatch(pod, m.patch as jsonpatch.Operation[]).newDocument,
+        }),
+      );
     }
     return { pods, secretName: pods[0]!.metadata!.annotations!["strongroom.io/secret-name"]! };
   }
@@ -67,7 +87,13 @@ describe("the operator's correctness under restarts, deletions, reconnects and s
     kc.loadFromString(api.kubeconfig());
     core = kc.makeApiClient(k8s.CoreV1Api);
     server = await start();
-    token = await (await fetch(`${server.url}/authn/k8s/admin/authenticate`, { method: "POST", body: server.adminKey, headers: { "Accept-Encoding": "base64" } })).text();
+    token = await (
+      await fetch(`${server.url}/authn/k8s/admin/authenticate`, {
+        method: "POST",
+        body: server.adminKey,
+        headers: { "Accept-Encoding": "base64" },
+      })
+    ).text();
     expect((await call("POST", "/policies/k8s/policy/root", POLICY)).status).to.equal(201);
     expect((await setSecret("v1")).status).to.equal(201);
     await until("leadership", async () => (server.controller!.leading ? true : undefined));
@@ -79,7 +105,9 @@ describe("the operator's correctness under restarts, deletions, reconnects and s
 
   it("waits for its caches to sync after a restart: a Secret shared by 10 pods never loses an owner", async () => {
     const { secretName } = await workload("shared", 10);
-    await until("10 owners", async () => ((await secret(secretName)).metadata!.ownerReferences!.length === 10 ? true : undefined));
+    await until("10 owners", async () =>
+      (await secret(secretName)).metadata!.ownerReferences!.length === 10 ? true : undefined,
+    );
     await server.close();
     const { seen, off } = secretEvents(secretName);
     try {
@@ -91,8 +119,11 @@ describe("the operator's correctness under restarts, deletions, reconnects and s
     } finally {
       off();
     }
-    const owners = seen.map((e) => (e.type === "DELETED" ? 0 : e.object.metadata.ownerReferences?.length ?? 0));
-    expect(owners.filter((n) => n < 10), `owner counts written: ${owners.join(",")}`).to.deep.equal([]);
+    const owners = seen.map((e) => (e.type === "DELETED" ? 0 : (e.object.metadata.ownerReferences?.length ?? 0)));
+    expect(
+      owners.filter((n) => n < 10),
+      `owner counts written: ${owners.join(",")}`,
+    ).to.deep.equal([]);
     expect(seen, "a restart on a synced cluster writes nothing").to.deep.equal([]);
   });
 
@@ -102,15 +133,27 @@ describe("the operator's correctness under restarts, deletions, reconnects and s
     await server.controller!.idle();
     const watched = workloads.map((w) => secretEvents(w.secretName));
     try {
-      await Promise.all(workloads.flatMap((w) => w.pods.map((p) => core.deleteNamespacedPod({ namespace: "apps", name: p.metadata!.name! }))));
+      await Promise.all(
+        workloads.flatMap((w) =>
+          w.pods.map((p) => core.deleteNamespacedPod({ namespace: "apps", name: p.metadata!.name! })),
+        ),
+      );
       await new Promise((r) => setTimeout(r, 500));
       await server.controller!.idle();
     } finally {
       watched.forEach((w) => w.off());
     }
-    expect(watched.flatMap((w) => w.seen).filter((e) => e.type === "ADDED").map((e) => e.object.metadata.name), "re-created").to.deep.equal([]);
+    expect(
+      watched
+        .flatMap((w) => w.seen)
+        .filter((e) => e.type === "ADDED")
+        .map((e) => e.object.metadata.name),
+      "re-created",
+    ).to.deep.equal([]);
     for (const w of workloads) expect(await secret(w.secretName).catch(() => "absent")).to.equal("absent");
-    const announced = (await core.listNamespacedEvent({ namespace: "apps" })).items.filter((e) => e.reason === "SecretsInjected" && workloads.some((w) => e.message?.includes(w.secretName)));
+    const announced = (await core.listNamespacedEvent({ namespace: "apps" })).items.filter(
+      (e) => e.reason === "SecretsInjected" && workloads.some((w) => e.message?.includes(w.secretName)),
+    );
     expect(announced).to.have.length(workloads.length);
   });
 
@@ -118,7 +161,9 @@ describe("the operator's correctness under restarts, deletions, reconnects and s
     const { secretName } = await workload("events", 6, "evt");
     await until("the Secret", () => secret(secretName));
     await server.controller!.idle();
-    const events = (await core.listNamespacedEvent({ namespace: "apps" })).items.filter((e) => e.reason === "SecretsInjected" && e.message?.includes(secretName));
+    const events = (await core.listNamespacedEvent({ namespace: "apps" })).items.filter(
+      (e) => e.reason === "SecretsInjected" && e.message?.includes(secretName),
+    );
     expect(events).to.have.length(1);
     expect(events[0]!.involvedObject).to.include({ kind: "ReplicaSet", name: "events" });
   });
@@ -130,21 +175,32 @@ describe("the operator's correctness under restarts, deletions, reconnects and s
     const db = new pg.Client({ connectionString: server.databaseUrl });
     await db.connect();
     try {
-      const cut = await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query ILIKE 'LISTEN%' AND pid <> pg_backend_pid()`);
+      const cut = await db.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query ILIKE 'LISTEN%' AND pid <> pg_backend_pid()`,
+      );
       expect(cut.rowCount).to.be.greaterThan(0);
     } finally {
       await db.end();
     }
     // Written while no listener listens: the notification is lost for good.
     expect((await setSecret("written-in-the-gap")).status).to.equal(201);
-    await until("the rotated value", async () => (decode(await secret(secretName), "gap") === "written-in-the-gap" ? true : undefined), 8_000);
+    await until(
+      "the rotated value",
+      async () => (decode(await secret(secretName), "gap") === "written-in-the-gap" ? true : undefined),
+      8_000,
+    );
   });
 
   it("delivers a value changed during a key's first reconcile (its change signal finds no key indexed yet)", async () => {
     await server.controller!.idle();
     const pool = server.services.pool;
     const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
-    const reads = new Set(["secret-latest-of-many", "secret-latest-values", "secret-latest-values-if-current", "secret-latest-of-one"]);
+    const reads = new Set([
+      "secret-latest-of-many",
+      "secret-latest-values",
+      "secret-latest-values-if-current",
+      "secret-latest-of-one",
+    ]);
     let armed = true;
     // The controller's first read of the new key returns the old value; before it is handed
     // back, the value changes and its signal arrives (while the key is still unindexed).
@@ -160,7 +216,11 @@ describe("the operator's correctness under restarts, deletions, reconnects and s
     try {
       const { secretName } = await workload("midway", 1, "midway");
       // Well inside the 5-minute refresh: only the signal can bring it.
-      await until("the changed value", async () => (decode(await secret(secretName), "midway") === "changed-mid-reconcile" ? true : undefined), 5_000);
+      await until(
+        "the changed value",
+        async () => (decode(await secret(secretName), "midway") === "changed-mid-reconcile" ? true : undefined),
+        5_000,
+      );
       expect(armed).to.equal(false);
     } finally {
       pool.query = query as typeof pool.query;

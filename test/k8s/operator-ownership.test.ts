@@ -19,7 +19,11 @@ describe("the controller never touches a Secret it does not own", function () {
 
   it("refuses a SecretBinding whose secretName is an existing Secret it did not make, and leaves it as it was", async () => {
     const before = await k.createSecret("app-tls", { "tls.crt": "theirs" }, { labels: { team: "edge" } });
-    await k.createBinding("steal-tls", { serviceAccountName: "web", secretName: "app-tls", items: [{ path: "tls.crt", variable: "db/password" }] });
+    await k.createBinding("steal-tls", {
+      serviceAccountName: "web",
+      secretName: "app-tls",
+      items: [{ path: "tls.crt", variable: "db/password" }],
+    });
     const binding = await k.bindingWith("steal-tls", "SecretNotOwned");
     expect(binding.status.conditions[0]).to.include({ status: "False" });
     expect(binding.status.conditions[0]!.message).to.contain("not owned");
@@ -30,7 +34,9 @@ describe("the controller never touches a Secret it does not own", function () {
     expect(after!.metadata!.resourceVersion).to.equal(before.metadata!.resourceVersion);
     await k.deleteBinding("steal-tls");
     await settle();
-    expect(decode(await k.secret("app-tls")), "not garbage-collected with the binding").to.deep.equal({ "tls.crt": "theirs" });
+    expect(decode(await k.secret("app-tls")), "not garbage-collected with the binding").to.deep.equal({
+      "tls.crt": "theirs",
+    });
   });
 
   it("refuses a Secret that carries our label but is owned by something else", async () => {
@@ -41,9 +47,17 @@ describe("the controller never touches a Secret it does not own", function () {
   });
 
   it("lets the first of two bindings naming one Secret keep it; the second gets the conflict", async () => {
-    await k.createBinding("first", { serviceAccountName: "web", secretName: "shared", items: [{ path: "password", variable: "db/password" }] });
+    await k.createBinding("first", {
+      serviceAccountName: "web",
+      secretName: "shared",
+      items: [{ path: "password", variable: "db/password" }],
+    });
     await k.bindingWith("first", "Synced");
-    await k.createBinding("second", { serviceAccountName: "web", secretName: "shared", items: [{ path: "other", variable: "db/password" }] });
+    await k.createBinding("second", {
+      serviceAccountName: "web",
+      secretName: "shared",
+      items: [{ path: "other", variable: "db/password" }],
+    });
     await k.bindingWith("second", "SecretNotOwned");
     const shared = await k.secret("shared");
     expect(Object.keys(decode(shared))).to.deep.equal(["password"]);
@@ -55,14 +69,21 @@ describe("the controller never touches a Secret it does not own", function () {
     const podSecret = pod.metadata!.annotations!["strongroom.io/secret-name"]!;
     await k.createPod(pod);
     await until("the pod's Secret", () => k.secret(podSecret));
-    await k.createBinding("denied", { serviceAccountName: "nobody", secretName: podSecret, items: [{ path: "password", variable: "db/password" }] });
+    await k.createBinding("denied", {
+      serviceAccountName: "nobody",
+      secretName: podSecret,
+      items: [{ path: "password", variable: "db/password" }],
+    });
     await k.bindingWith("denied", "SecretNotOwned");
     await settle();
     expect(decode(await k.secret(podSecret))).to.deep.equal({ password: "s3cr3t" });
   });
 
   it("does not sweep a binding's Secret that a pod names in its annotations", async () => {
-    await k.createBinding("swept", { serviceAccountName: "web", items: [{ path: "password", variable: "db/password" }] });
+    await k.createBinding("swept", {
+      serviceAccountName: "web",
+      items: [{ path: "password", variable: "db/password" }],
+    });
     await k.bindingWith("swept", "Synced");
     const uid = (await k.secret("swept"))!.metadata!.uid;
     const pod = k.mutated("liar-0", "web", { "strongroom.io/secret.password": "db/password" });
@@ -79,7 +100,9 @@ describe("the controller never touches a Secret it does not own", function () {
     const name = pod.metadata!.annotations!["strongroom.io/secret-name"]!;
     const before = await k.createSecret(name, { key: "not ours" });
     const created = await k.createPod(pod);
-    await until("a SecretNotOwned Event on the pod", async () => ((await k.events(created.metadata!.name!, "SecretNotOwned")).length ? true : undefined));
+    await until("a SecretNotOwned Event on the pod", async () =>
+      (await k.events(created.metadata!.name!, "SecretNotOwned")).length ? true : undefined,
+    );
     const after = await k.secret(name);
     expect(decode(after)).to.deep.equal({ key: "not ours" });
     expect(after!.metadata!.resourceVersion).to.equal(before.metadata!.resourceVersion);

@@ -53,22 +53,53 @@ describe("the operator in Secret mode: grouped files and env rendered into the p
   let tls: TestCertificate;
   let server: TestServer;
   let token: string;
-  const decode = (secret: k8s.V1Secret): Record<string, string> => Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
+  const decode = (secret: k8s.V1Secret): Record<string, string> =>
+    Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
   const secretNamed = (name: string) => () => core.readNamespacedSecret({ namespace: "apps", name });
   const managedSecretNames = async (): Promise<string[]> =>
-    (await core.listNamespacedSecret({ namespace: "apps", labelSelector: "app.kubernetes.io/managed-by=strongroom" })).items.map((s) => s.metadata!.name!);
-  const eventsFor = async (pod: k8s.V1Pod): Promise<k8s.CoreV1Event[]> => (await core.listNamespacedEvent({ namespace: "apps", fieldSelector: `involvedObject.name=${pod.metadata!.name}` })).items;
+    (
+      await core.listNamespacedSecret({ namespace: "apps", labelSelector: "app.kubernetes.io/managed-by=strongroom" })
+    ).items.map((s) => s.metadata!.name!);
+  const eventsFor = async (pod: k8s.V1Pod): Promise<k8s.CoreV1Event[]> =>
+    (await core.listNamespacedEvent({ namespace: "apps", fieldSelector: `involvedObject.name=${pod.metadata!.name}` }))
+      .items;
   const setSecret = (id: string, value: string | Buffer) =>
-    httpsRequest(`${server.url}/secrets/k8s/variable/${encodeURIComponent(id)}`, tls.cert, { method: "POST", body: value, headers: { Authorization: `Token token="${token}"` } });
+    httpsRequest(`${server.url}/secrets/k8s/variable/${encodeURIComponent(id)}`, tls.cert, {
+      method: "POST",
+      body: value,
+      headers: { Authorization: `Token token="${token}"` },
+    });
 
   /** What a ReplicaSet does: send the pod through the webhook, apply the patch, create it. */
-  async function createThroughWebhook(annotations: Record<string, string>, mutate: (pod: k8s.V1Pod) => void = () => undefined): Promise<k8s.V1Pod> {
-    const pod = { apiVersion: "v1", kind: "Pod", metadata: { generateName: "web-7c9f-", namespace: "apps", annotations: { "strongroom.io/inject": "true", ...annotations } }, spec: { serviceAccountName: "web", containers: [{ name: "app", image: "app" }] } };
-    const review = { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { uid: "u1", kind: { kind: "Pod" }, namespace: "apps", operation: "CREATE", object: pod } };
-    const res = await httpsRequest(`https://127.0.0.1:${server.webhookPort}/mutate-pods`, tls.cert, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(review) });
+  async function createThroughWebhook(
+    annotations: Record<string, string>,
+    mutate: (pod: k8s.V1Pod) => void = () => undefined,
+  ): Promise<k8s.V1Pod> {
+    const pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: {
+        generateName: "web-7c9f-",
+        namespace: "apps",
+        annotations: { "strongroom.io/inject": "true", ...annotations },
+      },
+      spec: { serviceAccountName: "web", containers: [{ name: "app", image: "app" }] },
+    };
+    const review = {
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      request: { uid: "u1", kind: { kind: "Pod" }, namespace: "apps", operation: "CREATE", object: pod },
+    };
+    const res = await httpsRequest(`https://127.0.0.1:${server.webhookPort}/mutate-pods`, tls.cert, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(review),
+    });
     const response = JSON.parse(res.text).response;
     expect(response.allowed, response.status?.message).to.equal(true);
-    const mutated: k8s.V1Pod = response.patch ? jsonpatch.applyPatch(pod, JSON.parse(Buffer.from(response.patch, "base64").toString())).newDocument : pod;
+    const mutated: k8s.V1Pod = response.patch
+      ? jsonpatch.applyPatch(pod, JSON.parse(Buffer.from(response.patch, "base64").toString())).newDocument
+      : pod;
     mutate(mutated);
     return core.createNamespacedPod({ namespace: "apps", body: mutated });
   }
@@ -82,11 +113,38 @@ describe("the operator in Secret mode: grouped files and env rendered into the p
     server = await startTestServer({
       account: "k8s",
       kubeConfig: kc,
-      flags: { controller: true, "webhook-port": "0", "tls-cert": tls.certFile, "tls-key": tls.keyFile, namespace: "strongroom", "agent-image": "strongroom:test", "agent-server-url": "https://strongroom.strongroom.svc:8080" },
+      flags: {
+        controller: true,
+        "webhook-port": "0",
+        "tls-cert": tls.certFile,
+        "tls-key": tls.keyFile,
+        namespace: "strongroom",
+        "agent-image": "strongroom:test",
+        "agent-server-url": "https://strongroom.strongroom.svc:8080",
+      },
     });
-    token = (await httpsRequest(`${server.url}/authn/k8s/admin/authenticate`, tls.cert, { method: "POST", body: server.adminKey, headers: { "Accept-Encoding": "base64" } })).text;
-    expect((await httpsRequest(`${server.url}/policies/k8s/policy/root`, tls.cert, { method: "POST", body: POLICY, headers: { Authorization: `Token token="${token}"` } })).status).to.equal(201);
-    for (const [id, value] of [["db/password", 'p@ss "w$rd"'], ["db/user", "app"], ["blob", "text for now"]]) expect((await setSecret(id!, value!)).status).to.equal(201);
+    token = (
+      await httpsRequest(`${server.url}/authn/k8s/admin/authenticate`, tls.cert, {
+        method: "POST",
+        body: server.adminKey,
+        headers: { "Accept-Encoding": "base64" },
+      })
+    ).text;
+    expect(
+      (
+        await httpsRequest(`${server.url}/policies/k8s/policy/root`, tls.cert, {
+          method: "POST",
+          body: POLICY,
+          headers: { Authorization: `Token token="${token}"` },
+        })
+      ).status,
+    ).to.equal(201);
+    for (const [id, value] of [
+      ["db/password", 'p@ss "w$rd"'],
+      ["db/user", "app"],
+      ["blob", "text for now"],
+    ])
+      expect((await setSecret(id!, value!)).status).to.equal(201);
     await until("leadership", async () => (server.controller!.leading ? true : undefined));
   });
   after(async () => {
@@ -105,15 +163,29 @@ describe("the operator in Secret mode: grouped files and env rendered into the p
     // The pod reads the files through items (env keys never become files) and env through secretKeyRef.
     const source = pod.spec!.volumes![0]!.projected!.sources![0]!.secret!;
     expect(source.name).to.equal(secretName);
-    expect(source.items!.map((i) => [i.key, i.mode])).to.deep.equal([["app.env", 0o400], ["config.json", undefined], ["dsn", undefined], ["password", undefined]]);
-    expect(pod.spec!.containers[0]!.env).to.deep.equal([{ name: "DB_PASSWORD", valueFrom: { secretKeyRef: { name: secretName, key: "env.DB_PASSWORD", optional: false } } }]);
+    expect(source.items!.map((i) => [i.key, i.mode])).to.deep.equal([
+      ["app.env", 0o400],
+      ["config.json", undefined],
+      ["dsn", undefined],
+      ["password", undefined],
+    ]);
+    expect(pod.spec!.containers[0]!.env).to.deep.equal([
+      {
+        name: "DB_PASSWORD",
+        valueFrom: { secretKeyRef: { name: secretName, key: "env.DB_PASSWORD", optional: false } },
+      },
+    ]);
     for (const item of source.items!) expect(Object.keys(secret.data!)).to.include(item.key);
   });
 
   it("re-renders every file and the env key within a second of a rotation", async () => {
     const started = Date.now();
     expect((await setSecret("db/password", "rotated 2/2")).status).to.equal(201);
-    await until("the re-rendered Secret", async () => (decode(await secretNamed(secretName)())["env.DB_PASSWORD"] === "rotated 2/2" ? true : undefined), 1000);
+    await until(
+      "the re-rendered Secret",
+      async () => (decode(await secretNamed(secretName)())["env.DB_PASSWORD"] === "rotated 2/2" ? true : undefined),
+      1000,
+    );
     expect(Date.now() - started).to.be.below(1000);
     expect(decode(await secretNamed(secretName)())).to.deep.equal(expected("app", "rotated 2/2", "rotated+2%2F2"));
   });
@@ -128,7 +200,10 @@ describe("the operator in Secret mode: grouped files and env rendered into the p
   });
 
   it("refuses a binary value in a text format with a Warning Event (no value in it) and leaves the last good Secret untouched", async () => {
-    const binary = await createThroughWebhook({ "strongroom.io/secrets.blob.env": "- BLOB: blob\n", "strongroom.io/format.blob.env": "dotenv" });
+    const binary = await createThroughWebhook({
+      "strongroom.io/secrets.blob.env": "- BLOB: blob\n",
+      "strongroom.io/format.blob.env": "dotenv",
+    });
     const name = binary.metadata!.annotations!["strongroom.io/secret-name"]!;
     const good = await until("the text Secret", secretNamed(name));
     expect(decode(good)).to.deep.equal({ "blob.env": 'BLOB="text for now"\n' });
@@ -148,7 +223,10 @@ describe("the operator in Secret mode: grouped files and env rendered into the p
   });
 
   it("gives agent-mode pods no Secret, even one labelled managed and naming a Secret", async () => {
-    const agent = await createThroughWebhook({ "strongroom.io/inject-mode": "agent", "strongroom.io/secret.token": "db/password" });
+    const agent = await createThroughWebhook({
+      "strongroom.io/inject-mode": "agent",
+      "strongroom.io/secret.token": "db/password",
+    });
     expect(agent.metadata!.annotations!["strongroom.io/secret-name"]).to.equal(undefined);
     expect(agent.spec!.initContainers![0]!.name).to.equal("strongroom-agent");
     const secretMode = await createThroughWebhook({ "strongroom.io/secret.only": "db/user" });
@@ -160,15 +238,23 @@ describe("the operator in Secret mode: grouped files and env rendered into the p
       p.metadata!.annotations!["strongroom.io/secret-name"] = name;
     };
     const ownName = managedSecretName("apps", "sa:web", { alone: "db/user" });
-    const alone = await createThroughWebhook({ "strongroom.io/inject-mode": "init", "strongroom.io/secret.alone": "db/user" }, forge(ownName));
-    const joiner = await createThroughWebhook({ "strongroom.io/inject-mode": "init", "strongroom.io/secret.only": "db/user" }, forge(shared));
+    const alone = await createThroughWebhook(
+      { "strongroom.io/inject-mode": "init", "strongroom.io/secret.alone": "db/user" },
+      forge(ownName),
+    );
+    const joiner = await createThroughWebhook(
+      { "strongroom.io/inject-mode": "init", "strongroom.io/secret.only": "db/user" },
+      forge(shared),
+    );
     // Barrier: the pod watch is ordered, so once a later pod's Secret exists both were seen; idle() waits out their reconciles.
     const later = await createThroughWebhook({ "strongroom.io/secret.later": "db/user" });
     await until("the later pod's Secret", secretNamed(later.metadata!.annotations!["strongroom.io/secret-name"]!));
     await server.controller!.idle();
     expect(await managedSecretNames()).to.not.include(ownName);
     const owners = (await secretNamed(shared)()).metadata!.ownerReferences!.map((o) => o.uid);
-    expect(owners, "an init-mode pod is no owner of a Secret-mode pod's Secret").to.deep.equal([secretMode.metadata!.uid]);
+    expect(owners, "an init-mode pod is no owner of a Secret-mode pod's Secret").to.deep.equal([
+      secretMode.metadata!.uid,
+    ]);
     expect(owners).to.not.include(alone.metadata!.uid).and.not.include(joiner.metadata!.uid);
   });
 });

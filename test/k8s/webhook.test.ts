@@ -12,7 +12,10 @@ function replicaSetPod(annotations: Record<string, string>, extra: Record<string
     spec: {
       serviceAccountName: "web",
       initContainers: [{ name: "migrate", image: "migrate" }],
-      containers: [{ name: "app", image: "app", volumeMounts: [{ name: "data", mountPath: "/data" }] }, { name: "proxy", image: "envoy" }],
+      containers: [
+        { name: "app", image: "app", volumeMounts: [{ name: "data", mountPath: "/data" }] },
+        { name: "proxy", image: "envoy" },
+      ],
       volumes: [{ name: "data", emptyDir: {} }],
       ...extra,
     },
@@ -23,7 +26,15 @@ function review(pod: unknown, operation = "CREATE"): string {
   return JSON.stringify({
     apiVersion: "admission.k8s.io/v1",
     kind: "AdmissionReview",
-    request: { uid: "7f0b2e6a-1", kind: { group: "", version: "v1", kind: "Pod" }, resource: { group: "", version: "v1", resource: "pods" }, namespace: "apps", operation, object: pod, userInfo: { username: "system:serviceaccount:kube-system:replicaset-controller" } },
+    request: {
+      uid: "7f0b2e6a-1",
+      kind: { group: "", version: "v1", kind: "Pod" },
+      resource: { group: "", version: "v1", resource: "pods" },
+      namespace: "apps",
+      operation,
+      object: pod,
+      userInfo: { username: "system:serviceaccount:kube-system:replicaset-controller" },
+    },
   });
 }
 
@@ -31,23 +42,37 @@ describe("the admission webhook (POST /mutate-pods)", () => {
   let server: TestServer;
   let tls: TestCertificate;
   const admit = async (pod: unknown, operation?: string): Promise<any> => {
-    const res = await httpsRequest(`https://127.0.0.1:${server.webhookPort}/mutate-pods`, tls.cert, { method: "POST", headers: { "Content-Type": "application/json" }, body: review(pod, operation) });
+    const res = await httpsRequest(`https://127.0.0.1:${server.webhookPort}/mutate-pods`, tls.cert, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: review(pod, operation),
+    });
     expect(res.status).to.equal(200);
     const body = JSON.parse(res.text);
     expect(body).to.include({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview" });
     expect(body.response.uid).to.equal("7f0b2e6a-1");
     return body.response;
   };
-  const patched = (pod: any, response: any): any => (response.patch ? jsonpatch.applyPatch(structuredClone(pod), JSON.parse(Buffer.from(response.patch, "base64").toString())).newDocument : pod);
+  const patched = (pod: any, response: any): any =>
+    response.patch
+      ? jsonpatch.applyPatch(structuredClone(pod), JSON.parse(Buffer.from(response.patch, "base64").toString()))
+          .newDocument
+      : pod;
 
   before(async () => {
     tls = selfSignedCertificate();
-    server = await startTestServer({ account: "hook", flags: { "webhook-port": "0", "tls-cert": tls.certFile, "tls-key": tls.keyFile } });
+    server = await startTestServer({
+      account: "hook",
+      flags: { "webhook-port": "0", "tls-cert": tls.certFile, "tls-key": tls.keyFile },
+    });
   });
   after(() => server.close());
 
   it("lets a pod that did not opt in pass untouched", async () => {
-    for (const annotations of [{}, { "strongroom.io/inject": "false", "strongroom.io/bogus": "x" }] as Record<string, string>[]) {
+    for (const annotations of [{}, { "strongroom.io/inject": "false", "strongroom.io/bogus": "x" }] as Record<
+      string,
+      string
+    >[]) {
       const response = await admit(replicaSetPod(annotations));
       expect(response.allowed).to.equal(true);
       expect(response.patch).to.equal(undefined);
@@ -55,14 +80,21 @@ describe("the admission webhook (POST /mutate-pods)", () => {
   });
 
   it("adds a projected volume of the managed Secret, read-only mounts in every container, the label and the Secret name", async () => {
-    const pod = replicaSetPod({ "strongroom.io/inject": "true", "strongroom.io/secret.password": "db/password", "strongroom.io/secret.config.json": "app/config" });
+    const pod = replicaSetPod({
+      "strongroom.io/inject": "true",
+      "strongroom.io/secret.password": "db/password",
+      "strongroom.io/secret.config.json": "app/config",
+    });
     const response = await admit(pod);
     expect(response).to.include({ allowed: true, patchType: "JSONPatch" });
     const result = patched(pod, response);
     const secretName = result.metadata.annotations["strongroom.io/secret-name"];
     expect(secretName).to.match(/^strongroom-[0-9a-f]{20}$/);
     expect(result.metadata.labels).to.deep.equal({ app: "web", "strongroom.io/managed": "true" });
-    expect(result.spec.volumes).to.deep.include({ name: "strongroom-secrets", projected: { sources: [{ secret: { name: secretName, optional: false } }], defaultMode: 0o440 } });
+    expect(result.spec.volumes).to.deep.include({
+      name: "strongroom-secrets",
+      projected: { sources: [{ secret: { name: secretName, optional: false } }], defaultMode: 0o440 },
+    });
     const mount = { name: "strongroom-secrets", mountPath: "/var/run/secrets/strongroom", readOnly: true };
     expect(result.spec.containers[0].volumeMounts).to.deep.equal([{ name: "data", mountPath: "/data" }, mount]);
     expect(result.spec.containers[1].volumeMounts).to.deep.equal([mount]);
@@ -71,7 +103,8 @@ describe("the admission webhook (POST /mutate-pods)", () => {
 
   it("names the Secret from namespace, identity and files, so replicas share it and others do not", async () => {
     const annotations = { "strongroom.io/inject": "true", "strongroom.io/secret.password": "db/password" };
-    const name = async (pod: any): Promise<string> => patched(pod, await admit(pod)).metadata.annotations["strongroom.io/secret-name"];
+    const name = async (pod: any): Promise<string> =>
+      patched(pod, await admit(pod)).metadata.annotations["strongroom.io/secret-name"];
     const first = await name(replicaSetPod(annotations));
     expect(await name(replicaSetPod(annotations))).to.equal(first);
     expect(await name(replicaSetPod(annotations, { serviceAccountName: "other" }))).to.not.equal(first);
@@ -79,12 +112,24 @@ describe("the admission webhook (POST /mutate-pods)", () => {
   });
 
   it("honours mount-path and containers, and adds a SecretBinding's Secret as a second source", async () => {
-    const pod = replicaSetPod({ "strongroom.io/inject": "true", "strongroom.io/secret.token": "api/token", "strongroom.io/binding": "db-creds", "strongroom.io/mount-path": "/etc/app/secrets", "strongroom.io/containers": "app" });
+    const pod = replicaSetPod({
+      "strongroom.io/inject": "true",
+      "strongroom.io/secret.token": "api/token",
+      "strongroom.io/binding": "db-creds",
+      "strongroom.io/mount-path": "/etc/app/secrets",
+      "strongroom.io/containers": "app",
+    });
     const result = patched(pod, await admit(pod));
-    expect(result.spec.containers[0].volumeMounts[1]).to.deep.equal({ name: "strongroom-secrets", mountPath: "/etc/app/secrets", readOnly: true });
+    expect(result.spec.containers[0].volumeMounts[1]).to.deep.equal({
+      name: "strongroom-secrets",
+      mountPath: "/etc/app/secrets",
+      readOnly: true,
+    });
     expect(result.spec.containers[1].volumeMounts).to.equal(undefined);
     expect(result.spec.initContainers[0].volumeMounts).to.equal(undefined);
-    expect(result.spec.volumes[1].projected.sources[1]).to.deep.equal({ secret: { name: "db-creds", optional: false } });
+    expect(result.spec.volumes[1].projected.sources[1]).to.deep.equal({
+      secret: { name: "db-creds", optional: false },
+    });
   });
 
   it("is idempotent: a re-invoked webhook adds no second volume or mount", async () => {
@@ -101,8 +146,14 @@ describe("the admission webhook (POST /mutate-pods)", () => {
       [{ "strongroom.io/secret.a/b": "x" }, "is not a valid file name"],
       // The kubelet refuses '..'-prefixed projected paths and the agent hidden files: refused here, at admission.
       [{ "strongroom.io/secret...data": "x" }, "'..data' is not a valid file name"],
-      [{ "strongroom.io/secret.hidden": "x", "strongroom.io/secret..hidden": "x" }, "'.hidden' is not a valid file name"],
-      [{ "strongroom.io/inject-mode": "agent", "strongroom.io/secrets....": "- A: x" }, "'...' is not a valid file name"],
+      [
+        { "strongroom.io/secret.hidden": "x", "strongroom.io/secret..hidden": "x" },
+        "'.hidden' is not a valid file name",
+      ],
+      [
+        { "strongroom.io/inject-mode": "agent", "strongroom.io/secrets....": "- A: x" },
+        "'...' is not a valid file name",
+      ],
       [{}, "no secrets requested"],
       [{ "strongroom.io/secret.pw": "x", "strongroom.io/refresh-interval": "soon" }, "refresh-interval"],
       [{ "strongroom.io/secret.pw": "x", "strongroom.io/mount-path": "relative/path" }, "mount-path"],
@@ -126,7 +177,11 @@ describe("the admission webhook (POST /mutate-pods)", () => {
 
   it("passes UPDATE operations and non-pod objects, and answers a malformed review with 400", async () => {
     expect((await admit(replicaSetPod({ "strongroom.io/inject": "true" }), "UPDATE")).allowed).to.equal(true);
-    const res = await httpsRequest(`https://127.0.0.1:${server.webhookPort}/mutate-pods`, tls.cert, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{not json" });
+    const res = await httpsRequest(`https://127.0.0.1:${server.webhookPort}/mutate-pods`, tls.cert, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: "{not json",
+    });
     expect(res.status).to.equal(400);
   });
 

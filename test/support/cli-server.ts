@@ -59,7 +59,10 @@ export async function startCliServer(args: string[], env: Record<string, string>
 }
 
 /** Run a server start that is expected to fail; its exit code and stderr. */
-export function failedStart(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string }> {
+export function failedStart(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [CLI, "server", "--port", "0", "--host", "127.0.0.1", ...args], {
     env: { ...process.env, STRONGROOM_DATA_KEY: "", DATABASE_URL: "", ...env },
   });

@@ -14,10 +14,21 @@ export class Client {
     readonly account: string,
   ) {}
 
-  async request(method: string, path: string, opts: { body?: string | Buffer; headers?: Record<string, string>; auth?: boolean } = {}): Promise<ApiResponse> {
+  async request(
+    method: string,
+    path: string,
+    opts: { body?: string | Buffer; headers?: Record<string, string>; auth?: boolean } = {},
+  ): Promise<ApiResponse> {
     const headers: Record<string, string> = { ...opts.headers };
-    if (opts.auth !== false && this.token && !headers.Authorization) headers.Authorization = `Token token="${this.token}"`;
-    const res = await fetch(this.baseUrl + path, { method, headers, ...(opts.body !== undefined ? { body: typeof opts.body === "string" ? opts.body : new Uint8Array(opts.body) } : {}) });
+    if (opts.auth !== false && this.token && !headers.Authorization)
+      headers.Authorization = `Token token="${this.token}"`;
+    const res = await fetch(this.baseUrl + path, {
+      method,
+      headers,
+      ...(opts.body !== undefined
+        ? { body: typeof opts.body === "string" ? opts.body : new Uint8Array(opts.body) }
+        : {}),
+    });
     const bytes = Buffer.from(await res.arrayBuffer());
     const text = bytes.toString("utf8");
     return { status: res.status, headers: res.headers, text, bytes, json: () => JSON.parse(text) };
@@ -25,7 +36,11 @@ export class Client {
 
   /** Authenticate `login` with `apiKey` and keep the base64 token for later requests. */
   async login(login: string, apiKey: string): Promise<this> {
-    const res = await this.request("POST", `/authn/${this.account}/${encodeURIComponent(login)}/authenticate`, { body: apiKey, headers: { "Accept-Encoding": "base64" }, auth: false });
+    const res = await this.request("POST", `/authn/${this.account}/${encodeURIComponent(login)}/authenticate`, {
+      body: apiKey,
+      headers: { "Accept-Encoding": "base64" },
+      auth: false,
+    });
     if (res.status !== 200) throw new Error(`authenticate ${login}: ${res.status}`);
     this.token = res.text;
     return this;

@@ -16,9 +16,7 @@ export class FaultProxy {
   #mode: ProxyMode = "forward";
   #port = 0;
 
-  constructor(
-    private target: { host: string; port: number },
-  ) {}
+  constructor(private target: { host: string; port: number }) {}
 
   get port(): number {
     return this.#port;

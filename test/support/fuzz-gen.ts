@@ -21,14 +21,57 @@ const chance = (r: Rng, p: number): boolean => r() < p;
 
 function randomText(r: Rng, length: number): string {
   let s = "";
-  for (let i = 0; i < length; i++) s += String.fromCharCode(chance(r, 0.9) ? 32 + Math.floor(r() * 95) : Math.floor(r() * 0x3000));
+  for (let i = 0; i < length; i++)
+    s += String.fromCharCode(chance(r, 0.9) ? 32 + Math.floor(r() * 95) : Math.floor(r() * 0x3000));
   return s;
 }
 
 const NASTY = [
-  "", "\0", "a\0b", "%00", "%", "%zz", "%E0%A4%A", "..", "../..", "/", "//", ":", "::", "a:b:c", "*", "?", "#", "+", " ", "\t", "\u0001",
-  "é", "😀", "\uD800", "\uFFFF", "' OR 1=1--", "'; DROP TABLE roles;--", "${jndi}", "{{x}}", "\\", "null", "[]", "{}", "true",
-  "-1", "0", "1e309", "NaN", "99999999999999999999", "9223372036854775807", "2147483648", "0x10", "1.5", "\u202E", "<script>",
+  "",
+  "\0",
+  "a\0b",
+  "%00",
+  "%",
+  "%zz",
+  "%E0%A4%A",
+  "..",
+  "../..",
+  "/",
+  "//",
+  ":",
+  "::",
+  "a:b:c",
+  "*",
+  "?",
+  "#",
+  "+",
+  " ",
+  "\t",
+  "\u0001",
+  "é",
+  "😀",
+  "\uD800",
+  "\uFFFF",
+  "' OR 1=1--",
+  "'; DROP TABLE roles;--",
+  "${jndi}",
+  "{{x}}",
+  "\\",
+  "null",
+  "[]",
+  "{}",
+  "true",
+  "-1",
+  "0",
+  "1e309",
+  "NaN",
+  "99999999999999999999",
+  "9223372036854775807",
+  "2147483648",
+  "0x10",
+  "1.5",
+  "\u202E",
+  "<script>",
 ];
 
 /** A string meant to break something: a known troublemaker, random text of a risky length, or a mix. */
@@ -63,15 +106,40 @@ export function forgedToken(r: Rng): string {
   if (roll < 0.15) return b64(nasty(r));
   if (roll < 0.3) return nasty(r);
   if (roll < 0.5) return b64(JSON.stringify({ protected: value(), payload: value(), signature: value() }));
-  const header = chance(r, 0.5) ? { alg: "strongroom.io/hs256/v1", kid: chance(r, 0.5) ? nasty(r) : "0".repeat(64) } : value();
-  const payload = chance(r, 0.5) ? { sub: nasty(r), iat: pick(r, [0, -1, 1e20, Date.now() / 1000]), exp: value() } : value();
-  const parts = { protected: chance(r, 0.8) ? b64url(header ?? "null") : nasty(r), payload: b64url(payload ?? "null"), signature: chance(r, 0.5) ? b64url(nasty(r)) : nasty(r) };
+  const header = chance(r, 0.5)
+    ? { alg: "strongroom.io/hs256/v1", kid: chance(r, 0.5) ? nasty(r) : "0".repeat(64) }
+    : value();
+  const payload = chance(r, 0.5)
+    ? { sub: nasty(r), iat: pick(r, [0, -1, 1e20, Date.now() / 1000]), exp: value() }
+    : value();
+  const parts = {
+    protected: chance(r, 0.8) ? b64url(header ?? "null") : nasty(r),
+    payload: b64url(payload ?? "null"),
+    signature: chance(r, 0.5) ? b64url(nasty(r)) : nasty(r),
+  };
   return b64(JSON.stringify(parts));
 }
 
 /** A YAML policy fragment: tags, anchors and aliases, nasty ids and annotations. */
 export function hostilePolicy(r: Rng): string {
-  const tag = (): string => pick(r, ["!variable", "!host", "!user", "!group", "!layer", "!policy", "!webservice", "!grant", "!permit", "!deny", "!delete", "!revoke", "!member", "!bogus", ""]);
+  const tag = (): string =>
+    pick(r, [
+      "!variable",
+      "!host",
+      "!user",
+      "!group",
+      "!layer",
+      "!policy",
+      "!webservice",
+      "!grant",
+      "!permit",
+      "!deny",
+      "!delete",
+      "!revoke",
+      "!member",
+      "!bogus",
+      "",
+    ]);
   const id = (): string => JSON.stringify(nasty(r));
   const lines: string[] = [];
   const count = 1 + Math.floor(r() * 6);
@@ -79,9 +147,16 @@ export function hostilePolicy(r: Rng): string {
     const roll = r();
     if (roll < 0.3) lines.push(`- ${tag()} ${id()}`);
     else if (roll < 0.5) lines.push(`- ${tag()}\n  id: ${id()}\n  annotations:\n    ${id()}: ${id()}`);
-    else if (roll < 0.65) lines.push(`- !permit\n  role: ${tag()} ${id()}\n  privileges: [${id()}, read]\n  resource: ${tag()} ${id()}`);
-    else if (roll < 0.75) lines.push(`- &a${i} [${Array(1 + Math.floor(r() * 10)).fill(i > 0 ? `*a${i - 1}` : "!variable x").join(", ")}]`);
-    else if (roll < 0.85) lines.push(`- !policy\n  id: ${id()}\n  body:\n  - ${tag()} ${id()}\n  - *a${Math.floor(r() * 5)}`);
+    else if (roll < 0.65)
+      lines.push(`- !permit\n  role: ${tag()} ${id()}\n  privileges: [${id()}, read]\n  resource: ${tag()} ${id()}`);
+    else if (roll < 0.75)
+      lines.push(
+        `- &a${i} [${Array(1 + Math.floor(r() * 10))
+          .fill(i > 0 ? `*a${i - 1}` : "!variable x")
+          .join(", ")}]`,
+      );
+    else if (roll < 0.85)
+      lines.push(`- !policy\n  id: ${id()}\n  body:\n  - ${tag()} ${id()}\n  - *a${Math.floor(r() * 5)}`);
     else lines.push(randomText(r, 40));
   }
   return lines.join("\n") + "\n";
@@ -119,7 +194,34 @@ const ROUTES: [string[], string][] = [
   [["GET", "POST"], "/{id}"],
   [["GET"], "/"],
 ];
-const QUERY_KEYS = ["version", "variable_ids", "offset", "limit", "search", "check", "privilege", "role", "count", "kind", "all", "members", "memberships", "member", "permitted_roles", "filter[]", "filter", "expirations", "dryRun", "id", "host_factory", "expiration", "cidr", "timeout", "cursor", "depth"];
+const QUERY_KEYS = [
+  "version",
+  "variable_ids",
+  "offset",
+  "limit",
+  "search",
+  "check",
+  "privilege",
+  "role",
+  "count",
+  "kind",
+  "all",
+  "members",
+  "memberships",
+  "member",
+  "permitted_roles",
+  "filter[]",
+  "filter",
+  "expirations",
+  "dryRun",
+  "id",
+  "host_factory",
+  "expiration",
+  "cidr",
+  "timeout",
+  "cursor",
+  "depth",
+];
 
 export interface FuzzCase {
   method: string;
@@ -132,13 +234,23 @@ export interface FuzzCase {
 export function generateRequest(r: Rng, account: string, tokens: { admin: string; host: string }): FuzzCase {
   const [methods, template] = pick(r, ROUTES);
   const method = r() < 0.9 ? pick(r, methods) : pick(r, ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]);
-  const good: Record<string, string[]> = { account: [account, "other"], kind: ["variable", "host", "user", "group", "policy", "layer", "webservice"], id: ["db/password", "root", "app", "admin"], login: ["admin", "host/app"] };
-  let path = template.replace(/\{(\w+)\}/g, (_m, name: string) => pathSafe(r() < 0.5 ? pick(r, good[name]!) : nasty(r)));
+  const good: Record<string, string[]> = {
+    account: [account, "other"],
+    kind: ["variable", "host", "user", "group", "policy", "layer", "webservice"],
+    id: ["db/password", "root", "app", "admin"],
+    login: ["admin", "host/app"],
+  };
+  let path = template.replace(/\{(\w+)\}/g, (_m, name: string) =>
+    pathSafe(r() < 0.5 ? pick(r, good[name]!) : nasty(r)),
+  );
   const params = Math.floor(r() * 5);
   const query: string[] = [];
   for (let i = 0; i < params; i++) {
     const key = r() < 0.85 ? pick(r, QUERY_KEYS) : nasty(r);
-    const value = r() < 0.4 ? pick(r, ["true", "1", "10", "read", "execute", `${account}:variable:db/password`, `${account}:user:admin`]) : nasty(r);
+    const value =
+      r() < 0.4
+        ? pick(r, ["true", "1", "10", "read", "execute", `${account}:variable:db/password`, `${account}:user:admin`])
+        : nasty(r);
     query.push(`${pathSafe(key).replace(/[&=]/g, "")}=${pathSafe(value)}`);
   }
   if (query.length) path += `?${query.join("&")}`;
@@ -150,7 +262,14 @@ export function generateRequest(r: Rng, account: string, tokens: { admin: string
   else if (auth < 0.85) headers.Authorization = `Basic ${Buffer.from(`${nasty(r)}:${nasty(r)}`).toString("base64")}`;
   else if (auth < 0.9) headers.Authorization = headerSafe(nasty(r));
   if (r() < 0.3) headers["Accept-Encoding"] = r() < 0.5 ? "base64" : headerSafe(nasty(r));
-  if (r() < 0.3) headers["Content-Type"] = pick(r, ["application/x-www-form-urlencoded", "application/json", "text/plain", "application/x-yaml", headerSafe(nasty(r))]);
+  if (r() < 0.3)
+    headers["Content-Type"] = pick(r, [
+      "application/x-www-form-urlencoded",
+      "application/json",
+      "text/plain",
+      "application/x-yaml",
+      headerSafe(nasty(r)),
+    ]);
   if (r() < 0.1) headers["X-Request-Id"] = headerSafe(nasty(r));
   if (r() < 0.1) headers["X-Forwarded-For"] = headerSafe(nasty(r));
   let body: string | Buffer | undefined;
@@ -163,4 +282,3 @@ export function generateRequest(r: Rng, account: string, tokens: { admin: string
   }
   return { method, path, headers, ...(body !== undefined ? { body } : {}) };
 }
-

@@ -61,26 +61,53 @@ export interface ClientsFixture {
   serviceAccountToken(): Promise<string>;
 }
 
-export const VALUES: Record<string, string | Buffer> = { "apps/db/password": "s3cret", "apps/path with spaces": "spaced", "apps/a+b": "plus", "apps/blob": BINARY };
+export const VALUES: Record<string, string | Buffer> = {
+  "apps/db/password": "s3cret",
+  "apps/path with spaces": "spaced",
+  "apps/a+b": "plus",
+  "apps/blob": BINARY,
+};
 
 export async function startClientsFixture(): Promise<ClientsFixture> {
   const pair = await generateKeyPair("RS256", { extractable: true });
   const privateKey: CryptoKey = pair.privateKey;
   const jwk = { ...(await exportJWK(pair.publicKey)), kid: "cluster-key", alg: "RS256", use: "sig" };
-  const server = await startTestServer({ account: A, flags: { authenticators: "authn,authn-jwt/k8s,authn-jwt/k8s-url" } });
+  const server = await startTestServer({
+    account: A,
+    flags: { authenticators: "authn,authn-jwt/k8s,authn-jwt/k8s-url" },
+  });
   const admin = await new Client(server.url, A).login("admin", server.adminKey);
   const loaded = await admin.loadPolicy("POST", "root", POLICY);
   expect(loaded.status, loaded.text).to.equal(201);
   const keys = JSON.stringify({ type: "jwks", value: { keys: [jwk] } });
-  const settings = { "k8s/public-keys": keys, "k8s/issuer": K8S_ISSUER, "k8s/audience": "conjur", "k8s/token-app-property": "sub", "k8s/identity-path": "k8s", "k8s-url/public-keys": keys, "k8s-url/issuer": K8S_ISSUER, "k8s-url/audience": "conjur" };
-  for (const [id, value] of Object.entries(settings)) expect((await admin.setSecret(`conjur/authn-jwt/${id}`, value)).status).to.equal(201);
+  const settings = {
+    "k8s/public-keys": keys,
+    "k8s/issuer": K8S_ISSUER,
+    "k8s/audience": "conjur",
+    "k8s/token-app-property": "sub",
+    "k8s/identity-path": "k8s",
+    "k8s-url/public-keys": keys,
+    "k8s-url/issuer": K8S_ISSUER,
+    "k8s-url/audience": "conjur",
+  };
+  for (const [id, value] of Object.entries(settings))
+    expect((await admin.setSecret(`conjur/authn-jwt/${id}`, value)).status).to.equal(201);
   for (const [id, value] of Object.entries(VALUES)) expect((await admin.setSecret(id, value)).status).to.equal(201);
   return {
     server,
     admin,
     apiKeyOf: async (role) => (await admin.request("PUT", `/authn/${A}/api_key?role=${role}`)).text,
     serviceAccountToken: () =>
-      new SignJWT({ sub: "system:serviceaccount:prod:provider", aud: ["conjur"], "kubernetes.io": { namespace: "prod", serviceaccount: { name: "provider", uid: "0e3c" } } })
-        .setProtectedHeader({ alg: "RS256", kid: "cluster-key" }).setIssuer(K8S_ISSUER).setIssuedAt().setNotBefore("0s").setExpirationTime("10m").sign(privateKey),
+      new SignJWT({
+        sub: "system:serviceaccount:prod:provider",
+        aud: ["conjur"],
+        "kubernetes.io": { namespace: "prod", serviceaccount: { name: "provider", uid: "0e3c" } },
+      })
+        .setProtectedHeader({ alg: "RS256", kid: "cluster-key" })
+        .setIssuer(K8S_ISSUER)
+        .setIssuedAt()
+        .setNotBefore("0s")
+        .setExpirationTime("10m")
+        .sign(privateKey),
   };
 }

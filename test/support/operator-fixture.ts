@@ -43,9 +43,20 @@ export class OperatorFixture {
     this.core = this.kc.makeApiClient(k8s.CoreV1Api);
     this.custom = this.kc.makeApiClient(k8s.CustomObjectsApi);
     const crd = parse(readFileSync("crds/strongroom.io_secretbindings.yaml", "utf8"));
-    await fetch(`${this.api.url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions`, { method: "POST", body: JSON.stringify(crd) });
-    this.server = await startTestServer({ account: "k8s", kubeConfig: this.kc, flags: { controller: true, namespace: "strongroom" } });
-    const auth = await fetch(`${this.server.url}/authn/k8s/admin/authenticate`, { method: "POST", body: this.server.adminKey, headers: { "Accept-Encoding": "base64" } });
+    await fetch(`${this.api.url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions`, {
+      method: "POST",
+      body: JSON.stringify(crd),
+    });
+    this.server = await startTestServer({
+      account: "k8s",
+      kubeConfig: this.kc,
+      flags: { controller: true, namespace: "strongroom" },
+    });
+    const auth = await fetch(`${this.server.url}/authn/k8s/admin/authenticate`, {
+      method: "POST",
+      body: this.server.adminKey,
+      headers: { "Accept-Encoding": "base64" },
+    });
     this.#token = await auth.text();
     const loaded = await this.call("POST", "/policies/k8s/policy/root", policy);
     if (loaded.status !== 201) throw new Error(`policy load: ${loaded.status} ${await loaded.text()}`);
@@ -60,7 +71,11 @@ export class OperatorFixture {
   }
 
   call(method: string, path: string, body?: string): Promise<Response> {
-    return fetch(`${this.server.url}${path}`, { method, body, headers: { Authorization: `Token token="${this.#token}"` } });
+    return fetch(`${this.server.url}${path}`, {
+      method,
+      body,
+      headers: { Authorization: `Token token="${this.#token}"` },
+    });
   }
 
   async setSecret(id: string, value: string): Promise<void> {
@@ -89,9 +104,16 @@ export class OperatorFixture {
     return this.core.readNamespacedSecret({ namespace: this.namespace, name }).catch(() => undefined);
   }
 
-  createSecret(name: string, data: Record<string, string>, metadata: Partial<k8s.V1ObjectMeta> = {}): Promise<k8s.V1Secret> {
+  createSecret(
+    name: string,
+    data: Record<string, string>,
+    metadata: Partial<k8s.V1ObjectMeta> = {},
+  ): Promise<k8s.V1Secret> {
     const encoded = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")]));
-    return this.core.createNamespacedSecret({ namespace: this.namespace, body: { metadata: { name, ...metadata }, data: encoded } });
+    return this.core.createNamespacedSecret({
+      namespace: this.namespace,
+      body: { metadata: { name, ...metadata }, data: encoded },
+    });
   }
 
   createBinding(name: string, spec: object): Promise<unknown> {
@@ -106,13 +128,20 @@ export class OperatorFixture {
   /** The binding once its Ready condition has this reason. */
   bindingWith(name: string, reason: string): Promise<BindingStatus> {
     return until(`${name} Ready reason ${reason}`, async () => {
-      const b = (await this.custom.getNamespacedCustomObject({ ...BINDINGS, namespace: this.namespace, name })) as Partial<BindingStatus>;
+      const b = (await this.custom.getNamespacedCustomObject({
+        ...BINDINGS,
+        namespace: this.namespace,
+        name,
+      })) as Partial<BindingStatus>;
       return b.status?.conditions?.[0]?.reason === reason ? (b as BindingStatus) : undefined;
     });
   }
 
   async events(name: string, reason?: string): Promise<k8s.CoreV1Event[]> {
-    const list = await this.core.listNamespacedEvent({ namespace: this.namespace, fieldSelector: `involvedObject.name=${name}` });
+    const list = await this.core.listNamespacedEvent({
+      namespace: this.namespace,
+      fieldSelector: `involvedObject.name=${name}`,
+    });
     return list.items.filter((e) => !reason || e.reason === reason);
   }
 }

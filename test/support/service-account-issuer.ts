@@ -37,7 +37,11 @@ export function serviceAccountClaims(namespace: string, serviceAccount: string, 
     iat: now(),
     nbf: now(),
     exp: now() + 3600,
-    "kubernetes.io": { namespace, serviceaccount: { name: serviceAccount, uid: "4b1a-sa" }, pod: { name: `${serviceAccount}-7d9f-x2`, uid: "9c2e-pod" } },
+    "kubernetes.io": {
+      namespace,
+      serviceaccount: { name: serviceAccount, uid: "4b1a-sa" },
+      pod: { name: `${serviceAccount}-7d9f-x2`, uid: "9c2e-pod" },
+    },
     ...extra,
   };
 }

@@ -69,7 +69,10 @@ describe("unit: audit", () => {
 
   it("writes one record per resource in one write", async () => {
     const sink = new MemorySink();
-    await new Audit([sink]).recordEach(context, Array.from({ length: 50 }, (_, i) => [`a:variable:v${i}`, i === 7 ? "forbidden" : undefined] as const));
+    await new Audit([sink]).recordEach(
+      context,
+      Array.from({ length: 50 }, (_, i) => [`a:variable:v${i}`, i === 7 ? "forbidden" : undefined] as const),
+    );
     expect(sink.writes).to.equal(1);
     expect(sink.records).to.have.length(50);
     expect(sink.records[7]).to.deep.include({ resource: "a:variable:v7", outcome: "failure", reason: "forbidden" });
@@ -79,7 +82,12 @@ describe("unit: audit", () => {
 
 describe("unit: audit file sink", () => {
   const dir = mkdtempSync(join(tmpdir(), "strongroom-audit-"));
-  const record = (i: number): AuditRecord => ({ time: "2026-01-01T00:00:00.000Z", ...context, resource: `a:variable:${i}`, outcome: "success" });
+  const record = (i: number): AuditRecord => ({
+    time: "2026-01-01T00:00:00.000Z",
+    ...context,
+    resource: `a:variable:${i}`,
+    outcome: "success",
+  });
 
   it("creates the file with mode 0600 and appends JSON lines from many concurrent writers, none lost or torn", async () => {
     const path = join(dir, "audit.log");
@@ -91,7 +99,9 @@ describe("unit: audit file sink", () => {
     const lines = readFileSync(path, "utf8").trimEnd().split("\n");
     expect(lines).to.have.length(201);
     expect(JSON.parse(lines[0]!)).to.deep.equal({ existing: true });
-    expect(lines.slice(1).map((l) => JSON.parse(l).resource)).to.have.members(Array.from({ length: 200 }, (_, i) => `a:variable:${i}`));
+    expect(lines.slice(1).map((l) => JSON.parse(l).resource)).to.have.members(
+      Array.from({ length: 200 }, (_, i) => `a:variable:${i}`),
+    );
     expect(JSON.parse(lines[1]!)).to.include({ type: "audit", action: "read-secret" });
   });
 

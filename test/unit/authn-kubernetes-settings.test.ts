@@ -21,7 +21,10 @@ describe("authn-kubernetes and agent settings", () => {
     const k = loadConfig({ ...base, "kubernetes-jwks-uri": "https://oidc.example/keys" }, env).kubernetesAuthn;
     expect(k.jwksTokenFile).to.equal(undefined);
     expect(k.jwksCaFile).to.equal(undefined);
-    expect(() => loadConfig({ ...base, "kubernetes-jwks-uri": "http://plain.example/keys" }, env)).to.throw(ConfigError, /https/);
+    expect(() => loadConfig({ ...base, "kubernetes-jwks-uri": "http://plain.example/keys" }, env)).to.throw(
+      ConfigError,
+      /https/,
+    );
   });
 
   it("accepts authn-kubernetes in --authenticators, without a service id", () => {
@@ -31,13 +34,28 @@ describe("authn-kubernetes and agent settings", () => {
 
   it("--agent-authenticator: authn-kubernetes by default, or an authn-jwt service", () => {
     expect(loadConfig(base, env).agent.authenticator).to.equal("authn-kubernetes");
-    expect(loadConfig({ ...base, "agent-authenticator": "authn-jwt/k8s" }, env).agent.authenticator).to.equal("authn-jwt/k8s");
-    expect(() => loadConfig({ ...base, "agent-authenticator": "authn" }, env)).to.throw(ConfigError, /authn-kubernetes or authn-jwt/);
+    expect(loadConfig({ ...base, "agent-authenticator": "authn-jwt/k8s" }, env).agent.authenticator).to.equal(
+      "authn-jwt/k8s",
+    );
+    expect(() => loadConfig({ ...base, "agent-authenticator": "authn" }, env)).to.throw(
+      ConfigError,
+      /authn-kubernetes or authn-jwt/,
+    );
   });
 
   it("--agent-resources: requests/limits of quantities, anything else refused", () => {
-    expect(agentResources('{"requests":{"cpu":"10m","memory":"48Mi"},"limits":{"memory":"1.5Gi"}}')).to.deep.equal({ requests: { cpu: "10m", memory: "48Mi" }, limits: { memory: "1.5Gi" } });
-    for (const bad of ["[]", "{", '{"requests":{"cpu":10}}', '{"command":["sh"]}', '{"limits":{"memory":"1; rm"}}', `{"requests":{"cpu":"${"1".repeat(5000)}"}}`]) {
+    expect(agentResources('{"requests":{"cpu":"10m","memory":"48Mi"},"limits":{"memory":"1.5Gi"}}')).to.deep.equal({
+      requests: { cpu: "10m", memory: "48Mi" },
+      limits: { memory: "1.5Gi" },
+    });
+    for (const bad of [
+      "[]",
+      "{",
+      '{"requests":{"cpu":10}}',
+      '{"command":["sh"]}',
+      '{"limits":{"memory":"1; rm"}}',
+      `{"requests":{"cpu":"${"1".repeat(5000)}"}}`,
+    ]) {
       expect(() => agentResources(bad), bad.slice(0, 40)).to.throw(ConfigError);
     }
   });
@@ -46,6 +64,9 @@ describe("authn-kubernetes and agent settings", () => {
     const common = { STRONGROOM_URL: "https://s.svc:8080", STRONGROOM_AGENT_FILES: '{"a":{"secret":"x"}}' };
     const config = loadAgentConfig([], common);
     expect(config !== "help" && config.authenticator).to.equal("authn-kubernetes");
-    expect(() => loadAgentConfig(["--authenticator", "authn-k8s/x"], common)).to.throw(ConfigError, /authn-kubernetes or authn-jwt/);
+    expect(() => loadAgentConfig(["--authenticator", "authn-k8s/x"], common)).to.throw(
+      ConfigError,
+      /authn-kubernetes or authn-jwt/,
+    );
   });
 });

@@ -32,8 +32,12 @@ describe("CIDRs", () => {
   it("normalises addresses and refuses host bits and non-dotted forms with Conjur's messages", () => {
     expect(normalizeCidr("192.168.101.1")).to.deep.equal({ cidr: "192.168.101.1/32" });
     expect(normalizeCidr("2001:DB8::/32")).to.deep.equal({ cidr: "2001:db8::/32" });
-    expect(normalizeCidr("10.0.0.1/24")).to.deep.equal({ error: "Invalid IP address or CIDR range '10.0.0.1/24': Value has bits set to right of mask. Did you mean '10.0.0.0/24'?" });
-    for (const bad of ["10.1", "0x0a.0.0.1", "10.0.0.0/33", "fe80::1%eth0", "", "a".repeat(500)]) expect(normalizeCidr(bad)).to.have.property("error");
+    expect(normalizeCidr("10.0.0.1/24")).to.deep.equal({
+      error:
+        "Invalid IP address or CIDR range '10.0.0.1/24': Value has bits set to right of mask. Did you mean '10.0.0.0/24'?",
+    });
+    for (const bad of ["10.1", "0x0a.0.0.1", "10.0.0.0/33", "fe80::1%eth0", "", "a".repeat(500)])
+      expect(normalizeCidr(bad)).to.have.property("error");
   });
 
   it("allows any address when unrestricted, else only inside a listed range", () => {

@@ -18,12 +18,19 @@ function codeOf(fn: () => unknown): string {
 
 describe("authn-jwt claim paths", () => {
   it("accept Conjur's claim path syntax and refuse array indexes, empty segments and leading digits", () => {
-    for (const ok of ["sub", "kubernetes.io/namespace", "a/b/c", "$x", "_a-b.c", "namespace_id"]) expect(isValidClaimPath(ok), ok).to.equal(true);
-    for (const bad of ["", "a[0]", "a//b", "/a", "a/", "1abc", "a b", "a/1b"]) expect(isValidClaimPath(bad), bad).to.equal(false);
+    for (const ok of ["sub", "kubernetes.io/namespace", "a/b/c", "$x", "_a-b.c", "namespace_id"])
+      expect(isValidClaimPath(ok), ok).to.equal(true);
+    for (const bad of ["", "a[0]", "a//b", "/a", "a/", "1abc", "a b", "a/1b"])
+      expect(isValidClaimPath(bad), bad).to.equal(false);
   });
 
   it("look a path up as a literal top-level key first, then as nested objects", () => {
-    const claims = { "a/b": "literal", a: { b: "nested", c: { d: 1 } }, "kubernetes.io": { namespace: "prod" }, n: null };
+    const claims = {
+      "a/b": "literal",
+      a: { b: "nested", c: { d: 1 } },
+      "kubernetes.io": { namespace: "prod" },
+      n: null,
+    };
     expect(claimAt(claims, "a/b")).to.equal("literal");
     expect(claimAt(claims, "a/c/d")).to.equal(1);
     expect(claimAt(claims, "kubernetes.io/namespace")).to.equal("prod");
@@ -36,13 +43,19 @@ describe("authn-jwt claim paths", () => {
   it("join the host id like Ruby's File.join: duplicate slashes at the seams collapse", () => {
     expect(joinPath("host", "apps/", "/myapp")).to.equal("host/apps/myapp");
     expect(joinPath("host", "", "myapp")).to.equal("host/myapp");
-    expect(joinPath("host", "some_policy", "sub_policy/host_test_from_token")).to.equal("host/some_policy/sub_policy/host_test_from_token");
+    expect(joinPath("host", "some_policy", "sub_policy/host_test_from_token")).to.equal(
+      "host/some_policy/sub_policy/host_test_from_token",
+    );
   });
 });
 
 describe("authn-jwt enforced-claims", () => {
   it("parses a comma list, trimming items", () => {
-    expect(parseEnforcedClaims("ref, sub ,kubernetes.io/namespace")).to.deep.equal(["ref", "sub", "kubernetes.io/namespace"]);
+    expect(parseEnforcedClaims("ref, sub ,kubernetes.io/namespace")).to.deep.equal([
+      "ref",
+      "sub",
+      "kubernetes.io/namespace",
+    ]);
   });
 
   it("refuses blank values, stray commas, duplicates, bad paths and registered claims with Conjur's codes", () => {
@@ -53,7 +66,8 @@ describe("authn-jwt enforced-claims", () => {
     expect(codeOf(() => parseEnforcedClaims("a, ,b"))).to.equal("CONJ00107E");
     expect(codeOf(() => parseEnforcedClaims("a,b,a"))).to.equal("CONJ00108E");
     expect(codeOf(() => parseEnforcedClaims("a[0]"))).to.equal("CONJ00104E");
-    for (const registered of ["iss", "exp", "nbf", "iat", "jti", "aud"]) expect(codeOf(() => parseEnforcedClaims(`sub,${registered}`))).to.equal("CONJ00105E");
+    for (const registered of ["iss", "exp", "nbf", "iat", "jti", "aud"])
+      expect(codeOf(() => parseEnforcedClaims(`sub,${registered}`))).to.equal("CONJ00105E");
   });
 });
 
@@ -84,7 +98,14 @@ describe("authn-jwt host restrictions", () => {
   const claims = { ref: "main", sub: "repo:org/app", "kubernetes.io": { namespace: "prod" }, count: 3 };
   const check = (annotations: Record<string, string>, more: Partial<RestrictionInput> = {}): string | undefined => {
     try {
-      checkRestrictions({ serviceId: "svc", annotations: new Map(Object.entries(annotations)), claims, enforcedClaims: [], aliases: new Map(), ...more });
+      checkRestrictions({
+        serviceId: "svc",
+        annotations: new Map(Object.entries(annotations)),
+        claims,
+        enforcedClaims: [],
+        aliases: new Map(),
+        ...more,
+      });
       return undefined;
     } catch (err) {
       return /^CONJ\d+E/.exec((err as Error).message)![0];
@@ -96,7 +117,9 @@ describe("authn-jwt host restrictions", () => {
   });
 
   it("ignore general annotations and other services' annotations, so a role needs one of its own", () => {
-    expect(check({ "authn-jwt/ref": "other", "authn-jwt/svc2/ref": "other", "authn-jwt/svc/ref": "main" })).to.equal(undefined);
+    expect(check({ "authn-jwt/ref": "other", "authn-jwt/svc2/ref": "other", "authn-jwt/svc/ref": "main" })).to.equal(
+      undefined,
+    );
     expect(check({ "authn-jwt/ref": "main", "authn-jwt/svc2/ref": "main" })).to.equal("CONJ00099E");
     expect(check({})).to.equal("CONJ00099E");
   });
@@ -112,7 +135,9 @@ describe("authn-jwt host restrictions", () => {
 
   it("require every enforced claim as an annotation", () => {
     expect(check({ "authn-jwt/svc/sub": "repo:org/app" }, { enforcedClaims: ["ref"] })).to.equal("CONJ00057E");
-    expect(check({ "authn-jwt/svc/sub": "repo:org/app", "authn-jwt/svc/ref": "main" }, { enforcedClaims: ["ref"] })).to.equal(undefined);
+    expect(
+      check({ "authn-jwt/svc/sub": "repo:org/app", "authn-jwt/svc/ref": "main" }, { enforcedClaims: ["ref"] }),
+    ).to.equal(undefined);
   });
 
   it("compare an aliased annotation with its claim, forbid the claim's own name, and enforce through the alias", () => {
@@ -121,7 +146,12 @@ describe("authn-jwt host restrictions", () => {
     expect(check({ "authn-jwt/svc/branch": "dev" }, { aliases })).to.equal("CONJ00049E");
     expect(check({ "authn-jwt/svc/ref": "main" }, { aliases })).to.equal("CONJ00069E");
     expect(check({ "authn-jwt/svc/sub": "repo:org/app" }, { aliases, enforcedClaims: ["ref"] })).to.equal("CONJ00057E");
-    expect(check({ "authn-jwt/svc/sub": "repo:org/app", "authn-jwt/svc/branch": "main" }, { aliases, enforcedClaims: ["ref"] })).to.equal(undefined);
+    expect(
+      check(
+        { "authn-jwt/svc/sub": "repo:org/app", "authn-jwt/svc/branch": "main" },
+        { aliases, enforcedClaims: ["ref"] },
+      ),
+    ).to.equal(undefined);
   });
 });
 

@@ -10,7 +10,9 @@ function fakePool(fail = false) {
     const ids = config.values[0];
     statements.push([...ids]);
     if (fail) throw new Error("connection terminated");
-    const rows: ValueRow[] = ids.filter((id) => !id.startsWith("none")).map((id) => ({ resource_id: id, version: 1, value: Buffer.from(id), authorization_version: "v1" }));
+    const rows: ValueRow[] = ids
+      .filter((id) => !id.startsWith("none"))
+      .map((id) => ({ resource_id: id, version: 1, value: Buffer.from(id), authorization_version: "v1" }));
     return { rows };
   }) as unknown as typeof pool.query;
   return { pool, statements };
@@ -19,7 +21,11 @@ function fakePool(fail = false) {
 describe("secrets: latest values of one event-loop turn read with one statement", () => {
   it("answers every read of the turn from one statement, each with its own ids (no entry for an id without a value)", async () => {
     const { pool, statements } = fakePool();
-    const [a, b, c] = await Promise.all([latestValues(pool, ["x"]), latestValues(pool, ["y", "none-z"]), latestValues(pool, ["w"])]);
+    const [a, b, c] = await Promise.all([
+      latestValues(pool, ["x"]),
+      latestValues(pool, ["y", "none-z"]),
+      latestValues(pool, ["w"]),
+    ]);
     expect(statements).to.deep.equal([["x", "y", "none-z", "w"]]);
     expect(a.get("x")!.value.toString()).to.equal("x");
     expect([...b.keys()]).to.deep.equal(["y"]);

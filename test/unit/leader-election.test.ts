@@ -1,6 +1,11 @@
 import { expect } from "chai";
 import { pino } from "pino";
-import { LeaderElector, type Clock, type LeaseApi, type LeaseRecord } from "../../src/kubernetes/runtime/leader-election.js";
+import {
+  LeaderElector,
+  type Clock,
+  type LeaseApi,
+  type LeaseRecord,
+} from "../../src/kubernetes/runtime/leader-election.js";
 
 /** A clock whose time moves only when the test says so; timers fire as it passes them. */
 class FakeClock implements Clock {
@@ -47,7 +52,10 @@ class FakeLease {
       if (this.down) throw new Error("connection refused");
     };
     return {
-      get: async () => (check(), this.record ? { record: { ...this.record }, resourceVersion: String(this.rv) } : undefined),
+      get: async () => (
+        check(),
+        this.record ? { record: { ...this.record }, resourceVersion: String(this.rv) } : undefined
+      ),
       create: async (r) => {
         check();
         if (this.record) return false;
@@ -70,7 +78,17 @@ const log = pino({ level: "silent" });
 const timings = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
 
 function elector(lease: FakeLease, clock: FakeClock, identity: string, events: string[]): LeaderElector {
-  return new LeaderElector(lease.api(), { identity, timings, clock, onStartedLeading: () => void events.push(`${identity} started`), onStoppedLeading: () => void events.push(`${identity} stopped`) }, log);
+  return new LeaderElector(
+    lease.api(),
+    {
+      identity,
+      timings,
+      clock,
+      onStartedLeading: () => void events.push(`${identity} started`),
+      onStoppedLeading: () => void events.push(`${identity} stopped`),
+    },
+    log,
+  );
 }
 
 describe("unit: LeaderElector (fake clock, client-go semantics)", () => {
@@ -97,7 +115,13 @@ describe("unit: LeaderElector (fake clock, client-go semantics)", () => {
 
   it("does not trust the holder's clock: a renewTime far in the past is not expiry until our own clock says so", async () => {
     // The holder's clock runs an hour behind: its renewTime looks ancient to us.
-    lease.record = { holderIdentity: "other", leaseDurationSeconds: 15, acquireTime: new Date(0), renewTime: new Date(clock.t - 3_600_000), leaseTransitions: 4 };
+    lease.record = {
+      holderIdentity: "other",
+      leaseDurationSeconds: 15,
+      acquireTime: new Date(0),
+      renewTime: new Date(clock.t - 3_600_000),
+      leaseTransitions: 4,
+    };
     lease.rv = 7;
     const b = elector(lease, clock, "b", events);
     b.start();
@@ -174,6 +198,18 @@ describe("unit: LeaderElector (fake clock, client-go semantics)", () => {
   });
 
   it("refuses timings where the renew deadline is not below the lease duration", () => {
-    expect(() => new LeaderElector(lease.api(), { identity: "x", timings: { leaseDurationMs: 10_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 }, onStartedLeading: () => undefined, onStoppedLeading: () => undefined }, log)).to.throw(/renew deadline/);
+    expect(
+      () =>
+        new LeaderElector(
+          lease.api(),
+          {
+            identity: "x",
+            timings: { leaseDurationMs: 10_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
+            onStartedLeading: () => undefined,
+            onStoppedLeading: () => undefined,
+          },
+          log,
+        ),
+    ).to.throw(/renew deadline/);
   });
 });

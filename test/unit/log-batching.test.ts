@@ -25,15 +25,31 @@ describe("logging: a batch of lines in one write", () => {
       for (let i = 0; i < 100; i++) child.info({ resource: `v${i}` }, "audit");
     });
     expect(writes).to.have.length(1);
-    const lines = writes[0]!.trimEnd().split("\n").map((l) => JSON.parse(l));
+    const lines = writes[0]!
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.resource)).to.deep.equal(Array.from({ length: 100 }, (_, i) => `v${i}`));
     expect(lines.every((l) => l.audit === true && l.msg === "audit")).to.equal(true);
   });
 
   it("makes the audit log sink fail when the destination cannot write (audit fails closed)", async () => {
-    const log = pino({ level: "info" }, new BatchingDestination({ write: () => { throw new Error("EIO"); } }));
+    const log = pino(
+      { level: "info" },
+      new BatchingDestination({
+        write: () => {
+          throw new Error("EIO");
+        },
+      }),
+    );
     const sink = new LogAuditSink(log);
-    const record = { time: new Date().toISOString(), action: "read-secret" as const, role: "a:host:h", resource: "a:variable:v", outcome: "success" as const };
+    const record = {
+      time: new Date().toISOString(),
+      action: "read-secret" as const,
+      role: "a:host:h",
+      resource: "a:variable:v",
+      outcome: "success" as const,
+    };
     let failed = false;
     try {
       await sink.write([record, record]);
@@ -46,7 +62,13 @@ describe("logging: a batch of lines in one write", () => {
   it("writes one line per record for a batch of records, as one write", async () => {
     const { writes, target } = recording();
     const sink = new LogAuditSink(pino({ level: "info" }, new BatchingDestination(target)));
-    const records = Array.from({ length: 10 }, (_, i) => ({ time: "", action: "read-secret" as const, role: "a:host:h", resource: `a:variable:v${i}`, outcome: "success" as const }));
+    const records = Array.from({ length: 10 }, (_, i) => ({
+      time: "",
+      action: "read-secret" as const,
+      role: "a:host:h",
+      resource: `a:variable:v${i}`,
+      outcome: "success" as const,
+    }));
     await sink.write(records);
     expect(writes).to.have.length(1);
     expect(writes[0]!.trimEnd().split("\n")).to.have.length(10);
@@ -66,7 +88,10 @@ describe("logging: request-log lines written with the next write", () => {
     expect(writes).to.have.length(0);
     log.info({ audit: true }, "audit line");
     expect(writes).to.have.length(1);
-    const [first, second] = writes[0]!.trimEnd().split("\n").map((l) => JSON.parse(l));
+    const [first, second] = writes[0]!
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(first).to.include({ level: 30, service: "strongroom", requestId: "r1", status: 200, msg: "request" });
     expect(second).to.include({ audit: true, msg: "audit line" });
     logInfoLater(log, `"requestId":"r2"`, "request");

@@ -12,7 +12,13 @@ function fakeCore(holdMs = 0) {
   let inFlight = 0;
   let maxInFlight = 0;
   const core = {
-    patchNamespacedPod: async ({ name, body }: { name: string; body: { metadata: { annotations: Record<string, string> } } }) => {
+    patchNamespacedPod: async ({
+      name,
+      body,
+    }: {
+      name: string;
+      body: { metadata: { annotations: Record<string, string> } };
+    }) => {
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
       await sleep(holdMs);
@@ -24,7 +30,8 @@ function fakeCore(holdMs = 0) {
   return { core, patched, maxInFlight: () => maxInFlight };
 }
 
-const pods = (n: number, current?: string) => Array.from({ length: n }, (_, i) => ({ namespace: "apps", name: `p${i}`, current }));
+const pods = (n: number, current?: string) =>
+  Array.from({ length: n }, (_, i) => ({ namespace: "apps", name: `p${i}`, current }));
 
 describe("unit: PodNudger (pod nudges after a rotation, off the critical path)", () => {
   it("sends no nudge while reconciles are waiting or running, then sends them all", async () => {

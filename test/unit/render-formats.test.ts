@@ -22,10 +22,14 @@ const NASTY: Record<string, string> = {
   tab: "a\tb",
 };
 
-const values = (record: Record<string, string | Buffer>) => new Map(Object.entries(record).map(([k, v]) => [`vars/${k}`, typeof v === "string" ? Buffer.from(v) : v]));
+const values = (record: Record<string, string | Buffer>) =>
+  new Map(Object.entries(record).map(([k, v]) => [`vars/${k}`, typeof v === "string" ? Buffer.from(v) : v]));
 const group = (keys: string[]) => keys.map((k) => `- ${JSON.stringify(k)}: ${JSON.stringify(`vars/${k}`)}`).join("\n");
 const render = (format: string, record: Record<string, string | Buffer>, template?: string): string =>
-  renderFile(buildFileSpec("out", { secrets: group(Object.keys(record)), format, ...(template ? { template } : {}) }), values(record)).toString("utf8");
+  renderFile(
+    buildFileSpec("out", { secrets: group(Object.keys(record)), format, ...(template ? { template } : {}) }),
+    values(record),
+  ).toString("utf8");
 
 describe("unit: render formats", () => {
   describe("json", () => {
@@ -50,7 +54,9 @@ describe("unit: render formats", () => {
       const out = render("yaml", { cert: Buffer.from([0xff, 0x00, 0xfe]) });
       expect(out).to.include("!!binary");
       expect(out).to.include("/wD+");
-      expect(Buffer.from(parseYaml(out, { customTags: ["binary"] }).cert as Uint8Array)).to.deep.equal(Buffer.from([0xff, 0x00, 0xfe]));
+      expect(Buffer.from(parseYaml(out, { customTags: ["binary"] }).cert as Uint8Array)).to.deep.equal(
+        Buffer.from([0xff, 0x00, 0xfe]),
+      );
     });
   });
 
@@ -64,7 +70,10 @@ describe("unit: render formats", () => {
       expect(render("dotenv", { U: "日本 😀", E: "" })).to.equal('U="日本 😀"\nE=""\n');
     });
     it("refuses binary values with a message naming the key, not the value", () => {
-      expect(() => render("dotenv", { K: Buffer.from([0xff, 0xfe]) })).to.throw(RenderError, /'K' is binary .* format dotenv is text/);
+      expect(() => render("dotenv", { K: Buffer.from([0xff, 0xfe]) })).to.throw(
+        RenderError,
+        /'K' is binary .* format dotenv is text/,
+      );
     });
   });
 
@@ -75,11 +84,15 @@ describe("unit: render formats", () => {
       const dir = mkdtempSync(join(tmpdir(), "render-bash-"));
       writeFileSync(join(dir, "env.sh"), render("bash", record));
       for (const [key, expected] of Object.entries(record)) {
-        const got = execFileSync("bash", ["-c", `. ./env.sh && printf %s "$${key}"`], { cwd: dir, env: {} }).toString("utf8");
+        const got = execFileSync("bash", ["-c", `. ./env.sh && printf %s "$${key}"`], { cwd: dir, env: {} }).toString(
+          "utf8",
+        );
         expect(got, key).to.equal(expected);
       }
       // exported: a child process sees them
-      expect(execFileSync("bash", ["-c", `. ./env.sh && bash -c 'printf %s "$V0_plain"'`], { cwd: dir, env: {} }).toString()).to.equal("hunter2");
+      expect(
+        execFileSync("bash", ["-c", `. ./env.sh && bash -c 'printf %s "$V0_plain"'`], { cwd: dir, env: {} }).toString(),
+      ).to.equal("hunter2");
     });
     it("writes `export KEY='…'` with ' as '\\''", () => {
       expect(render("bash", { K: "a'b$c" })).to.equal(`export K='a'\\''b$c'\n`);
@@ -101,7 +114,7 @@ describe("unit: render formats", () => {
     });
     it("is read back exactly by the JDK's Properties.load", function () {
       this.timeout(60_000);
-      const record: Record<string, string> = { ...NASTY, "weird key = : # !": "v", "ключ": "значение" };
+      const record: Record<string, string> = { ...NASTY, "weird key = : # !": "v", ключ: "значение" };
       const dir = mkdtempSync(join(tmpdir(), "render-props-"));
       writeFileSync(join(dir, "app.properties"), render("properties", record));
       writeFileSync(
@@ -114,7 +127,9 @@ public class Dump { public static void main(String[] a) throws Exception {
 } }`,
       );
       const lines = execFileSync("java", ["Dump.java", "app.properties"], { cwd: dir }).toString().trim().split("\n");
-      const read = Object.fromEntries(lines.map((l) => l.split(" ").map((b) => Buffer.from(b, "base64").toString("utf8"))));
+      const read = Object.fromEntries(
+        lines.map((l) => l.split(" ").map((b) => Buffer.from(b, "base64").toString("utf8"))),
+      );
       expect(read).to.deep.equal(record);
     });
   });

@@ -20,16 +20,25 @@ describe("unit: render file descriptions (the annotation rules)", () => {
     expect(() => parseSecretGroup("- A: x\n- 3", "f")).to.throw(RenderError, /item 2/);
     expect(() => parseSecretGroup("- [unclosed", "f")).to.throw(RenderError, /not valid YAML/);
     expect(() => parseSecretGroup("- &a A: x\n- *a", "f")).to.throw(RenderError);
-    expect(() => parseSecretGroup(Array.from({ length: 501 }, (_, i) => `- K${i}: v`).join("\n"), "f")).to.throw(RenderError, /more than 500/);
+    expect(() => parseSecretGroup(Array.from({ length: 501 }, (_, i) => `- K${i}: v`).join("\n"), "f")).to.throw(
+      RenderError,
+      /more than 500/,
+    );
   });
 
   it("accepts only the six formats", () => {
     expect(parseFormat("dotenv")).to.equal("dotenv");
-    expect(() => parseFormat("toml")).to.throw(RenderError, /unknown format 'toml': use one of yaml, json, dotenv, properties, bash, template/);
+    expect(() => parseFormat("toml")).to.throw(
+      RenderError,
+      /unknown format 'toml': use one of yaml, json, dotenv, properties, bash, template/,
+    );
   });
 
   it("requires env names as keys for dotenv and bash only", () => {
-    expect(() => checkKey("dotenv", "DB-USER", "app.env")).to.throw(RenderError, /'DB-USER' is not a valid environment variable name for dotenv/);
+    expect(() => checkKey("dotenv", "DB-USER", "app.env")).to.throw(
+      RenderError,
+      /'DB-USER' is not a valid environment variable name for dotenv/,
+    );
     expect(() => checkKey("bash", "1ST", "f")).to.throw(RenderError, /not a valid environment variable name/);
     expect(() => checkKey("bash", "a b", "f")).to.throw(RenderError);
     checkKey("json", "DB-USER", "f");
@@ -41,13 +50,26 @@ describe("unit: render file descriptions (the annotation rules)", () => {
   it("parses file modes as octal and rejects anything else", () => {
     expect(parseFileMode("0400", "f")).to.equal(0o400);
     expect(parseFileMode("644", "f")).to.equal(0o644);
-    for (const bad of ["0800", "400000", "rw-r--r--", "", "0o400", "1777"]) expect(() => parseFileMode(bad, "f"), bad).to.throw(RenderError, /octal/);
+    for (const bad of ["0800", "400000", "rw-r--r--", "", "0o400", "1777"])
+      expect(() => parseFileMode(bad, "f"), bad).to.throw(RenderError, /octal/);
   });
 
   it("builds the issue's example: dotenv group with mode", () => {
-    const spec = buildFileSpec("app.env", { secrets: "- DB_USER: db/user\n- DB_PASSWORD: db/password\n", format: "dotenv", mode: "0400" });
+    const spec = buildFileSpec("app.env", {
+      secrets: "- DB_USER: db/user\n- DB_PASSWORD: db/password\n",
+      format: "dotenv",
+      mode: "0400",
+    });
     expect(spec).to.include({ file: "app.env", format: "dotenv", mode: 0o400 });
-    expect(renderFile(spec, new Map([["db/user", Buffer.from("u")], ["db/password", Buffer.from("p$")]])).toString()).to.equal('DB_USER="u"\nDB_PASSWORD="p\\$"\n');
+    expect(
+      renderFile(
+        spec,
+        new Map([
+          ["db/user", Buffer.from("u")],
+          ["db/password", Buffer.from("p$")],
+        ]),
+      ).toString(),
+    ).to.equal('DB_USER="u"\nDB_PASSWORD="p\\$"\n');
   });
 
   it("defaults the group format to yaml", () => {
@@ -55,9 +77,15 @@ describe("unit: render file descriptions (the annotation rules)", () => {
   });
 
   it("checks a template's aliases against the group at validation time", () => {
-    const ok = buildFileSpec("dsn", { secrets: "- U: db/user\n- P: db/pw", format: "template", template: 'pg://{{ secret "U" }}:{{ secret "P" | urlquery }}@db' });
+    const ok = buildFileSpec("dsn", {
+      secrets: "- U: db/user\n- P: db/pw",
+      format: "template",
+      template: 'pg://{{ secret "U" }}:{{ secret "P" | urlquery }}@db',
+    });
     expect(ok.template!.aliases).to.deep.equal(["U", "P"]);
-    expect(() => buildFileSpec("dsn", { secrets: "- U: db/user", format: "template", template: '{{ secret "P" }}' })).to.throw(RenderError, /reads alias 'P', which secrets.dsn does not define/);
+    expect(() =>
+      buildFileSpec("dsn", { secrets: "- U: db/user", format: "template", template: '{{ secret "P" }}' }),
+    ).to.throw(RenderError, /reads alias 'P', which secrets.dsn does not define/);
   });
 
   describe("rejects inconsistent annotations", () => {
@@ -65,7 +93,11 @@ describe("unit: render file descriptions (the annotation rules)", () => {
       ["both forms", { secret: "a", secrets: "- A: a" }, /either secret.f or secrets.f/],
       ["format on a single variable", { secret: "a", format: "json" }, /need the group form/],
       ["format without secrets", { format: "json" }, /without secrets.f/],
-      ["template without format template", { secrets: "- A: a", format: "json", template: "x" }, /needs format template/],
+      [
+        "template without format template",
+        { secrets: "- A: a", format: "json", template: "x" },
+        /needs format template/,
+      ],
       ["format template without template", { secrets: "- A: a", format: "template" }, /needs template.f/],
       ["bad template", { secrets: "- A: a", format: "template", template: "{{ nope }}" }, /not supported/],
       ["duplicate key", { secrets: "- A: a\n- A: b", format: "json" }, /'A' is given twice/],
@@ -73,11 +105,16 @@ describe("unit: render file descriptions (the annotation rules)", () => {
       ["bad mode", { secrets: "- A: a", mode: "999" }, /octal/],
       ["empty id", { secret: "  " }, /empty/],
     ];
-    for (const [name, annotations, message] of cases) it(name, () => expect(() => buildFileSpec("f", annotations)).to.throw(RenderError, message));
+    for (const [name, annotations, message] of cases)
+      it(name, () => expect(() => buildFileSpec("f", annotations)).to.throw(RenderError, message));
   });
 
   it("lists the variable ids of several files once each", () => {
-    const specs = [buildFileSpec("a", { secrets: "- A: x\n- B: y" }), buildFileSpec("b", { secret: "y" }), buildFileSpec("c", { secrets: "- z" })];
+    const specs = [
+      buildFileSpec("a", { secrets: "- A: x\n- B: y" }),
+      buildFileSpec("b", { secret: "y" }),
+      buildFileSpec("c", { secrets: "- z" }),
+    ];
     expect(variableIdsOf(specs)).to.deep.equal(["x", "y", "z"]);
   });
 });

@@ -9,15 +9,18 @@ const VALUES: Record<string, Buffer> = {
   b64: Buffer.from("aGVsbG8="),
   bin: Buffer.from([0xff, 0x00]),
 };
-const run = (source: string): string => evaluateTemplate(parseTemplate(source, "f"), (alias) => VALUES[alias], "f").toString("utf8");
+const run = (source: string): string =>
+  evaluateTemplate(parseTemplate(source, "f"), (alias) => VALUES[alias], "f").toString("utf8");
 
 describe("unit: render templates (push-to-file compatible subset)", () => {
-  it("substitutes {{ secret \"alias\" }} and keeps text as is", () => {
+  it('substitutes {{ secret "alias" }} and keeps text as is', () => {
     expect(run('user={{ secret "user" }} and {{secret "user"}}!')).to.equal("user=app and app!");
   });
 
   it("builds a DSN with urlquery, which escapes as Go's url.QueryEscape", () => {
-    expect(run('postgres://{{ secret "user" }}:{{ secret "password" | urlquery }}@db:5432/app')).to.equal("postgres://app:p%40ss+w%2Frd%26x%3D1%2B%C3%A9@db:5432/app");
+    expect(run('postgres://{{ secret "user" }}:{{ secret "password" | urlquery }}@db:5432/app')).to.equal(
+      "postgres://app:p%40ss+w%2Frd%26x%3D1%2B%C3%A9@db:5432/app",
+    );
     expect(queryEscape(Buffer.from("AZaz09-_.~ !*'()"))).to.equal("AZaz09-_.~+%21%2A%27%28%29");
   });
 
@@ -29,7 +32,10 @@ describe("unit: render templates (push-to-file compatible subset)", () => {
   });
 
   it("b64dec of a value that is not base64 is an error naming the alias", () => {
-    expect(() => run('{{ secret "password" | b64dec }}')).to.throw(RenderError, /cannot b64dec the value of 'password'/);
+    expect(() => run('{{ secret "password" | b64dec }}')).to.throw(
+      RenderError,
+      /cannot b64dec the value of 'password'/,
+    );
   });
 
   it("trim markers {{- and -}} remove the whitespace beside them, as Go does", () => {
@@ -39,7 +45,7 @@ describe("unit: render templates (push-to-file compatible subset)", () => {
   });
 
   it("comments produce nothing", () => {
-    expect(run('x{{/* a comment */}}y')).to.equal("xy");
+    expect(run("x{{/* a comment */}}y")).to.equal("xy");
   });
 
   it("accepts raw backtick strings and escaped quotes in aliases", () => {
@@ -65,7 +71,10 @@ describe("unit: render templates (push-to-file compatible subset)", () => {
       ['{{ secret "user }}', /unterminated string/],
       ["{{ secret `user }}", /unterminated raw string/],
       ["{{/* open }}", /unterminated comment/],
-      ['{{ secret "user" | b64enc | b64enc | b64enc | b64enc | b64enc | b64enc | b64enc | b64enc | b64enc }}', /more than 8 functions/],
+      [
+        '{{ secret "user" | b64enc | b64enc | b64enc | b64enc | b64enc | b64enc | b64enc | b64enc | b64enc }}',
+        /more than 8 functions/,
+      ],
     ];
     for (const [source, message] of rejects) {
       it(source, () => expect(() => parseTemplate(source, "f")).to.throw(RenderError, message));
@@ -76,7 +85,10 @@ describe("unit: render templates (push-to-file compatible subset)", () => {
     expect(() => parseTemplate("x".repeat(64 * 1024 + 1), "f")).to.throw(RenderError, /longer than/);
     expect(() => parseTemplate('{{ secret "a" }}'.repeat(1001), "f")).to.throw(RenderError, /more than 1000 actions/);
     const big = Buffer.alloc(600 * 1024, "a");
-    expect(() => evaluateTemplate(parseTemplate('{{ secret "a" }}{{ secret "a" }}', "f"), () => big, "f")).to.throw(RenderError, /larger than/);
+    expect(() => evaluateTemplate(parseTemplate('{{ secret "a" }}{{ secret "a" }}', "f"), () => big, "f")).to.throw(
+      RenderError,
+      /larger than/,
+    );
   });
 
   it("an alias the lookup does not know is an error, not an empty string", () => {

@@ -62,7 +62,9 @@ describe("authz: role closures cached per role, checked against the authorizatio
     const closures = new RoleClosures();
     let status: number | undefined;
     try {
-      await closures.withClosure(db as unknown as Queryable, "a:host:h", async () => [{ authorization_version: "never the same" }]);
+      await closures.withClosure(db as unknown as Queryable, "a:host:h", async () => [
+        { authorization_version: "never the same" },
+      ]);
     } catch (err) {
       status = (err as { status?: number }).status;
     }
@@ -73,8 +75,12 @@ describe("authz: role closures cached per role, checked against the authorizatio
   it("keeps each role's closure apart", async () => {
     const closures = new RoleClosures();
     const db = { query: async (q: { values: string[] }) => ({ rows: [{ roles: [q.values[0]!], version: "v1" }] }) };
-    const a = await closures.withClosure(db as unknown as Queryable, "a:host:one", async (roles) => [{ authorization_version: "v1", roles }]);
-    const b = await closures.withClosure(db as unknown as Queryable, "a:host:two", async (roles) => [{ authorization_version: "v1", roles }]);
+    const a = await closures.withClosure(db as unknown as Queryable, "a:host:one", async (roles) => [
+      { authorization_version: "v1", roles },
+    ]);
+    const b = await closures.withClosure(db as unknown as Queryable, "a:host:two", async (roles) => [
+      { authorization_version: "v1", roles },
+    ]);
     expect(a[0]!.roles).to.deep.equal(["a:host:one"]);
     expect(b[0]!.roles).to.deep.equal(["a:host:two"]);
   });

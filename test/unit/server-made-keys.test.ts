@@ -8,7 +8,10 @@ import type { SecretData, SecretStore } from "../../src/kubernetes/bootstrap/sec
 import { ensureCaBundle, type WebhookConfigApi } from "../../src/kubernetes/bootstrap/webhook-tls.js";
 
 /** An in-memory store; `beforeCreate` lets a test slip a racing replica's write in. */
-function memoryStore(initial: Record<string, SecretData> = {}, beforeCreate?: (store: Map<string, SecretData>) => void): SecretStore & { secrets: Map<string, SecretData>; writes: string[] } {
+function memoryStore(
+  initial: Record<string, SecretData> = {},
+  beforeCreate?: (store: Map<string, SecretData>) => void,
+): SecretStore & { secrets: Map<string, SecretData>; writes: string[] } {
   const secrets = new Map(Object.entries(initial));
   const writes: string[] = [];
   return {
@@ -46,7 +49,10 @@ describe("server-made keys (pure logic)", () => {
 
   it("adopts the key of a replica that created the Secret first (409), never its own", async () => {
     const store = memoryStore({}, (s) => s.set("dk", { "data-key": Buffer.from(KEY_B) }));
-    expect(await ensureDataKeySecret(store, "dk", { mayCreate: always })).to.deep.equal({ dataKey: KEY_B, created: false });
+    expect(await ensureDataKeySecret(store, "dk", { mayCreate: always })).to.deep.equal({
+      dataKey: KEY_B,
+      created: false,
+    });
     expect(store.writes).to.deep.equal([]);
   });
 
@@ -59,7 +65,13 @@ describe("server-made keys (pure logic)", () => {
     const refused = await ensureDataKeySecret(lost, "dk", { mayCreate: async () => false }).catch((e: Error) => e);
     expect((refused as Error).message).to.contain("restore the Secret from your backup");
     expect(lost.secrets.size).to.equal(0);
-    expect((await ensureDataKeySecret(memoryStore({ dk: { "data-key": Buffer.from(KEY_A + "\n") } }), "dk", { mayCreate: always })).dataKey).to.equal(KEY_A);
+    expect(
+      (
+        await ensureDataKeySecret(memoryStore({ dk: { "data-key": Buffer.from(KEY_A + "\n") } }), "dk", {
+          mayCreate: always,
+        })
+      ).dataKey,
+    ).to.equal(KEY_A);
   });
 
   it("stores the initial admin key, replacing a stale one (the account is new)", async () => {
@@ -70,7 +82,11 @@ describe("server-made keys (pure logic)", () => {
   });
 
   it("issues a CA and a serving certificate for the Service's names", () => {
-    const issued = issueServingCertificate({ caName: "sr-ca", dnsNames: serviceDnsNames("sr", "ns"), validityDays: 30 });
+    const issued = issueServingCertificate({
+      caName: "sr-ca",
+      dnsNames: serviceDnsNames("sr", "ns"),
+      validityDays: 30,
+    });
     const ca = new X509Certificate(issued.caPem);
     const cert = new X509Certificate(issued.certPem);
     expect(ca.ca).to.equal(true);
@@ -85,7 +101,8 @@ describe("server-made keys (pure logic)", () => {
   it("patches caBundle only where it differs", async () => {
     const calls: unknown[] = [];
     const api = (bundles: (string | undefined)[]): WebhookConfigApi => ({
-      read: async () => bundles.map((caBundle, i) => ({ name: `w${i}`, caBundle, service: { name: "sr", namespace: "ns" } })),
+      read: async () =>
+        bundles.map((caBundle, i) => ({ name: `w${i}`, caBundle, service: { name: "sr", namespace: "ns" } })),
       setCaBundle: async (_name, entries, caBundle) => void calls.push({ entries, caBundle }),
     });
     const pem = "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n";
@@ -96,12 +113,28 @@ describe("server-made keys (pure logic)", () => {
   });
 
   it("validates the settings with one-line messages", () => {
-    const fails = (flags: Record<string, string>, env: Record<string, string>, pattern: RegExp) => expect(() => loadConfig(flags, env)).to.throw(ConfigError, pattern);
+    const fails = (flags: Record<string, string>, env: Record<string, string>, pattern: RegExp) =>
+      expect(() => loadConfig(flags, env)).to.throw(ConfigError, pattern);
     fails({ "data-key-secret": "k" }, { STRONGROOM_DATA_KEY: KEY_A }, /alternatives/);
     fails({ "webhook-tls-secret": "t" }, {}, /needs --webhook-config/);
     fails({ "webhook-tls-secret": "t", "webhook-config": "c", "tls-cert": "a", "tls-key": "b" }, {}, /alternatives/);
     fails({ "admin-key-secret": "Not_A_Name" }, {}, /must be a Kubernetes object name/);
-    const ok = loadConfig({ "database-url": "postgres://db/s", "data-key-secret": "k", "webhook-tls-secret": "t", "webhook-config": "c", "webhook-port": "0" }, {});
-    expect(ok).to.include({ dataKeySecret: "k", webhookTlsSecret: "t", webhookConfig: "c", webhookCertDays: 3650, dataKey: undefined });
+    const ok = loadConfig(
+      {
+        "database-url": "postgres://db/s",
+        "data-key-secret": "k",
+        "webhook-tls-secret": "t",
+        "webhook-config": "c",
+        "webhook-port": "0",
+      },
+      {},
+    );
+    expect(ok).to.include({
+      dataKeySecret: "k",
+      webhookTlsSecret: "t",
+      webhookConfig: "c",
+      webhookCertDays: 3650,
+      dataKey: undefined,
+    });
   });
 });

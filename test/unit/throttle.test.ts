@@ -67,7 +67,8 @@ describe("unit: failure throttle (fake clock)", () => {
 
 describe("unit: authn throttle per role and per address", () => {
   const now = 0;
-  const make = () => new AuthnThrottle({ maxFailuresPerRole: 3, maxFailuresPerAddress: 5, windowSeconds: 60, now: () => now });
+  const make = () =>
+    new AuthnThrottle({ maxFailuresPerRole: 3, maxFailuresPerAddress: 5, windowSeconds: 60, now: () => now });
 
   it("refuses a role after its failures from any addresses, and says which counter refused", () => {
     const t = make();

@@ -41,7 +41,10 @@ describe("unit: WorkQueue (the reconcile contract)", () => {
   });
 
   it("forgets a key whose reconcile returns nothing, and schedules one that asks to be requeued", async () => {
-    const results: Record<string, ReconcileOutcome | undefined> = { done: undefined, again: { requeueAfterMs: 60_000 } };
+    const results: Record<string, ReconcileOutcome | undefined> = {
+      done: undefined,
+      again: { requeueAfterMs: 60_000 },
+    };
     const q = new WorkQueue(async (k) => results[k]);
     q.start();
     q.add("done");

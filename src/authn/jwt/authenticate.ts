@@ -42,7 +42,11 @@ export interface JwtAuthnProgress {
   roleId?: string;
 }
 
-export async function authenticateJwt(deps: JwtAuthnDeps, request: JwtAuthnRequest, progress: JwtAuthnProgress = {}): Promise<{ roleId: string; login: string }> {
+export async function authenticateJwt(
+  deps: JwtAuthnDeps,
+  request: JwtAuthnRequest,
+  progress: JwtAuthnProgress = {},
+): Promise<{ roleId: string; login: string }> {
   const { account, serviceId } = request;
   const now = deps.now?.() ?? new Date();
   const authenticator = `authn-jwt/${serviceId}`;
@@ -59,18 +63,34 @@ export async function authenticateJwt(deps: JwtAuthnDeps, request: JwtAuthnReque
   const webservice = webserviceId(account, serviceId);
   await checkCanAccess(deps.pool, roleId, login, webservice, authenticator, "authenticate");
   // Step 13 of Conjur (restricted_to CIDRs) belongs to the origin check of every authenticator.
-  checkRestrictions({ serviceId, annotations: await annotationsOf(deps.pool, roleId), claims, ...restrictionSettings(vars) });
+  checkRestrictions({
+    serviceId,
+    annotations: await annotationsOf(deps.pool, roleId),
+    claims,
+    ...restrictionSettings(vars),
+  });
   return { roleId, login };
 }
 
 /** Role exists (CONJ00007E), webservice exists (CONJ00005E), privilege (CONJ00006E, 403). */
-export async function checkCanAccess(db: Queryable, roleId: string, login: string, webservice: string, webserviceName: string, privilege: string): Promise<void> {
+export async function checkCanAccess(
+  db: Queryable,
+  roleId: string,
+  login: string,
+  webservice: string,
+  webserviceName: string,
+  privilege: string,
+): Promise<void> {
   if (!(await roleExists(db, roleId))) throw failures.roleNotFound(login);
   if (!(await resourceExists(db, webservice))) throw failures.webserviceNotFound(webserviceName);
-  if (!(await accessToOne(db, roleId, webservice, privilege)).allowed) throw failures.notAuthorized(login, privilege, webservice);
+  if (!(await accessToOne(db, roleId, webservice, privilege)).allowed)
+    throw failures.notAuthorized(login, privilege, webservice);
 }
 
-export function restrictionSettings(vars: ServiceVariables): { enforcedClaims: string[]; aliases: Map<string, string> } {
+export function restrictionSettings(vars: ServiceVariables): {
+  enforcedClaims: string[];
+  aliases: Map<string, string>;
+} {
   const enforced = vars.optional("enforced-claims");
   const aliases = vars.optional("claim-aliases");
   return {
@@ -80,6 +100,9 @@ export function restrictionSettings(vars: ServiceVariables): { enforcedClaims: s
 }
 
 async function annotationsOf(db: Queryable, resourceId: string): Promise<Map<string, string>> {
-  const { rows } = await db.query<{ name: string; value: string }>("SELECT name, value FROM annotations WHERE resource_id = $1 AND name LIKE 'authn-jwt/%' ORDER BY name", [resourceId]);
+  const { rows } = await db.query<{ name: string; value: string }>(
+    "SELECT name, value FROM annotations WHERE resource_id = $1 AND name LIKE 'authn-jwt/%' ORDER BY name",
+    [resourceId],
+  );
   return new Map(rows.map((r) => [r.name, r.value]));
 }

@@ -16,7 +16,8 @@ export function isValidClaimPath(path: string): boolean {
 
 export type Claims = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** The claim at `path`, or undefined. Own properties only: `__proto__` and friends are not claims. */
 export function claimAt(claims: Claims, path: string): unknown {

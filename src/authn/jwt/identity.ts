@@ -15,20 +15,23 @@ export function resolveLogin(vars: ServiceVariables, urlLogin: string | undefine
   if (fromUrl && urlLogin !== undefined) return urlLogin;
   const property = vars.required("token-app-property");
   const value = identityClaim(claims, property);
-  if (value === undefined || value === "" || (Array.isArray(value) && value.length === 0)) throw failures.fieldNotInToken(property);
+  if (value === undefined || value === "" || (Array.isArray(value) && value.length === 0))
+    throw failures.fieldNotInToken(property);
   if (typeof value !== "string") throw failures.identityNotString(property, rubyTypeOf(value));
   return joinPath("host", identityPath(vars), value);
 }
 
 /** `token[property]`, else the nested lookup (whose path must be valid: CONJ00117E). */
 function identityClaim(claims: Claims, property: string): unknown {
-  if (Object.hasOwn(claims, property) && claims[property] !== null && claims[property] !== false) return claims[property];
+  if (Object.hasOwn(claims, property) && claims[property] !== null && claims[property] !== false)
+    return claims[property];
   checkTokenAppProperty(property);
   return claimAt(claims, property);
 }
 
 export function checkTokenAppProperty(property: string): void {
-  if (!isValidClaimPath(property)) throw failures.invalidTokenAppProperty(failures.invalidClaimPath(property).inspect());
+  if (!isValidClaimPath(property))
+    throw failures.invalidTokenAppProperty(failures.invalidClaimPath(property).inspect());
 }
 
 export function identityPath(vars: ServiceVariables): string {

@@ -12,7 +12,12 @@ import { conjurKeySet } from "./key-set.js";
 /** A JWKS is a few KiB; anything near this is not one. */
 export const MAX_JWKS_BYTES = 1024 * 1024;
 
-function get(uri: URL, caCert: string | undefined, headers: Headers, signal: AbortSignal): Promise<{ status: number; body: Buffer }> {
+function get(
+  uri: URL,
+  caCert: string | undefined,
+  headers: Headers,
+  signal: AbortSignal,
+): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const options = { method: "GET", headers: Object.fromEntries(headers), signal, ...(caCert ? { ca: caCert } : {}) };
     const req = (uri.protocol === "https:" ? https : http).request(uri, options, (res) => {
@@ -38,8 +43,13 @@ function get(uri: URL, caCert: string | undefined, headers: Headers, signal: Abo
 export function jwksFetcher(uriText: string, caCert: string | undefined) {
   return async (url: string, options: { headers: Headers; signal: AbortSignal }): Promise<Response> => {
     const uri = new URL(url);
-    if (uri.protocol !== "https:" && uri.protocol !== "http:") throw failures.fetchJwksFailed(uriText, `unsupported URI scheme '${uri.protocol}'`);
-    if (caCert && uri.protocol === "http:") throw failures.fetchJwksFailed(uriText, "TLS misconfiguration - ca-cert is provided but jwks-uri URI scheme is http");
+    if (uri.protocol !== "https:" && uri.protocol !== "http:")
+      throw failures.fetchJwksFailed(uriText, `unsupported URI scheme '${uri.protocol}'`);
+    if (caCert && uri.protocol === "http:")
+      throw failures.fetchJwksFailed(
+        uriText,
+        "TLS misconfiguration - ca-cert is provided but jwks-uri URI scheme is http",
+      );
     let response: { status: number; body: Buffer };
     try {
       response = await get(uri, caCert, options.headers, options.signal);
@@ -47,7 +57,8 @@ export function jwksFetcher(uriText: string, caCert: string | undefined) {
       const reason = options.signal.aborted ? "timed out" : (err as Error).message;
       throw failures.fetchJwksFailed(uriText, reason);
     }
-    if (response.status < 200 || response.status > 299) throw failures.jwksHttpError(uriText, `HTTP ${response.status}`);
+    if (response.status < 200 || response.status > 299)
+      throw failures.jwksHttpError(uriText, `HTTP ${response.status}`);
     let document: unknown;
     try {
       document = JSON.parse(response.body.toString("utf8"));
@@ -56,6 +67,9 @@ export function jwksFetcher(uriText: string, caCert: string | undefined) {
     }
     const keys = (document as { keys?: unknown } | null)?.keys;
     if (!Array.isArray(keys) || keys.length === 0) throw failures.jwksKeysMissing();
-    return new Response(JSON.stringify(conjurKeySet(keys)), { status: 200, headers: { "content-type": "application/json" } });
+    return new Response(JSON.stringify(conjurKeySet(keys)), {
+      status: 200,
+      headers: { "content-type": "application/json" },
+    });
   };
 }

@@ -17,14 +17,20 @@ export function signingKeySource(vars: ServiceVariables): SigningKeySource {
   const issuer = vars.optional("issuer");
   const defined = (v: string | undefined): boolean => v !== undefined;
   const [j, p, o] = [defined(jwksUri), defined(publicKeys), defined(providerUri)];
-  if (!j && !p && !o) throw failures.signingKeySettings("One of the following must be defined: jwks-uri, public-keys, or provider-uri");
-  if (j && p && o) throw failures.signingKeySettings("jwks-uri, public-keys, and provider-uri cannot be defined simultaneously");
+  if (!j && !p && !o)
+    throw failures.signingKeySettings("One of the following must be defined: jwks-uri, public-keys, or provider-uri");
+  if (j && p && o)
+    throw failures.signingKeySettings("jwks-uri, public-keys, and provider-uri cannot be defined simultaneously");
   if (j && o) throw failures.signingKeySettings("jwks-uri and provider-uri cannot be defined simultaneously");
   if (j && p) throw failures.signingKeySettings("jwks-uri and public-keys cannot be defined simultaneously");
   if (p && o) throw failures.signingKeySettings("public-keys and provider-uri cannot be defined simultaneously");
-  if (defined(caCert) && !j && !o) throw failures.signingKeySettings("ca-cert can only be defined together with jwks-uri or provider-uri");
+  if (defined(caCert) && !j && !o)
+    throw failures.signingKeySettings("ca-cert can only be defined together with jwks-uri or provider-uri");
   if (p && !defined(issuer)) throw failures.signingKeySettings("issuer is mandatory when public-keys is defined");
-  if (o) throw failures.signingKeySettings("provider-uri is not supported by this server; use jwks-uri with the provider's JWKS URL");
+  if (o)
+    throw failures.signingKeySettings(
+      "provider-uri is not supported by this server; use jwks-uri with the provider's JWKS URL",
+    );
   if (j) return { kind: "jwks-uri", uri: jwksUri!, caCert };
   return { kind: "public-keys", keys: parsePublicKeys(publicKeys!) };
 }
@@ -37,14 +43,17 @@ export function parsePublicKeys(text: string): unknown[] {
   } catch {
     throw failures.invalidPublicKeys("Value not in valid JSON format");
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw failures.invalidPublicKeys("Value not in valid JSON format");
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw failures.invalidPublicKeys("Value not in valid JSON format");
   const { type, value } = parsed as { type?: unknown; value?: unknown };
   const problems: string[] = [];
   if (isBlank(type)) problems.push("Type can't be blank");
   if (isBlank(value)) problems.push("Value can't be blank");
-  if (!isBlank(type) && type !== "jwks") problems.push(`Type '${String(type)}' is not a valid public-keys type. Valid types are: jwks`);
+  if (!isBlank(type) && type !== "jwks")
+    problems.push(`Type '${String(type)}' is not a valid public-keys type. Valid types are: jwks`);
   const keys = (value as { keys?: unknown } | null | undefined)?.keys;
-  if (type === "jwks" && !(Array.isArray(keys) && keys.length > 0)) problems.push("Value is not a valid JWKS (RFC7517)");
+  if (type === "jwks" && !(Array.isArray(keys) && keys.length > 0))
+    problems.push("Value is not a valid JWKS (RFC7517)");
   if (problems.length > 0) throw failures.invalidPublicKeys(toSentence(problems));
   return keys as unknown[];
 }

@@ -6,12 +6,20 @@
  * minutes so a key removed at the issuer stops working (Conjur keeps it until a failure).
  */
 import { createHash } from "node:crypto";
-import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors as joseErrors, type JWTVerifyGetKey, type RemoteJWKSet } from "jose";
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  customFetch,
+  errors as joseErrors,
+  type JWTVerifyGetKey,
+  type RemoteJWKSet,
+} from "jose";
 import { failures, JwtAuthnFailure } from "./failures.js";
 import { jwksFetcher } from "./jwks-fetch.js";
 import { conjurKeySet } from "./key-set.js";
 
-export type SigningKeySource = { kind: "jwks-uri"; uri: string; caCert: string | undefined } | { kind: "public-keys"; keys: unknown[] };
+export type SigningKeySource =
+  { kind: "jwks-uri"; uri: string; caCert: string | undefined } | { kind: "public-keys"; keys: unknown[] };
 
 export interface KeyResolver {
   getKey: JWTVerifyGetKey;
@@ -49,7 +57,15 @@ export class SigningKeyCache {
   readonly #opts: Required<SigningKeyCacheOptions>;
 
   constructor(options: SigningKeyCacheOptions = {}) {
-    this.#opts = { refreshesPerInterval: 10, intervalMs: 300_000, cacheMaxAgeMs: 600_000, timeoutMs: 5_000, maxEntries: 256, now: Date.now, ...options };
+    this.#opts = {
+      refreshesPerInterval: 10,
+      intervalMs: 300_000,
+      cacheMaxAgeMs: 600_000,
+      timeoutMs: 5_000,
+      maxEntries: 256,
+      now: Date.now,
+      ...options,
+    };
   }
 
   resolverFor(source: SigningKeySource): KeyResolver {

@@ -12,12 +12,22 @@ import { checkIdentitySettings } from "./identity.js";
 import { audienceValue, issuerValue, signingKeySource } from "./settings.js";
 import { loadServiceVariables, resourceExists, webserviceId } from "./variables.js";
 
-export async function checkJwtStatus(deps: JwtAuthnDeps, request: { account: string; serviceId: string; callerRoleId: string; callerLogin: string }): Promise<void> {
+export async function checkJwtStatus(
+  deps: JwtAuthnDeps,
+  request: { account: string; serviceId: string; callerRoleId: string; callerLogin: string },
+): Promise<void> {
   const { account, serviceId } = request;
   const authenticator = `authn-jwt/${serviceId}`;
   if (!(await accountExists(deps.pool, account))) throw failures.accountNotDefined(account);
   const webservice = webserviceId(account, serviceId);
-  await checkCanAccess(deps.pool, request.callerRoleId, request.callerLogin, `${webservice}/status`, `${authenticator}/status`, "read");
+  await checkCanAccess(
+    deps.pool,
+    request.callerRoleId,
+    request.callerLogin,
+    `${webservice}/status`,
+    `${authenticator}/status`,
+    "read",
+  );
   if (!(await resourceExists(deps.pool, webservice))) throw failures.webserviceNotFound(authenticator);
   if (!(await isAuthenticatorEnabled(deps.pool, deps.enabled, authenticator))) throw failures.notEnabled(authenticator);
   const vars = await loadServiceVariables({ db: deps.pool, aead: deps.aead }, account, serviceId);

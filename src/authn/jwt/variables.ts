@@ -23,8 +23,10 @@ export const VARIABLE_NAMES = [
 ] as const;
 export type VariableName = (typeof VARIABLE_NAMES)[number];
 
-export const webserviceId = (account: string, serviceId: string): string => `${account}:webservice:conjur/authn-jwt/${serviceId}`;
-export const variableId = (account: string, serviceId: string, name: VariableName): string => `${account}:variable:conjur/authn-jwt/${serviceId}/${name}`;
+export const webserviceId = (account: string, serviceId: string): string =>
+  `${account}:webservice:conjur/authn-jwt/${serviceId}`;
+export const variableId = (account: string, serviceId: string, name: VariableName): string =>
+  `${account}:variable:conjur/authn-jwt/${serviceId}/${name}`;
 
 export class ServiceVariables {
   constructor(
@@ -51,7 +53,11 @@ export class ServiceVariables {
 }
 
 /** One query for all ten variables and their latest values. */
-export async function loadServiceVariables(deps: { db: Queryable; aead: Aead }, account: string, serviceId: string): Promise<ServiceVariables> {
+export async function loadServiceVariables(
+  deps: { db: Queryable; aead: Aead },
+  account: string,
+  serviceId: string,
+): Promise<ServiceVariables> {
   const ids = (name: VariableName): string => variableId(account, serviceId, name);
   const byId = new Map(VARIABLE_NAMES.map((name) => [ids(name), name]));
   const { rows } = await deps.db.query<{ resource_id: string; version: number | null; value: Buffer | null }>(
@@ -63,7 +69,10 @@ export async function loadServiceVariables(deps: { db: Queryable; aead: Aead }, 
   );
   const values = new Map<VariableName, string | null>();
   for (const row of rows) {
-    const plain = row.value && row.version !== null ? deps.aead.decrypt(row.value, secretAad(row.resource_id, row.version)).toString("utf8") : null;
+    const plain =
+      row.value && row.version !== null
+        ? deps.aead.decrypt(row.value, secretAad(row.resource_id, row.version)).toString("utf8")
+        : null;
     values.set(byId.get(row.resource_id)!, plain);
   }
   return new ServiceVariables(ids, values);

@@ -36,10 +36,13 @@ export async function verifySignature(jwt: string, keys: KeyResolver, now: Date)
   } catch (err) {
     throw failures.tokenDecode(`#<JWT::DecodeError: ${(err as Error).message}>`);
   }
-  if (typeof header.alg !== "string" || !ALGORITHMS.includes(header.alg)) throw failures.tokenDecode("#<JWT::IncorrectAlgorithm: Expected a different algorithm>");
-  if (typeof header.kid !== "string") throw failures.tokenDecode("#<JWT::DecodeError: No key id (kid) found from token headers>");
+  if (typeof header.alg !== "string" || !ALGORITHMS.includes(header.alg))
+    throw failures.tokenDecode("#<JWT::IncorrectAlgorithm: Expected a different algorithm>");
+  if (typeof header.kid !== "string")
+    throw failures.tokenDecode("#<JWT::DecodeError: No key id (kid) found from token headers>");
   await keys.load();
-  const verify = async (): Promise<Claims> => (await jwtVerify(jwt, keys.getKey, { algorithms: ALGORITHMS, clockTolerance: 0, currentDate: now })).payload;
+  const verify = async (): Promise<Claims> =>
+    (await jwtVerify(jwt, keys.getKey, { algorithms: ALGORITHMS, clockTolerance: 0, currentDate: now })).payload;
   try {
     return await verify();
   } catch (err) {
@@ -53,15 +56,19 @@ export async function verifySignature(jwt: string, keys: KeyResolver, now: Date)
   }
 }
 
-const isKeyMiss = (err: unknown): boolean => err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWSSignatureVerificationFailed;
+const isKeyMiss = (err: unknown): boolean =>
+  err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWSSignatureVerificationFailed;
 
 /** jose's errors as Conjur (ruby-jwt) names them; our own failures (JWKS fetch) pass through. */
 function conjurFailure(err: unknown): JwtAuthnFailure {
   if (err instanceof JwtAuthnFailure) return err;
   if (err instanceof joseErrors.JWTExpired) return failures.tokenExpired();
-  if (err instanceof joseErrors.JWKSNoMatchingKey) return failures.tokenDecode("#<JWT::DecodeError: Could not find public key for kid>");
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return failures.tokenDecode("#<JWT::VerificationError: Signature verification failed>");
-  if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === "nbf") return failures.tokenDecode("#<JWT::ImmatureSignature: Signature nbf has not been reached>");
+  if (err instanceof joseErrors.JWKSNoMatchingKey)
+    return failures.tokenDecode("#<JWT::DecodeError: Could not find public key for kid>");
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed)
+    return failures.tokenDecode("#<JWT::VerificationError: Signature verification failed>");
+  if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === "nbf")
+    return failures.tokenDecode("#<JWT::ImmatureSignature: Signature nbf has not been reached>");
   return failures.tokenDecode(`#<JWT::DecodeError: ${(err as Error).message}>`);
 }
 
@@ -81,9 +88,11 @@ export function checkClaims(claims: Claims, expected: () => ExpectedClaims, now:
   }
   if (audience !== "") {
     const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-    if (!aud.includes(audience)) throw failures.tokenDecode(`#<JWT::InvalidAudError: Invalid audience. Expected ${JSON.stringify(audience)}>`);
+    if (!aud.includes(audience))
+      throw failures.tokenDecode(`#<JWT::InvalidAudError: Invalid audience. Expected ${JSON.stringify(audience)}>`);
   }
   if (claims.iat !== undefined && claims.iat !== null && claims.iat !== false) {
-    if (typeof claims.iat !== "number" || claims.iat > now.getTime() / 1000) throw failures.tokenDecode("#<JWT::InvalidIatError: Invalid iat>");
+    if (typeof claims.iat !== "number" || claims.iat > now.getTime() / 1000)
+      throw failures.tokenDecode("#<JWT::InvalidIatError: Invalid iat>");
   }
 }

@@ -10,7 +10,12 @@ import type { JWTVerifyGetKey } from "jose";
 import { resolveIdentity } from "../kubernetes-identity.js";
 import type { Queryable } from "../../storage/database.js";
 import { refuse } from "./failures.js";
-import { tokenFromBody, verifyServiceAccountToken, type ExpectedToken, type ServiceAccountSubject } from "./verify-token.js";
+import {
+  tokenFromBody,
+  verifyServiceAccountToken,
+  type ExpectedToken,
+  type ServiceAccountSubject,
+} from "./verify-token.js";
 
 export const AUTHENTICATOR = "authn-kubernetes";
 /** Host ids in the URL are Conjur logins (`host/<id>`); ids longer than this are not ours. */
@@ -39,12 +44,17 @@ export interface ServiceAccountAuthnProgress {
 
 function claimedHost(urlLogin: string | undefined): string | undefined {
   if (urlLogin === undefined) return undefined;
-  if (urlLogin.length > MAX_LOGIN_LENGTH || !urlLogin.startsWith("host/") || urlLogin.length === 5) throw refuse("only a host (host/<id>) may be named in the URL");
+  if (urlLogin.length > MAX_LOGIN_LENGTH || !urlLogin.startsWith("host/") || urlLogin.length === 5)
+    throw refuse("only a host (host/<id>) may be named in the URL");
   return urlLogin.slice(5);
 }
 
 /** The role and login an access token is issued to; throws ServiceAccountAuthnFailure. */
-export async function authenticateServiceAccount(deps: ServiceAccountAuthnDeps, request: ServiceAccountAuthnRequest, progress: ServiceAccountAuthnProgress = {}): Promise<{ roleId: string; login: string }> {
+export async function authenticateServiceAccount(
+  deps: ServiceAccountAuthnDeps,
+  request: ServiceAccountAuthnRequest,
+  progress: ServiceAccountAuthnProgress = {},
+): Promise<{ roleId: string; login: string }> {
   if (!deps.enabled.includes(AUTHENTICATOR)) throw refuse(`CONJ00004E '${AUTHENTICATOR}' is not enabled`);
   const urlHost = claimedHost(request.urlLogin);
   const jwt = tokenFromBody(request.body);
@@ -53,7 +63,11 @@ export async function authenticateServiceAccount(deps: ServiceAccountAuthnDeps, 
   const defaultHost = `kubernetes/${subject.namespace}/${subject.serviceAccount}`;
   // Naming the default host in the URL is the same as naming none: no binding annotations needed.
   const host = urlHost === defaultHost ? undefined : urlHost;
-  const identity = await resolveIdentity(deps.db, request.account, { namespace: subject.namespace, serviceAccount: subject.serviceAccount, host });
+  const identity = await resolveIdentity(deps.db, request.account, {
+    namespace: subject.namespace,
+    serviceAccount: subject.serviceAccount,
+    host,
+  });
   if ("denied" in identity) throw refuse(identity.denied);
   progress.roleId = identity.roleId;
   return { roleId: identity.roleId, login: `host/${host ?? defaultHost}` };

@@ -14,4 +14,5 @@ export class ServiceAccountAuthnFailure extends Error {
 }
 
 export const refuse = (reason: string): ServiceAccountAuthnFailure => new ServiceAccountAuthnFailure(reason);
-export const keysUnavailable = (reason: string): ServiceAccountAuthnFailure => new ServiceAccountAuthnFailure(`cannot read the issuer's keys: ${reason}`, 503);
+export const keysUnavailable = (reason: string): ServiceAccountAuthnFailure =>
+  new ServiceAccountAuthnFailure(`cannot read the issuer's keys: ${reason}`, 503);

@@ -26,7 +26,12 @@ export interface IssuerKeySettings {
   timeoutMs?: number;
 }
 
-function get(url: URL, headers: Record<string, string>, ca: Buffer | undefined, signal: AbortSignal): Promise<{ status: number; body: Buffer }> {
+function get(
+  url: URL,
+  headers: Record<string, string>,
+  ca: Buffer | undefined,
+  signal: AbortSignal,
+): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = https.request(url, { method: "GET", headers, signal, ...(ca ? { ca } : {}) }, (res) => {
       const chunks: Buffer[] = [];
@@ -55,16 +60,24 @@ async function readOptional(file: string | undefined, what: string): Promise<Buf
 
 function fetcher(settings: IssuerKeySettings) {
   return async (url: string, options: { headers: Headers; signal: AbortSignal }): Promise<Response> => {
-    const [ca, token] = await Promise.all([readOptional(settings.caFile, "JWKS CA file"), readOptional(settings.tokenFile, "JWKS bearer token file")]);
+    const [ca, token] = await Promise.all([
+      readOptional(settings.caFile, "JWKS CA file"),
+      readOptional(settings.tokenFile, "JWKS bearer token file"),
+    ]);
     const headers: Record<string, string> = Object.fromEntries(options.headers);
     if (token) headers.authorization = `Bearer ${token.toString("utf8").trim()}`;
     let answer: { status: number; body: Buffer };
     try {
       answer = await get(new URL(url), headers, ca, options.signal);
     } catch (err) {
-      throw keysUnavailable(options.signal.aborted ? "timed out" : ((err as NodeJS.ErrnoException).code ?? (err as Error).message));
+      throw keysUnavailable(
+        options.signal.aborted ? "timed out" : ((err as NodeJS.ErrnoException).code ?? (err as Error).message),
+      );
     }
-    if (answer.status < 200 || answer.status > 299) throw keysUnavailable(`HTTP ${answer.status} from the JWKS URI (403: bind the server's service account to system:service-account-issuer-discovery)`);
+    if (answer.status < 200 || answer.status > 299)
+      throw keysUnavailable(
+        `HTTP ${answer.status} from the JWKS URI (403: bind the server's service account to system:service-account-issuer-discovery)`,
+      );
     let keys: unknown;
     try {
       keys = (JSON.parse(answer.body.toString("utf8")) as { keys?: unknown } | null)?.keys;
@@ -88,9 +101,15 @@ export function issuerKeys(settings: IssuerKeySettings): JWTVerifyGetKey {
     try {
       return await jwks(header, token);
     } catch (err) {
-      if (err instanceof ServiceAccountAuthnFailure || err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWKSMultipleMatchingKeys) throw err;
+      if (
+        err instanceof ServiceAccountAuthnFailure ||
+        err instanceof joseErrors.JWKSNoMatchingKey ||
+        err instanceof joseErrors.JWKSMultipleMatchingKeys
+      )
+        throw err;
       if (err instanceof joseErrors.JWKSTimeout) throw keysUnavailable("timed out");
-      if (err instanceof joseErrors.JWKSInvalid || err instanceof joseErrors.JOSEError) throw keysUnavailable(err.message);
+      if (err instanceof joseErrors.JWKSInvalid || err instanceof joseErrors.JOSEError)
+        throw keysUnavailable(err.message);
       throw err;
     }
   };

@@ -46,9 +46,11 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 function reasonOf(err: unknown, expected: ExpectedToken): ServiceAccountAuthnFailure {
   if (err instanceof ServiceAccountAuthnFailure) return err;
   if (err instanceof joseErrors.JWTExpired) return refuse("token expired");
-  if (err instanceof joseErrors.JOSEAlgNotAllowed) return refuse(`token algorithm not allowed (expected one of ${ALGORITHMS.join(", ")})`);
+  if (err instanceof joseErrors.JOSEAlgNotAllowed)
+    return refuse(`token algorithm not allowed (expected one of ${ALGORITHMS.join(", ")})`);
   if (err instanceof joseErrors.JWKSNoMatchingKey) return refuse("no key of the issuer matches the token's kid");
-  if (err instanceof joseErrors.JWKSMultipleMatchingKeys) return refuse("several keys of the issuer match the token's kid");
+  if (err instanceof joseErrors.JWKSMultipleMatchingKeys)
+    return refuse("several keys of the issuer match the token's kid");
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return refuse("signature verification failed");
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
     if (err.claim === "iss") return refuse(`issuer mismatch (expected ${expected.issuer})`);
@@ -58,7 +60,12 @@ function reasonOf(err: unknown, expected: ExpectedToken): ServiceAccountAuthnFai
   return refuse("not a valid signed JWT");
 }
 
-export async function verifyServiceAccountToken(jwt: string, keys: JWTVerifyGetKey, expected: ExpectedToken, now: Date): Promise<ServiceAccountSubject> {
+export async function verifyServiceAccountToken(
+  jwt: string,
+  keys: JWTVerifyGetKey,
+  expected: ExpectedToken,
+  now: Date,
+): Promise<ServiceAccountSubject> {
   let payload: Record<string, unknown>;
   try {
     ({ payload } = await jwtVerify(jwt, keys, {
@@ -72,17 +79,27 @@ export async function verifyServiceAccountToken(jwt: string, keys: JWTVerifyGetK
   } catch (err) {
     throw reasonOf(err, expected);
   }
-  if (typeof payload.iat === "number" && payload.iat > now.getTime() / 1000 + CLOCK_LEEWAY_SECONDS) throw refuse("token issued in the future");
+  if (typeof payload.iat === "number" && payload.iat > now.getTime() / 1000 + CLOCK_LEEWAY_SECONDS)
+    throw refuse("token issued in the future");
   const k8s = payload["kubernetes.io"];
   if (!isObject(k8s)) throw refuse("no kubernetes.io claim (not a service-account token)");
   const namespace = k8s.namespace;
   const serviceAccount = isObject(k8s.serviceaccount) ? k8s.serviceaccount.name : undefined;
-  if (typeof namespace !== "string" || !DNS_LABEL.test(namespace)) throw refuse("kubernetes.io.namespace missing or not a namespace name");
-  if (typeof serviceAccount !== "string" || !DNS_SUBDOMAIN.test(serviceAccount)) throw refuse("kubernetes.io.serviceaccount.name missing or not a service-account name");
-  if (payload.sub !== `system:serviceaccount:${namespace}:${serviceAccount}`) throw refuse("sub does not name the token's namespace and service account");
+  if (typeof namespace !== "string" || !DNS_LABEL.test(namespace))
+    throw refuse("kubernetes.io.namespace missing or not a namespace name");
+  if (typeof serviceAccount !== "string" || !DNS_SUBDOMAIN.test(serviceAccount))
+    throw refuse("kubernetes.io.serviceaccount.name missing or not a service-account name");
+  if (payload.sub !== `system:serviceaccount:${namespace}:${serviceAccount}`)
+    throw refuse("sub does not name the token's namespace and service account");
   let pod: string | undefined;
   if (k8s.pod !== undefined) {
-    if (!isObject(k8s.pod) || typeof k8s.pod.name !== "string" || !DNS_SUBDOMAIN.test(k8s.pod.name) || typeof k8s.pod.uid !== "string" || k8s.pod.uid === "") {
+    if (
+      !isObject(k8s.pod) ||
+      typeof k8s.pod.name !== "string" ||
+      !DNS_SUBDOMAIN.test(k8s.pod.name) ||
+      typeof k8s.pod.uid !== "string" ||
+      k8s.pod.uid === ""
+    ) {
       throw refuse("kubernetes.io.pod present but without a pod name and uid");
     }
     pod = k8s.pod.name;

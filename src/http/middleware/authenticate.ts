@@ -19,8 +19,14 @@ export interface Caller {
 export async function authenticateRequest(services: Services, req: Request, res: Response): Promise<Caller> {
   const claims = await services.tokens.verifyHeader(req.get("authorization"));
   const pathAccount = typeof req.params.account === "string" ? req.params.account : undefined;
-  if (pathAccount !== undefined && pathAccount !== claims.account) throw errors.unauthorized("Unauthorized: token belongs to another account");
-  const caller: Caller = { account: claims.account, login: claims.login, roleId: roleIdForLogin(claims.account, claims.login), iat: claims.iat };
+  if (pathAccount !== undefined && pathAccount !== claims.account)
+    throw errors.unauthorized("Unauthorized: token belongs to another account");
+  const caller: Caller = {
+    account: claims.account,
+    login: claims.login,
+    roleId: roleIdForLogin(claims.account, claims.login),
+    iat: claims.iat,
+  };
   res.locals.auth = caller;
   return caller;
 }

@@ -14,7 +14,12 @@ import type { Services } from "../services.js";
 const DECIDES_ITSELF = new Set(["/resources/:account/:kind/*identifier"]);
 
 /** The 404 a matched route raised, turned into 403 when the caller's role no longer exists. */
-export async function forDeletedCaller(services: Services, req: Request, res: Response, error: ApiError): Promise<ApiError> {
+export async function forDeletedCaller(
+  services: Services,
+  req: Request,
+  res: Response,
+  error: ApiError,
+): Promise<ApiError> {
   const caller = res.locals.auth as Caller | undefined;
   const route = req.route ? String(req.route.path) : undefined;
   if (error.status !== 404 || !caller || !route || DECIDES_ITSELF.has(route)) return error;

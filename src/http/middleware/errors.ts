@@ -14,14 +14,21 @@ function toApiError(err: unknown, services: Services, res: Response): ApiError {
   if (err instanceof ApiError) return err;
   const e = err as { type?: string; status?: number; message?: string };
   if (e.type === "entity.too.large") return errors.payloadTooLarge(services.config.bodyLimitBytes);
-  if (typeof e.status === "number" && e.status >= 400 && e.status < 500) return errors.badRequest(e.type ?? "malformed request");
+  if (typeof e.status === "number" && e.status >= 400 && e.status < 500)
+    return errors.badRequest(e.type ?? "malformed request");
   const dbClass = classifyDatabaseError(err);
   if (dbClass === "client-input") {
-    services.log.warn({ requestId: res.locals.requestId, sqlstate: (err as { code?: string }).code }, "database refused a value from the request");
+    services.log.warn(
+      { requestId: res.locals.requestId, sqlstate: (err as { code?: string }).code },
+      "database refused a value from the request",
+    );
     return errors.unstorableInput();
   }
   if (dbClass === "unavailable") {
-    services.log.warn({ requestId: res.locals.requestId, err: { code: (err as { code?: string }).code, message: e.message } }, "database unavailable");
+    services.log.warn(
+      { requestId: res.locals.requestId, err: { code: (err as { code?: string }).code, message: e.message } },
+      "database unavailable",
+    );
     return errors.unavailable("The database is unavailable; retry shortly");
   }
   services.log.error({ requestId: res.locals.requestId, err: { message: e.message, type: e.type } }, "unhandled error");

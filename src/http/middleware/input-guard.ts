@@ -29,7 +29,8 @@ export function inputGuard(req: Request, _res: Response, next: NextFunction): vo
   // Express 5 re-parses the query string on every read of req.query: parse it once here.
   const query = req.query as Record<string, unknown>;
   Object.defineProperty(req, "query", { value: query, configurable: true, enumerable: true });
-  if (Object.keys(query).length > LIMITS.queryParameters) return next(errors.argument(`a request may carry at most ${LIMITS.queryParameters} query parameters`));
+  if (Object.keys(query).length > LIMITS.queryParameters)
+    return next(errors.argument(`a request may carry at most ${LIMITS.queryParameters} query parameters`));
   if (hasNul(query)) return next(errors.argument("query parameters may not contain NUL bytes"));
   next();
 }

@@ -21,7 +21,14 @@ function checkAccountName(name: string): void {
 }
 
 const accountExists = (name: string): ApiError =>
-  new ApiError(409, { error: { code: "conflict", message: `account "${name}" already exists`, target: "account", details: { code: "conflict", target: "id", message: name } } });
+  new ApiError(409, {
+    error: {
+      code: "conflict",
+      message: `account "${name}" already exists`,
+      target: "account",
+      details: { code: "conflict", target: "id", message: name },
+    },
+  });
 
 export function accountsRouter(services: Services): Router {
   const router = Router();
@@ -52,7 +59,8 @@ export function accountsRouter(services: Services): Router {
     const name = req.params.id as string;
     if (!(await mayManageAccounts(pool, callerOf(res).roleId, "update"))) throw errors.forbidden();
     checkStorable("account", name, LIMITS.accountBytes);
-    if (name === SYSTEM_ACCOUNT || !(await deleteAccount(pool, name))) throw errors.recordNotFound("!", "account", name);
+    if (name === SYSTEM_ACCOUNT || !(await deleteAccount(pool, name)))
+      throw errors.recordNotFound("!", "account", name);
     res.status(204).end();
   });
 

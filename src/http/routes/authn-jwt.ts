@@ -61,7 +61,14 @@ export function authnJwtRouter(services: Services): Router {
     const progress: JwtAuthnProgress = {};
     const record = async (ok: boolean, reason?: string): Promise<void> => {
       metrics.authn.inc({ outcome: ok ? "success" : "failure" });
-      await audit.record({ ...auditContext(req, res, "authenticate", { role: progress.roleId, resource: `${account}:webservice:conjur/authn-jwt/${serviceId}` }), outcome: ok ? "success" : "failure", ...(reason ? { reason } : {}) });
+      await audit.record({
+        ...auditContext(req, res, "authenticate", {
+          role: progress.roleId,
+          resource: `${account}:webservice:conjur/authn-jwt/${serviceId}`,
+        }),
+        outcome: ok ? "success" : "failure",
+        ...(reason ? { reason } : {}),
+      });
     };
     await refuseThrottledAddress(services, req, record);
     let login: string;
@@ -116,10 +123,16 @@ export function authnJwtRouter(services: Services): Router {
     if (!(await resourceExists(pool, webservice))) throw errors.unauthorized();
     if (!access.allowed) throw errors.forbidden();
     await setAuthenticatorEnabled(pool, webservice, enabled);
-    await audit.record({ ...auditContext(req, res, "configure-authenticator", { role: caller.roleId, resource: webservice }), outcome: "success", reason: `enabled=${enabled}` });
+    await audit.record({
+      ...auditContext(req, res, "configure-authenticator", { role: caller.roleId, resource: webservice }),
+      outcome: "success",
+      reason: `enabled=${enabled}`,
+    });
     res.status(204).end();
   };
-  router.patch("/authn-jwt/:service_id/:account", (req: Request, res: Response) => updateConfig(req, res, serviceIdOf(req)));
+  router.patch("/authn-jwt/:service_id/:account", (req: Request, res: Response) =>
+    updateConfig(req, res, serviceIdOf(req)),
+  );
   // Conjur's route is `/:authenticator(/:service_id)/:account`, so the id may also come as one
   // escaped segment: the Python SDK's set_authenticator_state sends PATCH /authn-jwt%2F{id}/{account}.
   router.patch("/:authenticator/:account", (req: Request, res: Response, next: NextFunction) => {

@@ -6,7 +6,12 @@
  * any credential problem, 503 when the issuer's keys cannot be read.
  */
 import { Router, type Request, type Response } from "express";
-import { authenticateServiceAccount, AUTHENTICATOR, type ServiceAccountAuthnDeps, type ServiceAccountAuthnProgress } from "../../authn/kubernetes-sa/authenticate.js";
+import {
+  authenticateServiceAccount,
+  AUTHENTICATOR,
+  type ServiceAccountAuthnDeps,
+  type ServiceAccountAuthnProgress,
+} from "../../authn/kubernetes-sa/authenticate.js";
 import { ServiceAccountAuthnFailure } from "../../authn/kubernetes-sa/failures.js";
 import { issuerKeys } from "../../authn/kubernetes-sa/issuer-keys.js";
 import { isClientAllowed, ORIGIN_REFUSED, restrictionsOf } from "../../authn/restrictions.js";
@@ -35,7 +40,14 @@ export function authnKubernetesRouter(services: Services): Router {
     const progress: ServiceAccountAuthnProgress = {};
     const record = async (ok: boolean, reason?: string): Promise<void> => {
       metrics.authn.inc({ outcome: ok ? "success" : "failure" });
-      await audit.record({ ...auditContext(req, res, "authenticate", { role: progress.roleId, resource: `${account}:webservice:conjur/${AUTHENTICATOR}` }), outcome: ok ? "success" : "failure", ...(reason ? { reason } : {}) });
+      await audit.record({
+        ...auditContext(req, res, "authenticate", {
+          role: progress.roleId,
+          resource: `${account}:webservice:conjur/${AUTHENTICATOR}`,
+        }),
+        outcome: ok ? "success" : "failure",
+        ...(reason ? { reason } : {}),
+      });
     };
     await refuseThrottledAddress(services, req, record);
     let granted: { roleId: string; login: string };

@@ -1,6 +1,14 @@
 /** `/authn/{account}/…`: authenticate, login, API key rotation, password; and `/whoami`. */
 import { Router, type Request, type Response } from "express";
-import { apiKeyLoginOf, apiKeyMatches, apiKeyOf, checkApiKeyOrPassword, rotateApiKey, rotatedAt, setPassword } from "../../authn/credentials.js";
+import {
+  apiKeyLoginOf,
+  apiKeyMatches,
+  apiKeyOf,
+  checkApiKeyOrPassword,
+  rotateApiKey,
+  rotatedAt,
+  setPassword,
+} from "../../authn/credentials.js";
 import { assertPasswordComplexity } from "../../authn/passwords.js";
 import { isClientAllowed, ORIGIN_REFUSED } from "../../authn/restrictions.js";
 import { railsTime } from "../../authz/introspection.js";
@@ -33,16 +41,33 @@ export function authnRouter(services: Services): Router {
   const { pool, aead, audit, metrics, authnThrottle } = services;
   type Action = "authenticate" | "login" | "rotate-api-key" | "set-password";
   /** Awaited before answering: audit fails closed. */
-  const record = async (req: Request, res: Response, action: Action, role: string, ok: boolean, reason?: string): Promise<void> => {
+  const record = async (
+    req: Request,
+    res: Response,
+    action: Action,
+    role: string,
+    ok: boolean,
+    reason?: string,
+  ): Promise<void> => {
     if (action === "authenticate" || action === "login") metrics.authn.inc({ outcome: ok ? "success" : "failure" });
-    await audit.record({ ...auditContext(req, res, action, { role }), outcome: ok ? "success" : "failure", ...(reason ? { reason } : {}) });
+    await audit.record({
+      ...auditContext(req, res, action, { role }),
+      outcome: ok ? "success" : "failure",
+      ...(reason ? { reason } : {}),
+    });
   };
 
   /**
    * Every credential check: refused unchecked (429) while the role or the client address
    * is throttled; a failure counts against both and answers 401; a success resets the role.
    */
-  const checkCredential = async (req: Request, res: Response, action: Action, roleId: string, check: () => Promise<boolean>): Promise<void> => {
+  const checkCredential = async (
+    req: Request,
+    res: Response,
+    action: Action,
+    roleId: string,
+    check: () => Promise<boolean>,
+  ): Promise<void> => {
     const refusal = authnThrottle.refusal(roleId, req.ip);
     if (refusal) {
       metrics.authnThrottled.inc({ reason: refusal.reason });
@@ -58,7 +83,11 @@ export function authnRouter(services: Services): Router {
   };
 
   /** Basic auth as `account`; 401 for anything wrong. Returns the caller's role id. */
-  const basicLogin = async (req: Request, res: Response, action: "login" | "rotate-api-key" | "set-password"): Promise<string> => {
+  const basicLogin = async (
+    req: Request,
+    res: Response,
+    action: "login" | "rotate-api-key" | "set-password",
+  ): Promise<string> => {
     const account = accountOf(req);
     const creds = basicCredentials(req);
     if (!creds) throw errors.unauthorized();
@@ -95,7 +124,9 @@ export function authnRouter(services: Services): Router {
 
   router.get("/authn/:account/api_key", requireToken(services), async (req: Request, res: Response) => {
     const caller = callerOf(res);
-    const target = queryString(req, "role") ? parseRoleParam(queryString(req, "role")!, caller.account) : parseFullId(caller.roleId);
+    const target = queryString(req, "role")
+      ? parseRoleParam(queryString(req, "role")!, caller.account)
+      : parseFullId(caller.roleId);
     if (!target) throw errors.argument("role");
     const roleId = fullId(target.account, target.kind, target.identifier);
     const access = await accessToOne(pool, caller.roleId, roleId, "read");
@@ -110,7 +141,8 @@ export function authnRouter(services: Services): Router {
     if (basicCredentials(req)) {
       const self = await basicLogin(req, res, "rotate-api-key");
       const target = roleParam ? parseRoleParam(roleParam, account) : undefined;
-      if (target && fullId(target.account, target.kind, target.identifier) !== self) throw errors.unauthorized("Operation attempted against foreign user");
+      if (target && fullId(target.account, target.kind, target.identifier) !== self)
+        throw errors.unauthorized("Operation attempted against foreign user");
       // Recorded inside the transaction: a rotation that cannot be audited rolls back.
       const key = await inTransaction(pool, async (db) => {
         const rotated = await rotateApiKey(db, aead, self);
@@ -123,20 +155,26 @@ export function authnRouter(services: Services): Router {
     const caller = await authenticateRequest(services, req, res);
     const target = roleParam ? parseRoleParam(roleParam, account) : undefined;
     const targetId = target ? fullId(target.account, target.kind, target.identifier) : caller.roleId;
-    const key = await audit.aroundCommit(auditContext(req, res, "rotate-api-key", { resource: targetId }), async (beforeCommit) => {
-      if (targetId === caller.roleId) throw errors.unauthorized("Credential strength is insufficient");
-      const access = await accessToOne(pool, caller.roleId, targetId, "update");
-      if (!access.visible || !(await roleExists(pool, targetId))) {
-        throw errors.rotationTargetNotFound(targetId, caller.roleId);
-      }
-      if (!canLogIn(target!.kind)) throw access.allowed ? errors.methodNotAllowed(`CONJ00124E Operation is not supported for role kind '${target!.kind}'`) : errors.forbidden();
-      if (!access.allowed) throw errors.forbidden();
-      return inTransaction(pool, async (db) => {
-        const rotated = await rotateApiKey(db, aead, targetId);
-        await beforeCommit();
-        return rotated;
-      });
-    });
+    const key = await audit.aroundCommit(
+      auditContext(req, res, "rotate-api-key", { resource: targetId }),
+      async (beforeCommit) => {
+        if (targetId === caller.roleId) throw errors.unauthorized("Credential strength is insufficient");
+        const access = await accessToOne(pool, caller.roleId, targetId, "update");
+        if (!access.visible || !(await roleExists(pool, targetId))) {
+          throw errors.rotationTargetNotFound(targetId, caller.roleId);
+        }
+        if (!canLogIn(target!.kind))
+          throw access.allowed
+            ? errors.methodNotAllowed(`CONJ00124E Operation is not supported for role kind '${target!.kind}'`)
+            : errors.forbidden();
+        if (!access.allowed) throw errors.forbidden();
+        return inTransaction(pool, async (db) => {
+          const rotated = await rotateApiKey(db, aead, targetId);
+          await beforeCommit();
+          return rotated;
+        });
+      },
+    );
     res.status(200).type("text/plain").send(key);
   });
 

@@ -19,22 +19,27 @@ import type { Services } from "../services.js";
 
 const MAX_TOKENS_PER_REQUEST = 1000;
 /** ISO 8601 as Ruby's DateTime.iso8601 reads it: a date, optionally a time and an offset (UTC when none). */
-const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
+const ISO_8601 =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
 
 function parseExpiration(text: string, now: Date): Date {
   const invalid = () => errors.unprocessable(`Input is invalid ISO8601 datetime string: ${text.slice(0, 64)}`);
   const m = ISO_8601.exec(text);
   if (!m) throw invalid();
-  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((v) => (v === undefined ? undefined : Number(v))) as number[];
+  const [year, month, day, hour = 0, minute = 0, second = 0] = m
+    .slice(1, 7)
+    .map((v) => (v === undefined ? undefined : Number(v))) as number[];
   const fraction = m[7] ? Number(`0.${m[7]}`) * 1000 : 0;
   const zone = m[8]?.toUpperCase();
   const digits = !zone || zone === "Z" ? "0000" : zone.slice(1).replace(":", "").padEnd(4, "0");
   const offsetMinutes = (zone?.startsWith("-") ? -1 : 1) * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2)));
   const utc = Date.UTC(year!, month! - 1, day, hour, minute, second, fraction);
   const check = new Date(Date.UTC(year!, month! - 1, day));
-  if (check.getUTCMonth() !== month! - 1 || check.getUTCDate() !== day! || hour > 23 || minute > 59 || second > 60) throw invalid();
+  if (check.getUTCMonth() !== month! - 1 || check.getUTCDate() !== day! || hour > 23 || minute > 59 || second > 60)
+    throw invalid();
   const when = new Date(utc - offsetMinutes * 60_000);
-  if (when.getTime() <= now.getTime()) throw errors.unprocessable(`Value for parameter expiration must be in the future: ${text.slice(0, 64)}`);
+  if (when.getTime() <= now.getTime())
+    throw errors.unprocessable(`Value for parameter expiration must be in the future: ${text.slice(0, 64)}`);
   return when;
 }
 
@@ -54,7 +59,12 @@ export function hostFactoriesRouter(services: Services): Router {
     const parsed = parseFullId(factoryId);
     const id = parsed ? fullId(parsed.account, parsed.kind, parsed.identifier) : undefined;
     const access = id ? await accessToOne(pool, callerRoleId, id, privilege) : { visible: false, allowed: false };
-    if (!parsed || !access.visible) throw errors.recordNotFound(parsed?.account ?? "*", parsed?.kind ?? "host_factory", parsed?.identifier ?? factoryId.slice(0, LIMITS.identifierBytes));
+    if (!parsed || !access.visible)
+      throw errors.recordNotFound(
+        parsed?.account ?? "*",
+        parsed?.kind ?? "host_factory",
+        parsed?.identifier ?? factoryId.slice(0, LIMITS.identifierBytes),
+      );
     if (parsed.kind !== "host_factory") throw errors.argument(`Invalid resource kind: ${parsed.kind}`);
     if (!access.allowed) throw errors.forbidden();
   };
@@ -69,13 +79,17 @@ export function hostFactoriesRouter(services: Services): Router {
     if (!expirationText) throw errors.argument("expiration");
     const expiration = parseExpiration(expirationText, new Date());
     const countText = params.one("count") ?? "1";
-    if (!/^\d{1,4}$/.test(countText) || Number(countText) < 1 || Number(countText) > MAX_TOKENS_PER_REQUEST) throw errors.unprocessable(`Invalid value for parameter 'count': ${countText.slice(0, 64)}`);
+    if (!/^\d{1,4}$/.test(countText) || Number(countText) < 1 || Number(countText) > MAX_TOKENS_PER_REQUEST)
+      throw errors.unprocessable(`Invalid value for parameter 'count': ${countText.slice(0, 64)}`);
     // The Python SDK sends `cidr[]=` (an empty entry) when no CIDR is given: that means none.
-    const cidr = params.list("cidr").filter((entry) => entry !== "").map((entry) => {
-      const parsed = normalizeCidr(entry);
-      if ("error" in parsed) throw errors.unprocessable(parsed.error);
-      return parsed.cidr;
-    });
+    const cidr = params
+      .list("cidr")
+      .filter((entry) => entry !== "")
+      .map((entry) => {
+        const parsed = normalizeCidr(entry);
+        if ("error" in parsed) throw errors.unprocessable(parsed.error);
+        return parsed.cidr;
+      });
     res.status(200).json(await issueTokens(pool, factoryId, expiration, [...new Set(cidr)], Number(countText)));
   });
 
@@ -108,10 +122,14 @@ export function hostFactoriesRouter(services: Services): Router {
     }
     const { hostId, apiKey } = await createHost(pool, services.aead, { factoryId: stored.factoryId, id, annotations });
     const [host] = await describeResources(pool, [hostId]);
-    const shown = { ...host, annotations: (host!.annotations as { name: string; value: string; policy: string | null }[]).map(({ name, value, policy }) => (policy ? { name, value, policy } : { name, value })) };
+    const shown = {
+      ...host,
+      annotations: (host!.annotations as { name: string; value: string; policy: string | null }[]).map(
+        ({ name, value, policy }) => (policy ? { name, value, policy } : { name, value }),
+      ),
+    };
     res.status(201).json({ ...shown, api_key: apiKey });
   });
 
   return router;
 }
-

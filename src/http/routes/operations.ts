@@ -16,7 +16,10 @@ export interface ControllerHealthView {
   reason: string | undefined;
 }
 
-export function operationsRouter(services: Services, controllerHealth: () => ControllerHealthView | undefined = () => undefined): Router {
+export function operationsRouter(
+  services: Services,
+  controllerHealth: () => ControllerHealthView | undefined = () => undefined,
+): Router {
   const router = Router();
   const probe = new DatabaseProbe(services.pool, 900, (result) => services.metrics.databaseUp.set(result.up ? 1 : 0));
   // Liveness never touches the database: an outage must not get the pod restarted.
@@ -31,9 +34,16 @@ export function operationsRouter(services: Services, controllerHealth: () => Con
   // 404 when this server runs no controller; 503 while leading with unsynced caches or a silent watch.
   router.get("/health/controller", (_req: Request, res: Response) => {
     const health = controllerHealth();
-    if (!health) return void res.status(404).json({ error: { code: "not_found", message: "this server runs no controller" } });
+    if (!health)
+      return void res.status(404).json({ error: { code: "not_found", message: "this server runs no controller" } });
     const { healthy, leading, synced, lastEventAgeSeconds, reason } = health;
-    const body = { status: healthy ? "ok" : "unhealthy", leading, synced, lastEventAgeSeconds: lastEventAgeSeconds === undefined ? null : Math.round(lastEventAgeSeconds), ...(reason ? { reason } : {}) };
+    const body = {
+      status: healthy ? "ok" : "unhealthy",
+      leading,
+      synced,
+      lastEventAgeSeconds: lastEventAgeSeconds === undefined ? null : Math.round(lastEventAgeSeconds),
+      ...(reason ? { reason } : {}),
+    };
     res.status(healthy ? 200 : 503).json(body);
   });
   router.get("/metrics", async (_req: Request, res: Response) => {

@@ -5,7 +5,14 @@ import { fullId } from "../../authz/ids.js";
 import { isVisible } from "../../authz/introspection.js";
 import { CLOSURE_CTE } from "../../authz/permissions.js";
 import { boundedInteger } from "../../input/limits.js";
-import { EFFECTIVE_POLICY_MAX_DEPTH, EFFECTIVE_POLICY_MAX_LIMIT, effectivePolicy, PolicyTooLarge, toJson, toYaml } from "../../policy/effective-policy.js";
+import {
+  EFFECTIVE_POLICY_MAX_DEPTH,
+  EFFECTIVE_POLICY_MAX_LIMIT,
+  effectivePolicy,
+  PolicyTooLarge,
+  toJson,
+  toYaml,
+} from "../../policy/effective-policy.js";
 import type { Queryable } from "../../storage/database.js";
 import { loadPolicy, type LoadMode } from "../../policy/load-policy.js";
 import { callerOf, requireToken } from "../middleware/authenticate.js";
@@ -15,7 +22,10 @@ import { auditContext } from "../audit-context.js";
 import type { Services } from "../services.js";
 
 async function ownsResource(db: Queryable, roleId: string, resourceId: string): Promise<boolean> {
-  const { rows } = await db.query(`WITH RECURSIVE ${CLOSURE_CTE} SELECT 1 FROM resources WHERE resource_id = $2 AND owner_id IN (SELECT role_id FROM closure)`, [roleId, resourceId]);
+  const { rows } = await db.query(
+    `WITH RECURSIVE ${CLOSURE_CTE} SELECT 1 FROM resources WHERE resource_id = $2 AND owner_id IN (SELECT role_id FROM closure)`,
+    [roleId, resourceId],
+  );
   return rows.length > 0;
 }
 
@@ -62,7 +72,8 @@ export function policiesRouter(services: Services): Router {
     const policy = identifierOf(req);
     const policyId = fullId(account, "policy", policy);
     // Conjur: invisible → 404; visible but not owned by the caller (or a role it has) → 403; bad depth/limit → 400, empty.
-    if (!(await isVisible(services.pool, caller.roleId, policyId))) throw errors.recordNotFound(account, "policy", policy);
+    if (!(await isVisible(services.pool, caller.roleId, policyId)))
+      throw errors.recordNotFound(account, "policy", policy);
     if (!(await ownsResource(services.pool, caller.roleId, policyId))) throw errors.forbidden();
     const depth = boundedParam(req, "depth", EFFECTIVE_POLICY_MAX_DEPTH);
     const limit = boundedParam(req, "limit", EFFECTIVE_POLICY_MAX_LIMIT);

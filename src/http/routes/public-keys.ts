@@ -20,7 +20,15 @@ export function publicKeysRouter(services: Services): Router {
     fullId(account, kind, identifier); // bounds the strings before they reach SQL
     if (req.get("authorization") !== undefined) await services.tokens.verifyHeader(req.get("authorization"));
     const keys = await latestPublicKeys(services.pool, services.aead, account, kind, identifier);
-    res.status(200).type("text/plain").send(`${keys.map((k) => k.trim()).join("\n").trim()}\n`);
+    res
+      .status(200)
+      .type("text/plain")
+      .send(
+        `${keys
+          .map((k) => k.trim())
+          .join("\n")
+          .trim()}\n`,
+      );
   });
   return router;
 }

@@ -1,6 +1,14 @@
 /** `/resources` (list, show, check, permitted_roles) and `/roles` (show, members, memberships, all). */
 import { Router, type Request, type Response } from "express";
-import { countVisible, describeResources, isVisible, listVisible, memberships, railsTime, roleRow } from "../../authz/introspection.js";
+import {
+  countVisible,
+  describeResources,
+  isVisible,
+  listVisible,
+  memberships,
+  railsTime,
+  roleRow,
+} from "../../authz/introspection.js";
 import { accessToOne, allRoles, hasRole, permittedRoles, resourceExists, roleExists } from "../../authz/permissions.js";
 import { fullId, makeFullRoleId, parseFullId, RESOURCE_KINDS, ROLE_KINDS } from "../../authz/ids.js";
 import { ApiError, errors } from "../../errors.js";
@@ -20,10 +28,15 @@ const fail = (error: ApiError): never => {
 function pagination(req: Request): { limit: number | undefined; offset: number } {
   const limit = queryString(req, "limit");
   const offset = queryString(req, "offset");
-  if (limit !== undefined && !/^[1-9]\d*$/.test(limit)) throw errors.argument("'limit' contains an invalid value. 'limit' must be a positive integer.");
+  if (limit !== undefined && !/^[1-9]\d*$/.test(limit))
+    throw errors.argument("'limit' contains an invalid value. 'limit' must be a positive integer.");
   const parsedOffset = offset === undefined ? 0 : boundedInteger(offset, 0);
-  if (parsedOffset === undefined) throw errors.argument(`'offset' contains an invalid value. 'offset' must be an integer from 0 to ${LIMITS.queryNumber}.`);
-  if (limit !== undefined && (limit.length > 10 || Number(limit) > LIST_LIMIT_MAX)) throw errors.argument(`'Limit' parameter must not exceed ${LIST_LIMIT_MAX}`);
+  if (parsedOffset === undefined)
+    throw errors.argument(
+      `'offset' contains an invalid value. 'offset' must be an integer from 0 to ${LIMITS.queryNumber}.`,
+    );
+  if (limit !== undefined && (limit.length > 10 || Number(limit) > LIST_LIMIT_MAX))
+    throw errors.argument(`'Limit' parameter must not exceed ${LIST_LIMIT_MAX}`);
   if (limit !== undefined) return { limit: Number(limit), offset: parsedOffset };
   return { limit: offset !== undefined ? 10 : LIST_LIMIT_MAX, offset: parsedOffset };
 }
@@ -38,7 +51,14 @@ function grantFilter(req: Request): GrantFilter {
 function optionalInteger(req: Request, name: string, min: number): number | undefined {
   const raw = queryString(req, name);
   if (raw === undefined) return undefined;
-  return boundedInteger(raw, min) ?? fail(errors.argument(`'${name}' contains an invalid value. '${name}' must be an integer from ${min} to ${LIMITS.queryNumber}.`));
+  return (
+    boundedInteger(raw, min) ??
+    fail(
+      errors.argument(
+        `'${name}' contains an invalid value. '${name}' must be an integer from ${min} to ${LIMITS.queryNumber}.`,
+      ),
+    )
+  );
 }
 
 /** The `{account}/{kind}/{identifier}` a request names, and its full id. */
@@ -61,16 +81,23 @@ export function resourcesRouter(services: Services): Router {
     const caller = callerOf(res);
     // The Go SDK sends the kind as a query parameter; the path form wins.
     const kind = (req.params.kind as string | undefined) ?? queryString(req, "kind");
-    if (kind !== undefined && !(RESOURCE_KINDS as readonly string[]).includes(kind)) throw errors.argument(`Invalid resource kind: ${kind}`);
+    if (kind !== undefined && !(RESOURCE_KINDS as readonly string[]).includes(kind))
+      throw errors.argument(`Invalid resource kind: ${kind}`);
     const account = req.params.account === undefined ? undefined : accountOf(req);
-    const query = { account, kind: account === undefined ? undefined : kind, search: queryString(req, "search"), ...pagination(req) };
+    const query = {
+      account,
+      kind: account === undefined ? undefined : kind,
+      search: queryString(req, "search"),
+      ...pagination(req),
+    };
     const subject = await listSubject(req, caller);
     if (isTrue(req, "count")) {
       const total = await countVisible(db, subject, { ...query, limit: undefined, offset: 0 });
       if (total === 0) await assertCallerExists(services, caller);
       // Conjur counts the page its search would return (Sequel counts the limited dataset): an
       // explicit limit and offset apply (offset alone pages by 10); the list's own cap does not.
-      const pageLimit = queryString(req, "limit") !== undefined || queryString(req, "offset") !== undefined ? query.limit : undefined;
+      const pageLimit =
+        queryString(req, "limit") !== undefined || queryString(req, "offset") !== undefined ? query.limit : undefined;
       const afterOffset = Math.max(0, total - query.offset);
       res.json({ count: pageLimit === undefined ? afterOffset : Math.min(afterOffset, pageLimit) });
       return;
@@ -102,12 +129,14 @@ export function resourcesRouter(services: Services): Router {
         if (!parseFullId(roleParam) || !(await hasRole(db, caller.roleId, roleParam))) throw errors.forbidden();
         subject = roleParam;
       }
-      if (!(await isVisible(db, caller.roleId, id))) throw await notVisible(id, caller, () => errors.recordNotFound(account, kind, identifier));
+      if (!(await isVisible(db, caller.roleId, id)))
+        throw await notVisible(id, caller, () => errors.recordNotFound(account, kind, identifier));
       const access = await accessToOne(db, subject, id, privilege);
       res.status(access.allowed ? 204 : 404).end();
       return;
     }
-    if (!(await isVisible(db, caller.roleId, id))) throw await notVisible(id, caller, () => errors.recordNotFound(account, kind, identifier));
+    if (!(await isVisible(db, caller.roleId, id)))
+      throw await notVisible(id, caller, () => errors.recordNotFound(account, kind, identifier));
     if (hasQuery(req, "permitted_roles")) {
       const privilege = queryString(req, "privilege");
       if (!privilege) throw errors.argument("privilege");
@@ -124,9 +153,12 @@ export function resourcesRouter(services: Services): Router {
     const { account, kind, identifier, id } = targetOf(req);
     const role = (ROLE_KINDS as readonly string[]).includes(kind) ? await roleRow(db, id) : undefined;
     if (!role || !(await isVisible(db, caller.roleId, id))) throw errors.recordNotFound(account, kind, identifier);
-    const counted = <T>(items: T[]): T[] | { count: number } => (isTrue(req, "count") ? { count: items.length } : items);
+    const counted = <T>(items: T[]): T[] | { count: number } =>
+      isTrue(req, "count") ? { count: items.length } : items;
     if (hasQuery(req, "all")) {
-      const filter = queryList(req, "filter")?.map((f) => makeFullRoleId(f, account) ?? fail(errors.argument(`Expected at least 2 tokens in ${f}`)));
+      const filter = queryList(req, "filter")?.map(
+        (f) => makeFullRoleId(f, account) ?? fail(errors.argument(`Expected at least 2 tokens in ${f}`)),
+      );
       const all = await allRoles(db, id);
       res.json(counted(filter ? all.filter((r) => filter.includes(r)) : all));
     } else if (hasQuery(req, "memberships")) {
@@ -136,7 +168,12 @@ export function resourcesRouter(services: Services): Router {
       if (isTrue(req, "count")) res.json({ count: members.length });
       else res.json(pageGrants(members, optionalInteger(req, "limit", 1), optionalInteger(req, "offset", 0)));
     } else {
-      res.json({ created_at: railsTime(role.created_at), id, ...(role.policy_id ? { policy: role.policy_id } : {}), members: await memberships(db, "role_id", id) });
+      res.json({
+        created_at: railsTime(role.created_at),
+        id,
+        ...(role.policy_id ? { policy: role.policy_id } : {}),
+        members: await memberships(db, "role_id", id),
+      });
     }
   });
 

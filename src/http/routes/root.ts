@@ -17,7 +17,9 @@ export function rootRouter(): Router {
     }
     res
       .type("text/html")
-      .send(`<!DOCTYPE html>\n<html><head><title>Strongroom</title></head><body><h1>Strongroom</h1><p>A Conjur-compatible secrets server.</p><dl><dt>API</dt><dd>Version ${CONJUR_API_VERSION}</dd></dl></body></html>\n`);
+      .send(
+        `<!DOCTYPE html>\n<html><head><title>Strongroom</title></head><body><h1>Strongroom</h1><p>A Conjur-compatible secrets server.</p><dl><dt>API</dt><dd>Version ${CONJUR_API_VERSION}</dd></dl></body></html>\n`,
+      );
   });
   return router;
 }

@@ -40,19 +40,28 @@ function batchIds(req: Request): string[] {
 export function secretsRouter(services: Services): Router {
   const router = Router();
   const auth = requireToken(services);
-  const deps = { pool: services.pool, db: services.pool, aead: services.aead, keep: services.config.secretVersionsKept };
+  const deps = {
+    pool: services.pool,
+    db: services.pool,
+    aead: services.aead,
+    keep: services.config.secretVersionsKept,
+  };
 
   router.post(VARIABLE_PATH, auth, async (req: Request, res: Response) => {
     const id = variableId(req);
     const caller = callerOf(res);
     if (hasQuery(req, "expirations")) {
       const context = auditContext(req, res, "clear-expirations", { resource: id });
-      await services.audit.aroundCommit(context, (beforeCommit) => clearExpirations({ ...deps, beforeCommit }, caller.roleId, id));
+      await services.audit.aroundCommit(context, (beforeCommit) =>
+        clearExpirations({ ...deps, beforeCommit }, caller.roleId, id),
+      );
       res.status(201).end();
       return;
     }
     const context = auditContext(req, res, "write-secret", { resource: id });
-    const result = await services.audit.aroundCommit(context, (beforeCommit) => addVersion({ ...deps, beforeCommit }, caller.roleId, id, rawBody(req)));
+    const result = await services.audit.aroundCommit(context, (beforeCommit) =>
+      addVersion({ ...deps, beforeCommit }, caller.roleId, id, rawBody(req)),
+    );
     if (result.created) services.metrics.secretsWritten.inc();
     res.status(201).end();
   });
@@ -61,9 +70,12 @@ export function secretsRouter(services: Services): Router {
     const id = variableId(req);
     const caller = callerOf(res);
     const versionParam = queryString(req, "version");
-    if (hasQuery(req, "version") && !/^[1-9]\d{0,8}$/.test(versionParam ?? "")) throw errors.argument("invalid type for parameter 'version'");
+    if (hasQuery(req, "version") && !/^[1-9]\d{0,8}$/.test(versionParam ?? ""))
+      throw errors.argument("invalid type for parameter 'version'");
     const context = auditContext(req, res, "read-secret", { resource: id });
-    const secret = await services.audit.around(context, () => fetchSecret(deps, caller.roleId, id, versionParam ? Number(versionParam) : null));
+    const secret = await services.audit.around(context, () =>
+      fetchSecret(deps, caller.roleId, id, versionParam ? Number(versionParam) : null),
+    );
     services.metrics.secretsRead.inc();
     res.status(200).type(secret.mimeType).send(secret.value);
   });
@@ -74,7 +86,10 @@ export function secretsRouter(services: Services): Router {
     // One audit record per variable, written (one write) before any value leaves.
     const context = auditContext(req, res, "read-secret");
     const result = await fetchBatchAccounted(deps, caller.roleId, ids).catch(async (err: unknown) => {
-      await services.audit.recordEach(context, [...new Set(ids)].map((id) => [id, reasonOf(err)] as const));
+      await services.audit.recordEach(
+        context,
+        [...new Set(ids)].map((id) => [id, reasonOf(err)] as const),
+      );
       throw err;
     });
     if ("error" in result) {
@@ -84,7 +99,10 @@ export function secretsRouter(services: Services): Router {
     const values = result.values;
     const base64 = acceptsBase64Exactly(req);
     const unencodable = !base64 && [...values.values()].some((value) => !isUtf8(value));
-    await services.audit.recordEach(context, [...values.keys()].map((id) => [id, unencodable ? "406 not_acceptable" : undefined] as const));
+    await services.audit.recordEach(
+      context,
+      [...values.keys()].map((id) => [id, unencodable ? "406 not_acceptable" : undefined] as const),
+    );
     if (unencodable) throw errors.notAcceptable();
     const body: Record<string, string> = {};
     for (const [id, value] of values) body[id] = base64 ? value.toString("base64") : value.toString("utf8");

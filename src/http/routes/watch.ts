@@ -15,7 +15,12 @@ import { callerOf, requireToken } from "../middleware/authenticate.js";
 import { queryString } from "../params.js";
 import type { Services } from "../services.js";
 
-export const WATCH_LIMITS = Object.freeze({ ids: LIMITS.batchIds, cursorChars: 64, defaultTimeoutSeconds: 30, maxTimeoutSeconds: 300 });
+export const WATCH_LIMITS = Object.freeze({
+  ids: LIMITS.batchIds,
+  cursorChars: 64,
+  defaultTimeoutSeconds: 30,
+  maxTimeoutSeconds: 300,
+});
 
 function watchIds(req: Request): string[] {
   const raw = queryString(req, "variable_ids") ?? "";
@@ -30,7 +35,8 @@ function timeoutSeconds(req: Request): number {
   const raw = queryString(req, "timeout");
   if (raw === undefined) return WATCH_LIMITS.defaultTimeoutSeconds;
   const n = /^\d{1,4}$/.test(raw) ? Number(raw) : 0;
-  if (n < 1 || n > WATCH_LIMITS.maxTimeoutSeconds) throw errors.argument(`timeout must be an integer from 1 to ${WATCH_LIMITS.maxTimeoutSeconds} (seconds)`);
+  if (n < 1 || n > WATCH_LIMITS.maxTimeoutSeconds)
+    throw errors.argument(`timeout must be an integer from 1 to ${WATCH_LIMITS.maxTimeoutSeconds} (seconds)`);
   return n;
 }
 

@@ -18,7 +18,15 @@ export interface WebhookServer {
   close(): Promise<void>;
 }
 
-export async function startWebhookServer(opts: { port: number; host: string; cert: Buffer; key: Buffer; metrics: Metrics; log: Logger; agent?: AgentInjectionOptions }): Promise<WebhookServer> {
+export async function startWebhookServer(opts: {
+  port: number;
+  host: string;
+  cert: Buffer;
+  key: Buffer;
+  metrics: Metrics;
+  log: Logger;
+  agent?: AgentInjectionOptions;
+}): Promise<WebhookServer> {
   const app = express();
   app.disable("x-powered-by");
   app.use(express.json({ limit: "3mb" }));
@@ -32,7 +40,9 @@ export async function startWebhookServer(opts: { port: number; host: string; cer
     res.status(404).json({ error: { code: "not_found", message: "not found" } });
   });
   app.use((err: { status?: number }, _req: Request, res: Response, _next: unknown) => {
-    res.status(err.status && err.status < 500 ? err.status : 400).json({ error: { code: "bad_request", message: "malformed AdmissionReview" } });
+    res
+      .status(err.status && err.status < 500 ? err.status : 400)
+      .json({ error: { code: "bad_request", message: "malformed AdmissionReview" } });
   });
   const server = https.createServer({ cert: opts.cert, key: opts.key }, app);
   await new Promise<void>((ok, fail) => {

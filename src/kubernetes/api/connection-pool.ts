@@ -35,5 +35,7 @@ export function sharedDispatcher(connect: ConnectOptions | undefined, connection
   };
   const calls = new Agent({ ...options, connections });
   const watches = new Agent(options);
-  return calls.compose((dispatch) => (opts, handler) => (isWatch(opts.path) ? watches.dispatch(opts, handler) : dispatch(opts, handler)));
+  return calls.compose(
+    (dispatch) => (opts, handler) => (isWatch(opts.path) ? watches.dispatch(opts, handler) : dispatch(opts, handler)),
+  );
 }

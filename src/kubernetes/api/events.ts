@@ -103,7 +103,13 @@ export class EventRecorder {
         namespace: target.namespace,
         body: {
           metadata: { generateName: `${target.name}.`, namespace: target.namespace },
-          involvedObject: { kind: target.kind, apiVersion: target.apiVersion, namespace: target.namespace, name: target.name, ...(target.uid ? { uid: target.uid } : {}) },
+          involvedObject: {
+            kind: target.kind,
+            apiVersion: target.apiVersion,
+            namespace: target.namespace,
+            name: target.name,
+            ...(target.uid ? { uid: target.uid } : {}),
+          },
           reason,
           message,
           type,

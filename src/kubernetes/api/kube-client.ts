@@ -47,7 +47,12 @@ export function reuseConnections(config: k8s.KubeConfig): void {
     const key = patched.getAgentCacheKey(cluster);
     if (!cache.has(key)) {
       const planned = patched.createDispatcherOptions(cluster, options);
-      cache.set(key, planned.type === "agent" || planned.type === "none" ? sharedDispatcher(planned.connect) : original(cluster, options));
+      cache.set(
+        key,
+        planned.type === "agent" || planned.type === "none"
+          ? sharedDispatcher(planned.connect)
+          : original(cluster, options),
+      );
     }
     return cache.get(key);
   };

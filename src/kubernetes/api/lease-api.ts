@@ -9,7 +9,8 @@ const toDate = (v: unknown): Date | undefined => (v ? new Date(v as string | Dat
  * as toISOString() (three), which kube-apiserver refuses with 400 "cannot parse .025Z as
  * .000000" (found by the cluster tier, test/cluster): send the string ourselves.
  */
-export const microTime = (d: Date | undefined): string | undefined => d && d.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+export const microTime = (d: Date | undefined): string | undefined =>
+  d && d.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 
 export function leaseApi(api: CoordinationV1Api, namespace: string, name: string): LeaseApi {
   const body = (record: LeaseRecord, resourceVersion?: string): V1Lease => ({
@@ -17,7 +18,11 @@ export function leaseApi(api: CoordinationV1Api, namespace: string, name: string
     kind: "Lease",
     metadata: { name, namespace, ...(resourceVersion ? { resourceVersion } : {}) },
     // MicroTime on the wire; a string passes the client's serializer unchanged.
-    spec: { ...record, acquireTime: microTime(record.acquireTime) as never, renewTime: microTime(record.renewTime) as never },
+    spec: {
+      ...record,
+      acquireTime: microTime(record.acquireTime) as never,
+      renewTime: microTime(record.renewTime) as never,
+    },
   });
   const conflictIsFalse = async (write: () => Promise<unknown>): Promise<boolean> => {
     try {
@@ -49,6 +54,7 @@ export function leaseApi(api: CoordinationV1Api, namespace: string, name: string
       }
     },
     create: (record) => conflictIsFalse(() => api.createNamespacedLease({ namespace, body: body(record) })),
-    update: (record, resourceVersion) => conflictIsFalse(() => api.replaceNamespacedLease({ namespace, name, body: body(record, resourceVersion) })),
+    update: (record, resourceVersion) =>
+      conflictIsFalse(() => api.replaceNamespacedLease({ namespace, name, body: body(record, resourceVersion) })),
   };
 }

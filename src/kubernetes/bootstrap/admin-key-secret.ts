@@ -5,9 +5,19 @@
  */
 import type { SecretStore } from "./secret-store.js";
 
-export async function saveInitialAdminKey(store: SecretStore, name: string, account: string, apiKey: string): Promise<"created" | "replaced"> {
+export async function saveInitialAdminKey(
+  store: SecretStore,
+  name: string,
+  account: string,
+  apiKey: string,
+): Promise<"created" | "replaced"> {
   const data = { account: Buffer.from(account), login: Buffer.from("admin"), "api-key": Buffer.from(apiKey) };
-  const meta = { component: "initial-admin", annotations: { "strongroom.io/note": "Initial admin API key. Read it once, store it safely, then delete this Secret." } };
+  const meta = {
+    component: "initial-admin",
+    annotations: {
+      "strongroom.io/note": "Initial admin API key. Read it once, store it safely, then delete this Secret.",
+    },
+  };
   if (await store.create(name, data, meta)) return "created";
   // The account did not exist until now, so a key already in this Secret cannot authenticate
   // (left by an earlier database): replacing it loses nothing.

@@ -17,11 +17,24 @@ export interface ServingCertificate {
 const DAY_MS = 86_400_000;
 
 function keyPair(): { publicKey: forge.pki.rsa.PublicKey; privateKey: forge.pki.rsa.PrivateKey; privatePem: string } {
-  const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048, publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs8", format: "pem" } });
-  return { publicKey: forge.pki.publicKeyFromPem(publicKey), privateKey: forge.pki.privateKeyFromPem(privateKey), privatePem: privateKey };
+  const { publicKey, privateKey } = generateKeyPairSync("rsa", {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: "spki", format: "pem" },
+    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+  });
+  return {
+    publicKey: forge.pki.publicKeyFromPem(publicKey),
+    privateKey: forge.pki.privateKeyFromPem(privateKey),
+    privatePem: privateKey,
+  };
 }
 
-function baseCertificate(publicKey: forge.pki.PublicKey, commonName: string, validityDays: number, now: Date): forge.pki.Certificate {
+function baseCertificate(
+  publicKey: forge.pki.PublicKey,
+  commonName: string,
+  validityDays: number,
+  now: Date,
+): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
   // A positive 128-bit serial (leading byte below 0x80), as RFC 5280 asks.
@@ -32,7 +45,12 @@ function baseCertificate(publicKey: forge.pki.PublicKey, commonName: string, val
   return cert;
 }
 
-export function issueServingCertificate(opts: { caName: string; dnsNames: string[]; validityDays: number; now?: Date }): ServingCertificate {
+export function issueServingCertificate(opts: {
+  caName: string;
+  dnsNames: string[];
+  validityDays: number;
+  now?: Date;
+}): ServingCertificate {
   const now = opts.now ?? new Date();
   const ca = keyPair();
   const caCert = baseCertificate(ca.publicKey, opts.caName, opts.validityDays, now);
@@ -53,15 +71,27 @@ export function issueServingCertificate(opts: { caName: string; dnsNames: string
     { name: "extKeyUsage", serverAuth: true },
     // An IP address (a webhook called by URL, e.g. https://127.0.0.1:8443) must be an IP SAN: TLS
     // clients never match an IP against a DNS name.
-    { name: "subjectAltName", altNames: opts.dnsNames.map((value) => (isIP(value) ? { type: 7, ip: value } : { type: 2, value })) },
+    {
+      name: "subjectAltName",
+      altNames: opts.dnsNames.map((value) => (isIP(value) ? { type: 7, ip: value } : { type: 2, value })),
+    },
     { name: "subjectKeyIdentifier" },
     { name: "authorityKeyIdentifier", keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
   cert.sign(ca.privateKey, forge.md.sha256.create());
-  return { caPem: forge.pki.certificateToPem(caCert), certPem: forge.pki.certificateToPem(cert), keyPem: leaf.privatePem };
+  return {
+    caPem: forge.pki.certificateToPem(caCert),
+    certPem: forge.pki.certificateToPem(cert),
+    keyPem: leaf.privatePem,
+  };
 }
 
 /** The DNS names a Service is reached by from inside the cluster. */
 export function serviceDnsNames(service: string, namespace: string): string[] {
-  return [`${service}.${namespace}.svc`, `${service}.${namespace}`, service, `${service}.${namespace}.svc.cluster.local`];
+  return [
+    `${service}.${namespace}.svc`,
+    `${service}.${namespace}`,
+    service,
+    `${service}.${namespace}.svc.cluster.local`,
+  ];
 }

@@ -18,18 +18,32 @@ export interface DataKeyOptions {
 
 function problemWith(value: Buffer | undefined): string | undefined {
   if (!value) return `has no '${DATA_KEY_FIELD}' entry`;
-  return Buffer.from(value.toString("utf8").trim(), "base64").length === 32 ? undefined : `its '${DATA_KEY_FIELD}' is not the base64 of 32 bytes`;
+  return Buffer.from(value.toString("utf8").trim(), "base64").length === 32
+    ? undefined
+    : `its '${DATA_KEY_FIELD}' is not the base64 of 32 bytes`;
 }
 
 /** The base64 data key from the named Secret, created when absent. */
-export async function ensureDataKeySecret(store: SecretStore, name: string, opts: DataKeyOptions): Promise<{ dataKey: string; created: boolean }> {
+export async function ensureDataKeySecret(
+  store: SecretStore,
+  name: string,
+  opts: DataKeyOptions,
+): Promise<{ dataKey: string; created: boolean }> {
   const { data, created } = await ensureSecret(
     store,
     name,
-    { component: "data-key", annotations: { "strongroom.io/warning": "Losing this key loses every stored secret. Back it up; never let a GitOps tool manage it." } },
+    {
+      component: "data-key",
+      annotations: {
+        "strongroom.io/warning":
+          "Losing this key loses every stored secret. Back it up; never let a GitOps tool manage it.",
+      },
+    },
     async () => {
       if (!(await opts.mayCreate())) {
-        throw new BootstrapError(`the data-key Secret ${name} is missing but the database already holds encrypted data: restore the Secret from your backup (a new key cannot read the data)`);
+        throw new BootstrapError(
+          `the data-key Secret ${name} is missing but the database already holds encrypted data: restore the Secret from your backup (a new key cannot read the data)`,
+        );
       }
       return { [DATA_KEY_FIELD]: Buffer.from(generateDataKey()) };
     },

@@ -53,36 +53,69 @@ async function explained<T>(what: string, step: () => Promise<T>): Promise<T> {
   }
 }
 
-export function kubernetesBootstrap(opts: { namespace: string; log: Logger; kubeConfig?: k8s.KubeConfig; store?: SecretStore; webhookConfigs?: WebhookConfigApi }): KubernetesBootstrap {
+export function kubernetesBootstrap(opts: {
+  namespace: string;
+  log: Logger;
+  kubeConfig?: k8s.KubeConfig;
+  store?: SecretStore;
+  webhookConfigs?: WebhookConfigApi;
+}): KubernetesBootstrap {
   const { log, namespace } = opts;
   const config = opts.kubeConfig ?? (opts.store && opts.webhookConfigs ? undefined : defaultKubeConfig());
   const store = opts.store ?? kubeSecretStore(config!.makeApiClient(k8s.CoreV1Api), namespace);
-  const webhookConfigs = opts.webhookConfigs ?? kubeWebhookConfigApi(config!.makeApiClient(k8s.AdmissionregistrationV1Api));
+  const webhookConfigs =
+    opts.webhookConfigs ?? kubeWebhookConfigApi(config!.makeApiClient(k8s.AdmissionregistrationV1Api));
   return {
     async dataKey(secretName, mayCreate) {
-      const { dataKey, created } = await explained("data key", () => ensureDataKeySecret(store, secretName, { mayCreate }));
-      if (created) log.warn({ secret: `${namespace}/${secretName}` }, "created the data-key Secret: back it up now (losing it loses every stored secret)");
+      const { dataKey, created } = await explained("data key", () =>
+        ensureDataKeySecret(store, secretName, { mayCreate }),
+      );
+      if (created)
+        log.warn(
+          { secret: `${namespace}/${secretName}` },
+          "created the data-key Secret: back it up now (losing it loses every stored secret)",
+        );
       else log.info({ secret: `${namespace}/${secretName}` }, "using the data key from its Secret");
       return dataKey;
     },
     async webhookTls(o) {
-      const { tls, created, patched } = await explained("webhook certificate", () => patiently("webhook certificate", () => ensureWebhookTls(store, webhookConfigs, o), log));
-      log.info({ secret: `${namespace}/${o.secretName}`, created, caBundlePatched: patched, webhookConfiguration: o.configName }, "webhook certificate ready");
+      const { tls, created, patched } = await explained("webhook certificate", () =>
+        patiently("webhook certificate", () => ensureWebhookTls(store, webhookConfigs, o), log),
+      );
+      log.info(
+        {
+          secret: `${namespace}/${o.secretName}`,
+          created,
+          caBundlePatched: patched,
+          webhookConfiguration: o.configName,
+        },
+        "webhook certificate ready",
+      );
       return tls;
     },
     keepCaBundle(configName, caPem, intervalMs) {
       const timer = setInterval(() => {
         ensureCaBundle(webhookConfigs, configName, caPem).then(
-          (patched) => patched && log.warn({ webhookConfiguration: configName }, "caBundle was missing or different: restored it"),
-          (err: unknown) => log.warn({ err: (err as Error).message, webhookConfiguration: configName }, "could not check the webhook caBundle"),
+          (patched) =>
+            patched && log.warn({ webhookConfiguration: configName }, "caBundle was missing or different: restored it"),
+          (err: unknown) =>
+            log.warn(
+              { err: (err as Error).message, webhookConfiguration: configName },
+              "could not check the webhook caBundle",
+            ),
         );
       }, intervalMs);
       timer.unref();
       return () => clearInterval(timer);
     },
     async saveInitialAdminKey(secretName, account, apiKey) {
-      const outcome = await explained("initial admin key", () => saveInitialAdminKey(store, secretName, account, apiKey));
-      log.info({ secret: `${namespace}/${secretName}`, account, outcome }, "initial admin API key written to its Secret (not to the log)");
+      const outcome = await explained("initial admin key", () =>
+        saveInitialAdminKey(store, secretName, account, apiKey),
+      );
+      log.info(
+        { secret: `${namespace}/${secretName}`, account, outcome },
+        "initial admin API key written to its Secret (not to the log)",
+      );
     },
   };
 }

@@ -10,14 +10,21 @@ import type { SecretData, SecretMeta, SecretStore } from "./secret-store.js";
  */
 const LABELS = { "app.kubernetes.io/part-of": "strongroom" };
 
-const encode = (data: SecretData): Record<string, string> => Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v.toString("base64")]));
-const decode = (data: Record<string, string> | undefined): SecretData => Object.fromEntries(Object.entries(data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64")]));
+const encode = (data: SecretData): Record<string, string> =>
+  Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v.toString("base64")]));
+const decode = (data: Record<string, string> | undefined): SecretData =>
+  Object.fromEntries(Object.entries(data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64")]));
 
 export function kubeSecretStore(core: k8s.CoreV1Api, namespace: string): SecretStore {
   const body = (name: string, data: SecretData, meta: SecretMeta): k8s.V1Secret => ({
     apiVersion: "v1",
     kind: "Secret",
-    metadata: { name, namespace, labels: { ...LABELS, "app.kubernetes.io/component": meta.component }, ...(meta.annotations ? { annotations: meta.annotations } : {}) },
+    metadata: {
+      name,
+      namespace,
+      labels: { ...LABELS, "app.kubernetes.io/component": meta.component },
+      ...(meta.annotations ? { annotations: meta.annotations } : {}),
+    },
     type: meta.type ?? "Opaque",
     data: encode(data),
   });

@@ -13,7 +13,9 @@ export function kubeWebhookConfigApi(api: k8s.AdmissionregistrationV1Api): Webho
         return (config.webhooks ?? []).map((w) => ({
           name: w.name,
           caBundle: w.clientConfig.caBundle,
-          service: w.clientConfig.service ? { name: w.clientConfig.service.name, namespace: w.clientConfig.service.namespace } : undefined,
+          service: w.clientConfig.service
+            ? { name: w.clientConfig.service.name, namespace: w.clientConfig.service.namespace }
+            : undefined,
           url: w.clientConfig.url,
         }));
       } catch (err) {

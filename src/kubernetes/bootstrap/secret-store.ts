@@ -42,7 +42,8 @@ export async function ensureSecret(
 ): Promise<{ data: SecretData; created: boolean }> {
   const check = (data: SecretData): SecretData => {
     const problem = valid(data);
-    if (problem) throw new BootstrapError(`Secret ${name} exists but ${problem}; fix or delete it (it is never overwritten)`);
+    if (problem)
+      throw new BootstrapError(`Secret ${name} exists but ${problem}; fix or delete it (it is never overwritten)`);
     return data;
   };
   const existing = await store.read(name);

@@ -17,16 +17,28 @@ export interface ServerMadeTls {
   stop(): void;
 }
 
-export async function serverMadeTls(config: Config, log: Logger, kubeConfig: KubeConfig | undefined): Promise<ServerMadeTls | undefined> {
+export async function serverMadeTls(
+  config: Config,
+  log: Logger,
+  kubeConfig: KubeConfig | undefined,
+): Promise<ServerMadeTls | undefined> {
   if (!config.webhookTlsSecret || !config.webhookConfig) return undefined;
   const boot = kubernetesBootstrap({ namespace: config.namespace, log, ...(kubeConfig ? { kubeConfig } : {}) });
-  const tls = await boot.webhookTls({ secretName: config.webhookTlsSecret, configName: config.webhookConfig, validityDays: config.webhookCertDays });
+  const tls = await boot.webhookTls({
+    secretName: config.webhookTlsSecret,
+    configName: config.webhookConfig,
+    validityDays: config.webhookCertDays,
+  });
   const stop = boot.keepCaBundle(config.webhookConfig, tls.caPem, CA_BUNDLE_CHECK_MS);
   return { tls: { cert: Buffer.from(tls.certPem), key: Buffer.from(tls.keyPem) }, caPem: tls.caPem, stop };
 }
 
 /** Where a new account's admin key goes instead of stdout; undefined keeps the printed line. */
-export function initialAdminKeySink(config: Config, log: Logger, kubeConfig: KubeConfig | undefined): ((apiKey: string) => Promise<void>) | undefined {
+export function initialAdminKeySink(
+  config: Config,
+  log: Logger,
+  kubeConfig: KubeConfig | undefined,
+): ((apiKey: string) => Promise<void>) | undefined {
   const secretName = config.adminKeySecret;
   if (!secretName) return undefined;
   const boot = kubernetesBootstrap({ namespace: config.namespace, log, ...(kubeConfig ? { kubeConfig } : {}) });

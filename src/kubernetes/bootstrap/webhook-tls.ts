@@ -38,13 +38,22 @@ function problemWith(data: SecretData): string | undefined {
 }
 
 /** The names the API server calls the webhook by: its Service's, or its URL's host (chart value webhook.url). */
-async function webhookNames(api: WebhookConfigApi, configName: string): Promise<{ caName: string; dnsNames: string[] }> {
+async function webhookNames(
+  api: WebhookConfigApi,
+  configName: string,
+): Promise<{ caName: string; dnsNames: string[] }> {
   const entries = await api.read(configName);
-  if (!entries) throw new NotReadyError(`MutatingWebhookConfiguration ${configName} not found (it names the Service the certificate is for)`);
+  if (!entries)
+    throw new NotReadyError(
+      `MutatingWebhookConfiguration ${configName} not found (it names the Service the certificate is for)`,
+    );
   const service = entries.find((e) => e.service)?.service;
   if (service) return { caName: `${service.name}-ca`, dnsNames: serviceDnsNames(service.name, service.namespace) };
   const url = entries.find((e) => e.url)?.url;
-  if (!url) throw new BootstrapError(`MutatingWebhookConfiguration ${configName} has no webhook with clientConfig.service or clientConfig.url`);
+  if (!url)
+    throw new BootstrapError(
+      `MutatingWebhookConfiguration ${configName} has no webhook with clientConfig.service or clientConfig.url`,
+    );
   // URL.hostname keeps an IPv6 address in brackets; a SAN holds it bare.
   const host = new URL(url).hostname.replace(/^\[(.*)\]$/, "$1");
   return { caName: `${configName}-ca`, dnsNames: [host] };
@@ -73,11 +82,19 @@ export async function ensureWebhookTls(
     async () => {
       const names = await webhookNames(api, opts.configName);
       const issued = issueServingCertificate({ ...names, validityDays: opts.validityDays });
-      return { "ca.crt": Buffer.from(issued.caPem), "tls.crt": Buffer.from(issued.certPem), "tls.key": Buffer.from(issued.keyPem) };
+      return {
+        "ca.crt": Buffer.from(issued.caPem),
+        "tls.crt": Buffer.from(issued.certPem),
+        "tls.key": Buffer.from(issued.keyPem),
+      };
     },
     problemWith,
   );
-  const tls = { caPem: data["ca.crt"]!.toString(), certPem: data["tls.crt"]!.toString(), keyPem: data["tls.key"]!.toString() };
+  const tls = {
+    caPem: data["ca.crt"]!.toString(),
+    certPem: data["tls.crt"]!.toString(),
+    keyPem: data["tls.key"]!.toString(),
+  };
   const patched = await ensureCaBundle(api, opts.configName, tls.caPem);
   return { tls, created, patched };
 }

@@ -64,20 +64,30 @@ export function parseInjection(annotations: Record<string, string>): InjectionSp
     }
   }
   const mountPath = annotations[`${PREFIX}mount-path`] ?? DEFAULT_MOUNT_PATH;
-  if (!mountPath.startsWith("/") || mountPath.includes("..") || mountPath.includes(":")) problems.push(`'${PREFIX}mount-path' must be an absolute path without '..' or ':'`);
+  if (!mountPath.startsWith("/") || mountPath.includes("..") || mountPath.includes(":"))
+    problems.push(`'${PREFIX}mount-path' must be an absolute path without '..' or ':'`);
   const refreshText = annotations[`${PREFIX}refresh-interval`];
   const refreshMs = refreshText === undefined ? DEFAULT_REFRESH_MS : parseDuration(refreshText);
-  if (refreshMs === undefined || refreshMs < 1000) problems.push(`'${PREFIX}refresh-interval' must be a duration of at least 1s such as 30s or 5m`);
+  if (refreshMs === undefined || refreshMs < 1000)
+    problems.push(`'${PREFIX}refresh-interval' must be a duration of at least 1s such as 30s or 5m`);
   const containersText = annotations[`${PREFIX}containers`];
-  const containers = containersText?.split(",").map((c) => c.trim()).filter(Boolean);
+  const containers = containersText
+    ?.split(",")
+    .map((c) => c.trim())
+    .filter(Boolean);
   const binding = annotations[`${PREFIX}binding`];
-  if (binding !== undefined && !DNS_NAME.test(binding)) problems.push(`'${PREFIX}binding' must be the name of a SecretBinding`);
+  if (binding !== undefined && !DNS_NAME.test(binding))
+    problems.push(`'${PREFIX}binding' must be the name of a SecretBinding`);
   const host = annotations[`${PREFIX}host`];
   if (host !== undefined && !host.trim()) problems.push(`'${PREFIX}host' may not be empty`);
   const rendered = parseRenderedFiles(annotations, PREFIX, problems);
   if (rendered.mode !== "secret" && binding !== undefined) problems.push(`'${PREFIX}binding' needs inject-mode secret`);
-  for (const name of envKeyCollisions(rendered)) problems.push(`file '${envSecretKey(name)}' would share its Secret key with '${PREFIX}env.${name}'; rename the file`);
-  if (!rendered.files.length && !Object.keys(rendered.env).length && binding === undefined) problems.push(`no secrets requested: add '${PREFIX}secret.<file>: <variable id>' or '${PREFIX}binding'`);
+  for (const name of envKeyCollisions(rendered))
+    problems.push(
+      `file '${envSecretKey(name)}' would share its Secret key with '${PREFIX}env.${name}'; rename the file`,
+    );
+  if (!rendered.files.length && !Object.keys(rendered.env).length && binding === undefined)
+    problems.push(`no secrets requested: add '${PREFIX}secret.<file>: <variable id>' or '${PREFIX}binding'`);
   if (problems.length) return { problems };
   return { files, host: host?.trim(), mountPath, refreshMs: refreshMs!, containers, binding, rendered };
 }

@@ -12,7 +12,13 @@ export const INJECT_MODES = ["secret", "agent", "init"] as const;
 export type InjectMode = (typeof INJECT_MODES)[number];
 
 /** Per-file annotation prefixes and the field of FileAnnotations each fills. */
-export const FILE_KEYS: Record<string, keyof FileAnnotations> = { "secret.": "secret", "secrets.": "secrets", "format.": "format", "template.": "template", "file-mode.": "mode" };
+export const FILE_KEYS: Record<string, keyof FileAnnotations> = {
+  "secret.": "secret",
+  "secrets.": "secrets",
+  "format.": "format",
+  "template.": "template",
+  "file-mode.": "mode",
+};
 
 export interface RenderedFiles {
   mode: InjectMode;
@@ -24,10 +30,15 @@ export interface RenderedFiles {
 }
 
 /** `annotations` are the pod's, prefix stripped. Problems are pushed, never thrown. */
-export function parseRenderedFiles(annotations: Record<string, string>, prefix: string, problems: string[]): RenderedFiles {
+export function parseRenderedFiles(
+  annotations: Record<string, string>,
+  prefix: string,
+  problems: string[],
+): RenderedFiles {
   const modeText = annotations[`${prefix}inject-mode`] ?? "secret";
   const mode = (INJECT_MODES as readonly string[]).includes(modeText) ? (modeText as InjectMode) : "secret";
-  if (mode !== modeText) problems.push(`'${prefix}inject-mode' must be one of ${INJECT_MODES.join(", ")}, got '${modeText.slice(0, 40)}'`);
+  if (mode !== modeText)
+    problems.push(`'${prefix}inject-mode' must be one of ${INJECT_MODES.join(", ")}, got '${modeText.slice(0, 40)}'`);
   const byFile: Record<string, FileAnnotations> = {};
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(annotations)) {
@@ -50,7 +61,8 @@ export function parseRenderedFiles(annotations: Record<string, string>, prefix: 
     }
     (byFile[file] ??= {})[FILE_KEYS[filePrefix]!] = value;
   }
-  if (Object.keys(env).length && mode !== "secret") problems.push(`'${prefix}env.<NAME>' needs inject-mode secret (environment variables come from a Secret)`);
+  if (Object.keys(env).length && mode !== "secret")
+    problems.push(`'${prefix}env.<NAME>' needs inject-mode secret (environment variables come from a Secret)`);
   const files: FileSpec[] = [];
   for (const [file, fileAnnotations] of Object.entries(byFile)) {
     try {

@@ -42,7 +42,12 @@ export function renderedContentKey(r: RenderedFiles): unknown[] | undefined {
   if (!hasRenderedContent(r)) return undefined;
   const groups = groupsOf(r)
     .sort((a, b) => a.file.localeCompare(b.file))
-    .map((f) => [f.file, f.format, f.entries.map((e) => [e.key, e.variableId]), r.annotationsByFile[f.file]?.template ?? null]);
+    .map((f) => [
+      f.file,
+      f.format,
+      f.entries.map((e) => [e.key, e.variableId]),
+      r.annotationsByFile[f.file]?.template ?? null,
+    ]);
   const env = Object.entries(r.env).sort(([a], [b]) => a.localeCompare(b));
   return [groups, env];
 }

@@ -16,7 +16,12 @@ import { renderedContentKey } from "./secret-layout.js";
  * joins the hash input only when present, so pods that use only `secret.<file>` keep
  * exactly the name they had before grouped files existed.
  */
-export function managedSecretName(namespace: string, identity: string, files: Record<string, string>, rendered?: unknown[]): string {
+export function managedSecretName(
+  namespace: string,
+  identity: string,
+  files: Record<string, string>,
+  rendered?: unknown[],
+): string {
   const parts: unknown[] = [namespace, identity, Object.entries(files).sort(([a], [b]) => a.localeCompare(b))];
   if (rendered !== undefined) parts.push(rendered);
   return `strongroom-${createHash("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 20)}`;
@@ -32,7 +37,16 @@ export function identityKey(spec: Pick<InjectionSpec, "host">, serviceAccountNam
 }
 
 /** The Secret a Secret-mode pod uses, or undefined when it asks for no file and no env (a binding only). */
-export function podSecretName(namespace: string, spec: Pick<InjectionSpec, "host" | "files" | "rendered">, serviceAccountName: string | undefined): string | undefined {
+export function podSecretName(
+  namespace: string,
+  spec: Pick<InjectionSpec, "host" | "files" | "rendered">,
+  serviceAccountName: string | undefined,
+): string | undefined {
   if (!spec.rendered.files.length && !Object.keys(spec.rendered.env).length) return undefined;
-  return managedSecretName(namespace, identityKey(spec, serviceAccountName), spec.files, renderedContentKey(spec.rendered));
+  return managedSecretName(
+    namespace,
+    identityKey(spec, serviceAccountName),
+    spec.files,
+    renderedContentKey(spec.rendered),
+  );
 }

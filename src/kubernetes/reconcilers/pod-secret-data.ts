@@ -16,11 +16,19 @@ const MAX_SECRET_BYTES = 1024 * 1024;
 
 /** Every variable id the Secret needs (files and env), once each. */
 export function podSecretVariables(spec: Spec): string[] {
-  return [...new Set([...spec.rendered.files.flatMap((f) => f.entries.map((e) => e.variableId)), ...Object.values(spec.rendered.env)])];
+  return [
+    ...new Set([
+      ...spec.rendered.files.flatMap((f) => f.entries.map((e) => e.variableId)),
+      ...Object.values(spec.rendered.env),
+    ]),
+  ];
 }
 
 /** Secret data (base64 values), or why it cannot be made — a message that names files and keys, never values. */
-export function podSecretData(spec: Spec, values: ReadonlyMap<string, Buffer>): { ok: true; data: Record<string, string> } | { ok: false; message: string } {
+export function podSecretData(
+  spec: Spec,
+  values: ReadonlyMap<string, Buffer>,
+): { ok: true; data: Record<string, string> } | { ok: false; message: string } {
   const data: Record<string, string> = {};
   try {
     for (const file of spec.rendered.files) data[file.file] = renderFile(file, values).toString("base64");
@@ -28,8 +36,13 @@ export function podSecretData(spec: Spec, values: ReadonlyMap<string, Buffer>): 
     if (err instanceof RenderError) return { ok: false, message: err.message };
     throw err;
   }
-  for (const [name, id] of Object.entries(spec.rendered.env)) data[envSecretKey(name)] = values.get(id)!.toString("base64");
+  for (const [name, id] of Object.entries(spec.rendered.env))
+    data[envSecretKey(name)] = values.get(id)!.toString("base64");
   const bytes = Object.values(data).reduce((sum, v) => sum + Buffer.byteLength(v, "base64"), 0);
-  if (bytes > MAX_SECRET_BYTES) return { ok: false, message: `the files and env come to ${bytes} bytes, more than a Secret holds (${MAX_SECRET_BYTES}); split them across pods or use inject-mode agent` };
+  if (bytes > MAX_SECRET_BYTES)
+    return {
+      ok: false,
+      message: `the files and env come to ${bytes} bytes, more than a Secret holds (${MAX_SECRET_BYTES}); split them across pods or use inject-mode agent`,
+    };
   return { ok: true, data };
 }

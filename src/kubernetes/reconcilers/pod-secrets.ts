@@ -15,7 +15,12 @@ import type { Logger } from "pino";
 import type { Aead } from "../../crypto/aead.js";
 import type { Queryable } from "../../storage/database.js";
 import type { Metrics } from "../../telemetry/metrics.js";
-import { parseInjection, SECRET_NAME_ANNOTATION, SECRET_VERSION_ANNOTATION, type InjectionSpec } from "../injection/annotations.js";
+import {
+  parseInjection,
+  SECRET_NAME_ANNOTATION,
+  SECRET_VERSION_ANNOTATION,
+  type InjectionSpec,
+} from "../injection/annotations.js";
 import { podSecretName } from "../injection/secret-name.js";
 import type { EventRecorder, EventTarget } from "../api/events.js";
 import { statusOf } from "../api/kube-client.js";
@@ -67,16 +72,30 @@ export class PodSecrets implements Reconciler {
       return DONE;
     }
     if (cached && !isOwnedBy(cached, PODS)) return this.#notOwned(key, pods, spec.refreshMs);
-    const resolution = await resolveVariables(this.deps, { namespace, serviceAccount: pods[0]!.spec?.serviceAccountName || "default", host: spec.host }, podSecretVariables(spec));
+    const resolution = await resolveVariables(
+      this.deps,
+      { namespace, serviceAccount: pods[0]!.spec?.serviceAccountName || "default", host: spec.host },
+      podSecretVariables(spec),
+    );
     if (!resolution.ok) {
       if (resolution.reason !== "VariableNotFound" && cached) await deleteOwnedSecret(this.deps.core, cached, PODS);
-      await this.deps.failures.report({ key, reason: resolution.reason, message: resolution.message, targets: pods.map(podTarget) });
+      await this.deps.failures.report({
+        key,
+        reason: resolution.reason,
+        message: resolution.message,
+        targets: pods.map(podTarget),
+      });
       return { variables: resolution.variables, requeueAfterMs: Math.min(spec.refreshMs, DENIED_RETRY_MS) };
     }
     const rendered = podSecretData(spec, resolution.values);
     if (!rendered.ok) {
       // Like a missing variable: the last good Secret stays; a rotation (or the retry) tries again.
-      await this.deps.failures.report({ key, reason: "RenderFailed", message: rendered.message, targets: pods.map(podTarget) });
+      await this.deps.failures.report({
+        key,
+        reason: "RenderFailed",
+        message: rendered.message,
+        targets: pods.map(podTarget),
+      });
       return { variables: resolution.variables, requeueAfterMs: Math.min(spec.refreshMs, DENIED_RETRY_MS) };
     }
     this.deps.failures.clear(key);
@@ -85,17 +104,32 @@ export class PodSecrets implements Reconciler {
     if (!owners.length) return DONE;
     const written = await writeSecret(
       this.deps.core,
-      { namespace, name, data: rendered.data, owners: owners.map((p) => ({ apiVersion: "v1", kind: "Pod", name: p.metadata!.name!, uid: p.metadata!.uid! })), annotations: { "strongroom.io/identity": resolution.roleId } },
+      {
+        namespace,
+        name,
+        data: rendered.data,
+        owners: owners.map((p) => ({ apiVersion: "v1", kind: "Pod", name: p.metadata!.name!, uid: p.metadata!.uid! })),
+        annotations: { "strongroom.io/identity": resolution.roleId },
+      },
       PODS,
       cached,
       () => this.#mayCreate(namespace, name, owners),
     );
     if (written.outcome === "notOwned") return this.#notOwned(key, owners, spec.refreshMs, resolution.variables);
     if (written.outcome === "created") {
-      this.deps.events.record(workloadTarget(owners[0]!), "Normal", "SecretsInjected", `Secret ${name} created with ${spec.rendered.files.length} file(s) and ${Object.keys(spec.rendered.env).length} env variable(s) as ${resolution.roleId}`);
+      this.deps.events.record(
+        workloadTarget(owners[0]!),
+        "Normal",
+        "SecretsInjected",
+        `Secret ${name} created with ${spec.rendered.files.length} file(s) and ${Object.keys(spec.rendered.env).length} env variable(s) as ${resolution.roleId}`,
+      );
     }
     if (written.outcome === "updated" && written.resourceVersion) {
-      const targets = owners.map((p) => ({ namespace, name: p.metadata!.name!, current: p.metadata?.annotations?.[SECRET_VERSION_ANNOTATION] }));
+      const targets = owners.map((p) => ({
+        namespace,
+        name: p.metadata!.name!,
+        current: p.metadata?.annotations?.[SECRET_VERSION_ANNOTATION],
+      }));
       this.deps.nudger.nudge(targets, written.resourceVersion);
     }
     return { variables: resolution.variables, requeueAfterMs: spec.refreshMs };
@@ -132,31 +166,53 @@ export class PodSecrets implements Reconciler {
    * name its own namespace, service account, files and env give. A pod that names another
    * identity's Secret is ignored (and told so); it never becomes an owner or a source.
    */
-  #consistentPods(namespace: string, name: string, candidates: V1Pod[]): { pods: V1Pod[]; spec: InjectionSpec | undefined } {
+  #consistentPods(
+    namespace: string,
+    name: string,
+    candidates: V1Pod[],
+  ): { pods: V1Pod[]; spec: InjectionSpec | undefined } {
     const pods: V1Pod[] = [];
     let spec: InjectionSpec | undefined;
     for (const pod of candidates) {
       const parsed = parseInjection(pod.metadata?.annotations ?? {});
       // Agent and init pods have no Secret by design, whatever labels or annotations they carry.
       if (!("problems" in parsed) && parsed.rendered.mode !== "secret") continue;
-      const expected = "problems" in parsed ? undefined : podSecretName(namespace, parsed, pod.spec?.serviceAccountName);
+      const expected =
+        "problems" in parsed ? undefined : podSecretName(namespace, parsed, pod.spec?.serviceAccountName);
       if (expected === name) {
         pods.push(pod);
         spec ??= parsed as InjectionSpec;
       } else {
         this.deps.metrics.denials.inc({ reason: "SecretNameMismatch" });
-        this.deps.events.record(podTarget(pod), "Warning", "SecretNameMismatch", `annotation ${SECRET_NAME_ANNOTATION} does not match this pod's identity and files; ignored`);
+        this.deps.events.record(
+          podTarget(pod),
+          "Warning",
+          "SecretNameMismatch",
+          `annotation ${SECRET_NAME_ANNOTATION} does not match this pod's identity and files; ignored`,
+        );
       }
     }
     return { pods, spec };
   }
 }
 
-const podTarget = (pod: V1Pod): EventTarget => ({ kind: "Pod", apiVersion: "v1", namespace: pod.metadata!.namespace!, name: pod.metadata!.name!, uid: pod.metadata!.uid });
+const podTarget = (pod: V1Pod): EventTarget => ({
+  kind: "Pod",
+  apiVersion: "v1",
+  namespace: pod.metadata!.namespace!,
+  name: pod.metadata!.name!,
+  uid: pod.metadata!.uid,
+});
 
 /** The pod's controller (ReplicaSet, StatefulSet, Job…) when it has one: one Event per workload, not per pod. */
 function workloadTarget(pod: V1Pod): EventTarget {
   const owner = pod.metadata?.ownerReferences?.find((o) => o.controller);
   if (!owner) return podTarget(pod);
-  return { kind: owner.kind, apiVersion: owner.apiVersion, namespace: pod.metadata!.namespace!, name: owner.name, uid: owner.uid };
+  return {
+    kind: owner.kind,
+    apiVersion: owner.apiVersion,
+    namespace: pod.metadata!.namespace!,
+    name: owner.name,
+    uid: owner.uid,
+  };
 }

@@ -15,12 +15,17 @@ type Denial = { ok: false; reason: string; message: string; variables: string[] 
 export type Resolution = { ok: true; roleId: string; data: Record<string, string>; variables: string[] } | Denial;
 
 /** Values by variable id as the annotations name it (relative to the account). */
-export type VariableResolution = { ok: true; roleId: string; values: Map<string, Buffer>; variables: string[] } | Denial;
+export type VariableResolution =
+  { ok: true; roleId: string; values: Map<string, Buffer>; variables: string[] } | Denial;
 
 type Deps = { db: Queryable; aead: Aead; account: string };
 type Subject = { namespace: string; serviceAccount: string; host: string | undefined };
 
-export async function resolveVariables(deps: Deps, subject: Subject, ids: readonly string[]): Promise<VariableResolution> {
+export async function resolveVariables(
+  deps: Deps,
+  subject: Subject,
+  ids: readonly string[],
+): Promise<VariableResolution> {
   const unique = [...new Set(ids)];
   const variables = unique.map((v) => fullId(deps.account, "variable", v));
   const identity = await resolveIdentity(deps.db, deps.account, subject);
@@ -31,8 +36,20 @@ export async function resolveVariables(deps: Deps, subject: Subject, ids: readon
     return { ok: true, roleId: identity.roleId, values, variables };
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
-    if (err.status === 403) return { ok: false, reason: "Forbidden", message: `${identity.roleId} may not execute every variable in ${variables.join(", ")}`, variables };
-    if (err.status === 404) return { ok: false, reason: "VariableNotFound", message: err.body?.error.message ?? "a variable is missing or empty", variables };
+    if (err.status === 403)
+      return {
+        ok: false,
+        reason: "Forbidden",
+        message: `${identity.roleId} may not execute every variable in ${variables.join(", ")}`,
+        variables,
+      };
+    if (err.status === 404)
+      return {
+        ok: false,
+        reason: "VariableNotFound",
+        message: err.body?.error.message ?? "a variable is missing or empty",
+        variables,
+      };
     throw err;
   }
 }
@@ -41,6 +58,7 @@ export async function resolveFiles(deps: Deps, subject: Subject, files: Record<s
   const resolution = await resolveVariables(deps, subject, Object.values(files));
   if (!resolution.ok) return resolution;
   const data: Record<string, string> = {};
-  for (const [file, variable] of Object.entries(files)) data[file] = resolution.values.get(variable)!.toString("base64");
+  for (const [file, variable] of Object.entries(files))
+    data[file] = resolution.values.get(variable)!.toString("base64");
   return { ok: true, roleId: resolution.roleId, data, variables: resolution.variables };
 }

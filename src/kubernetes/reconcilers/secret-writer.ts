@@ -74,7 +74,13 @@ export async function writeSecret(
     apiVersion: "v1",
     kind: "Secret",
     type: "Opaque",
-    metadata: { name: desired.name, namespace: desired.namespace, labels: { [MANAGED_BY_LABEL]: "strongroom" }, annotations: desired.annotations, ownerReferences: desired.owners },
+    metadata: {
+      name: desired.name,
+      namespace: desired.namespace,
+      labels: { [MANAGED_BY_LABEL]: "strongroom" },
+      annotations: desired.annotations,
+      ownerReferences: desired.owners,
+    },
     data: desired.data,
   };
   let current = cached;
@@ -90,9 +96,11 @@ export async function writeSecret(
         continue;
       }
     }
-    if (!isOwnedBy(current, claimant)) return { outcome: "notOwned", resourceVersion: current.metadata?.resourceVersion };
+    if (!isOwnedBy(current, claimant))
+      return { outcome: "notOwned", resourceVersion: current.metadata?.resourceVersion };
     const dataSame = sameData(current.data, desired.data);
-    if (dataSame && sameOwners(current.metadata?.ownerReferences, desired.owners)) return { outcome: "unchanged", resourceVersion: current.metadata?.resourceVersion };
+    if (dataSame && sameOwners(current.metadata?.ownerReferences, desired.owners))
+      return { outcome: "unchanged", resourceVersion: current.metadata?.resourceVersion };
     try {
       const replaced = await core.replaceNamespacedSecret({
         namespace: desired.namespace,
@@ -108,7 +116,9 @@ export async function writeSecret(
       if (!current) return { outcome: "gone", resourceVersion: undefined };
     }
   }
-  throw new SecretConflictError(`Secret ${desired.namespace}/${desired.name} kept changing under us (${ATTEMPTS} conflicts); will retry`);
+  throw new SecretConflictError(
+    `Secret ${desired.namespace}/${desired.name} kept changing under us (${ATTEMPTS} conflicts); will retry`,
+  );
 }
 
 /**
@@ -120,10 +130,15 @@ export async function deleteOwnedSecret(core: CoreV1Api, secret: V1Secret, claim
   if (!isOwnedBy(secret, claimant)) return false;
   const { namespace, name, uid, resourceVersion } = secret.metadata!;
   try {
-    await core.deleteNamespacedSecret({ namespace: namespace!, name: name!, body: { preconditions: { uid, resourceVersion } } });
+    await core.deleteNamespacedSecret({
+      namespace: namespace!,
+      name: name!,
+      body: { preconditions: { uid, resourceVersion } },
+    });
   } catch (err) {
     const status = statusOf(err);
-    if (status === 409) throw new SecretConflictError(`Secret ${namespace}/${name} changed before it could be deleted; will retry`);
+    if (status === 409)
+      throw new SecretConflictError(`Secret ${namespace}/${name} changed before it could be deleted; will retry`);
     if (status !== 404) throw err;
   }
   return true;

@@ -36,7 +36,11 @@ export interface LeaderElectionTimings {
   retryPeriodMs: number;
 }
 
-export const DEFAULT_TIMINGS: LeaderElectionTimings = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
+export const DEFAULT_TIMINGS: LeaderElectionTimings = {
+  leaseDurationMs: 15_000,
+  renewDeadlineMs: 10_000,
+  retryPeriodMs: 2_000,
+};
 
 export interface Clock {
   now(): number;
@@ -68,7 +72,11 @@ export function validateTimings(t: LeaderElectionTimings): string | undefined {
 }
 
 const sameRecord = (a: LeaseRecord | undefined, b: LeaseRecord): boolean =>
-  !!a && a.holderIdentity === b.holderIdentity && a.renewTime?.getTime() === b.renewTime?.getTime() && a.leaseTransitions === b.leaseTransitions && a.leaseDurationSeconds === b.leaseDurationSeconds;
+  !!a &&
+  a.holderIdentity === b.holderIdentity &&
+  a.renewTime?.getTime() === b.renewTime?.getTime() &&
+  a.leaseTransitions === b.leaseTransitions &&
+  a.leaseDurationSeconds === b.leaseDurationSeconds;
 
 export class LeaderElector {
   readonly #timings: LeaderElectionTimings;
@@ -156,7 +164,9 @@ export class LeaderElector {
     const durationMs = (current.record.leaseDurationSeconds || this.#timings.leaseDurationMs / 1000) * 1000;
     if (held && this.#observedAt + durationMs > now) return false;
     const mine = current.record.holderIdentity === identity;
-    const record = mine ? fresh(current.record.leaseTransitions, current.record.acquireTime) : fresh(current.record.leaseTransitions + 1, new Date(now));
+    const record = mine
+      ? fresh(current.record.leaseTransitions, current.record.acquireTime)
+      : fresh(current.record.leaseTransitions + 1, new Date(now));
     if (!(await this.api.update(record, current.resourceVersion))) return false;
     this.#observe(record, now);
     return true;
@@ -177,7 +187,10 @@ export class LeaderElector {
     try {
       const current = await this.api.get();
       if (current?.record.holderIdentity === this.opts.identity) {
-        await this.api.update({ ...current.record, holderIdentity: "", leaseDurationSeconds: 1, renewTime: new Date(this.#clock.now()) }, current.resourceVersion);
+        await this.api.update(
+          { ...current.record, holderIdentity: "", leaseDurationSeconds: 1, renewTime: new Date(this.#clock.now()) },
+          current.resourceVersion,
+        );
       }
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, "could not release the lease");

@@ -39,7 +39,13 @@ export class PodNudger {
   constructor(
     private readonly core: CoreV1Api,
     private readonly log: Logger,
-    private readonly opts: { perSecond: number; burst?: number; concurrency?: number; busy?: () => boolean; maxDeferMs?: number },
+    private readonly opts: {
+      perSecond: number;
+      burst?: number;
+      concurrency?: number;
+      busy?: () => boolean;
+      maxDeferMs?: number;
+    },
   ) {
     this.#tokens = opts.burst ?? opts.perSecond;
   }
@@ -85,7 +91,8 @@ export class PodNudger {
         this.#drain();
       });
     }
-    if (this.#pending.size && this.#tokens < 1) this.#wake(Math.ceil(((1 - this.#tokens) / this.opts.perSecond) * 1000));
+    if (this.#pending.size && this.#tokens < 1)
+      this.#wake(Math.ceil(((1 - this.#tokens) / this.opts.perSecond) * 1000));
   }
 
   /** Reconciles come first; past maxDeferMs of waiting, nudges go anyway. */
@@ -109,11 +116,19 @@ export class PodNudger {
 
   async #send(p: { namespace: string; name: string; version: string }): Promise<void> {
     try {
-      await this.core.patchNamespacedPod({ namespace: p.namespace, name: p.name, body: { metadata: { annotations: { [SECRET_VERSION_ANNOTATION]: p.version } } } }, mergePatch);
+      await this.core.patchNamespacedPod(
+        {
+          namespace: p.namespace,
+          name: p.name,
+          body: { metadata: { annotations: { [SECRET_VERSION_ANNOTATION]: p.version } } },
+        },
+        mergePatch,
+      );
       this.sent++;
     } catch (err) {
       // A pod gone meanwhile needs no nudge; anything else: the kubelet's own sync catches up.
-      if (statusOf(err) !== 404) this.log.warn({ pod: `${p.namespace}/${p.name}`, err: describeError(err) }, "could not nudge pod");
+      if (statusOf(err) !== 404)
+        this.log.warn({ pod: `${p.namespace}/${p.name}`, err: describeError(err) }, "could not nudge pod");
     }
   }
 }

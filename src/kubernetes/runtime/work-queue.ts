@@ -93,7 +93,14 @@ export class WorkQueue {
   addRateLimited(key: string): void {
     const failures = (this.#failures.get(key) ?? 0) + 1;
     this.#failures.set(key, failures);
-    this.addAfter(key, backoffMs(failures, { baseMs: this.opts.baseDelayMs ?? 250, maxMs: this.opts.maxDelayMs ?? 30_000 }, this.opts.random));
+    this.addAfter(
+      key,
+      backoffMs(
+        failures,
+        { baseMs: this.opts.baseDelayMs ?? 250, maxMs: this.opts.maxDelayMs ?? 30_000 },
+        this.opts.random,
+      ),
+    );
   }
 
   /** Forget a key's failures and anything scheduled for it. */

@@ -35,9 +35,17 @@ export const AGENT_HEALTH_PORT = 8099;
  */
 export const AGENT_COMMAND = ["node", "/app/dist/agent/main.js"];
 /** The lean agent peaks at about 64 MB RSS at start-up (bench/README.md, agents): request that, limit at twice it. */
-export const AGENT_RESOURCES: V1ResourceRequirements = { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "128Mi" } };
+export const AGENT_RESOURCES: V1ResourceRequirements = {
+  requests: { cpu: "10m", memory: "64Mi" },
+  limits: { memory: "128Mi" },
+};
 
-export function agentContainer(spec: InjectionSpec, pod: V1Pod, namespace: string, options: AgentInjectionOptions): V1Container {
+export function agentContainer(
+  spec: InjectionSpec,
+  pod: V1Pod,
+  namespace: string,
+  options: AgentInjectionOptions,
+): V1Container {
   const once = spec.rendered.mode === "init";
   const login = `host/${spec.host ?? `kubernetes/${namespace}/${pod.spec?.serviceAccountName || "default"}`}`;
   return {
@@ -64,21 +72,41 @@ export function agentContainer(spec: InjectionSpec, pod: V1Pod, namespace: strin
     ...(once
       ? {}
       : {
-          startupProbe: { httpGet: { path: "/health", port: AGENT_HEALTH_PORT }, periodSeconds: 1, failureThreshold: 600 },
+          startupProbe: {
+            httpGet: { path: "/health", port: AGENT_HEALTH_PORT },
+            periodSeconds: 1,
+            failureThreshold: 600,
+          },
           livenessProbe: { httpGet: { path: "/health/live", port: AGENT_HEALTH_PORT }, periodSeconds: 10 },
         }),
     resources: options.resources ?? AGENT_RESOURCES,
-    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ["ALL"] },
+    },
   };
 }
 
 /** Volumes, the agent container (first init container) and read-only mounts; idempotent by name. */
-export function agentPatch(pod: V1Pod, spec: InjectionSpec, namespace: string, chosen: string[], options: AgentInjectionOptions): PatchOperation[] {
+export function agentPatch(
+  pod: V1Pod,
+  spec: InjectionSpec,
+  namespace: string,
+  chosen: string[],
+  options: AgentInjectionOptions,
+): PatchOperation[] {
   const patch: PatchOperation[] = [];
   const volumes = pod.spec?.volumes ?? [];
   const wanted = [
     { name: FILES_VOLUME, emptyDir: { medium: "Memory" } },
-    { name: TOKEN_VOLUME, projected: { sources: [{ serviceAccountToken: { audience: options.audience, expirationSeconds: 3600, path: "token" } }] } },
+    {
+      name: TOKEN_VOLUME,
+      projected: {
+        sources: [{ serviceAccountToken: { audience: options.audience, expirationSeconds: 3600, path: "token" } }],
+      },
+    },
   ].filter((v) => !volumes.some((existing) => existing.name === v.name));
   if (wanted.length) {
     if (!pod.spec?.volumes) patch.push({ op: "add", path: "/spec/volumes", value: wanted });
@@ -87,14 +115,27 @@ export function agentPatch(pod: V1Pod, spec: InjectionSpec, namespace: string, c
   const inits = pod.spec?.initContainers;
   if (!inits?.some((c) => c.name === AGENT_CONTAINER)) {
     const container = agentContainer(spec, pod, namespace, options);
-    patch.push(inits ? { op: "add", path: "/spec/initContainers/0", value: container } : { op: "add", path: "/spec/initContainers", value: [container] });
+    patch.push(
+      inits
+        ? { op: "add", path: "/spec/initContainers/0", value: container }
+        : { op: "add", path: "/spec/initContainers", value: [container] },
+    );
   }
   const mount = { name: FILES_VOLUME, mountPath: spec.mountPath, readOnly: true };
   const addMounts = (list: V1Container[], field: "containers" | "initContainers", offset: number): void => {
     list.forEach((c, i) => {
-      if (c.name === AGENT_CONTAINER || !chosen.includes(c.name) || c.volumeMounts?.some((m) => m.name === FILES_VOLUME)) return;
+      if (
+        c.name === AGENT_CONTAINER ||
+        !chosen.includes(c.name) ||
+        c.volumeMounts?.some((m) => m.name === FILES_VOLUME)
+      )
+        return;
       const index = i + offset;
-      patch.push(c.volumeMounts ? { op: "add", path: `/spec/${field}/${index}/volumeMounts/-`, value: mount } : { op: "add", path: `/spec/${field}/${index}/volumeMounts`, value: [mount] });
+      patch.push(
+        c.volumeMounts
+          ? { op: "add", path: `/spec/${field}/${index}/volumeMounts/-`, value: mount }
+          : { op: "add", path: `/spec/${field}/${index}/volumeMounts`, value: [mount] },
+      );
     });
   };
   addMounts(pod.spec?.containers ?? [], "containers", 0);

@@ -5,14 +5,23 @@
  * containers, the managed label and the Secret-name annotation. Pure: no I/O.
  */
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
-import { MANAGED_LABEL, parseInjection, SECRET_NAME_ANNOTATION, VOLUME_NAME, wantsInjection } from "../injection/annotations.js";
+import {
+  MANAGED_LABEL,
+  parseInjection,
+  SECRET_NAME_ANNOTATION,
+  VOLUME_NAME,
+  wantsInjection,
+} from "../injection/annotations.js";
 import { needsVolumeItems, volumeItems } from "../injection/secret-layout.js";
 import { podSecretName } from "../injection/secret-name.js";
 import { agentPatch, type AgentInjectionOptions } from "./agent-patch.js";
 import { envPatch } from "./env-patch.js";
 
 export type PatchOperation = { op: "add" | "replace"; path: string; value: unknown };
-export type Mutation = { kind: "skip" } | { kind: "reject"; message: string } | { kind: "patch"; patch: PatchOperation[]; secretName: string | undefined };
+export type Mutation =
+  | { kind: "skip" }
+  | { kind: "reject"; message: string }
+  | { kind: "patch"; patch: PatchOperation[]; secretName: string | undefined };
 
 const pointer = (s: string): string => s.replaceAll("~", "~0").replaceAll("/", "~1");
 
@@ -20,29 +29,42 @@ export function mutatePod(pod: V1Pod, namespace: string, agent?: AgentInjectionO
   const annotations = pod.metadata?.annotations ?? {};
   if (!wantsInjection(annotations)) return { kind: "skip" };
   const spec = parseInjection(annotations);
-  if ("problems" in spec) return { kind: "reject", message: `strongroom: invalid annotations: ${spec.problems.join("; ")}` };
+  if ("problems" in spec)
+    return { kind: "reject", message: `strongroom: invalid annotations: ${spec.problems.join("; ")}` };
 
   const containers = pod.spec?.containers ?? [];
   const initContainers = pod.spec?.initContainers ?? [];
   const all = [...containers, ...initContainers].map((c) => c.name);
   const chosen = spec.containers ?? all;
   const unknown = chosen.filter((c) => !all.includes(c));
-  if (unknown.length) return { kind: "reject", message: `strongroom: strongroom.io/containers names no such container: ${unknown.join(", ")}` };
+  if (unknown.length)
+    return {
+      kind: "reject",
+      message: `strongroom: strongroom.io/containers names no such container: ${unknown.join(", ")}`,
+    };
   for (const c of [...containers, ...initContainers]) {
     if (c.volumeMounts?.some((m) => m.name === VOLUME_NAME && m.subPath)) {
-      return { kind: "reject", message: `strongroom: container '${c.name}' mounts ${VOLUME_NAME} with subPath, which never receives updates; mount the whole volume` };
+      return {
+        kind: "reject",
+        message: `strongroom: container '${c.name}' mounts ${VOLUME_NAME} with subPath, which never receives updates; mount the whole volume`,
+      };
     }
   }
 
   if (spec.rendered.mode !== "secret") {
-    if (!agent) return { kind: "reject", message: `strongroom: inject-mode ${spec.rendered.mode} needs the webhook's agent settings (--agent-image, --agent-server-url)` };
+    if (!agent)
+      return {
+        kind: "reject",
+        message: `strongroom: inject-mode ${spec.rendered.mode} needs the webhook's agent settings (--agent-image, --agent-server-url)`,
+      };
     return { kind: "patch", patch: agentPatch(pod, spec, namespace, chosen, agent), secretName: undefined };
   }
   const secretName = podSecretName(namespace, spec, pod.spec?.serviceAccountName);
   const patch: PatchOperation[] = [];
   const labels = pod.metadata?.labels;
   if (!labels) patch.push({ op: "add", path: "/metadata/labels", value: { [MANAGED_LABEL]: "true" } });
-  else if (labels[MANAGED_LABEL] !== "true") patch.push({ op: "add", path: `/metadata/labels/${pointer(MANAGED_LABEL)}`, value: "true" });
+  else if (labels[MANAGED_LABEL] !== "true")
+    patch.push({ op: "add", path: `/metadata/labels/${pointer(MANAGED_LABEL)}`, value: "true" });
   if (secretName && annotations[SECRET_NAME_ANNOTATION] !== secretName) {
     patch.push({ op: "add", path: `/metadata/annotations/${pointer(SECRET_NAME_ANNOTATION)}`, value: secretName });
   }
@@ -58,13 +80,21 @@ export function mutatePod(pod: V1Pod, namespace: string, agent?: AgentInjectionO
       ...(spec.binding ? [{ secret: { name: spec.binding, optional: false } }] : []),
     ];
     const volume = { name: VOLUME_NAME, projected: { sources, defaultMode: 0o440 } };
-    patch.push(volumes ? { op: "add", path: "/spec/volumes/-", value: volume } : { op: "add", path: "/spec/volumes", value: [volume] });
+    patch.push(
+      volumes
+        ? { op: "add", path: "/spec/volumes/-", value: volume }
+        : { op: "add", path: "/spec/volumes", value: [volume] },
+    );
   }
   const mount = { name: VOLUME_NAME, mountPath: spec.mountPath, readOnly: true };
   const addMounts = (list: V1Container[], field: "containers" | "initContainers"): void => {
     list.forEach((c, i) => {
       if (!chosen.includes(c.name) || c.volumeMounts?.some((m) => m.name === VOLUME_NAME)) return;
-      patch.push(c.volumeMounts ? { op: "add", path: `/spec/${field}/${i}/volumeMounts/-`, value: mount } : { op: "add", path: `/spec/${field}/${i}/volumeMounts`, value: [mount] });
+      patch.push(
+        c.volumeMounts
+          ? { op: "add", path: `/spec/${field}/${i}/volumeMounts/-`, value: mount }
+          : { op: "add", path: `/spec/${field}/${i}/volumeMounts`, value: [mount] },
+      );
     });
   };
   addMounts(containers, "containers");
@@ -72,9 +102,18 @@ export function mutatePod(pod: V1Pod, namespace: string, agent?: AgentInjectionO
   return withEnv(patch, pod, chosen, spec.rendered.env, secretName);
 }
 
-function withEnv(patch: PatchOperation[], pod: V1Pod, chosen: string[], env: Record<string, string>, secretName: string | undefined): Mutation {
+function withEnv(
+  patch: PatchOperation[],
+  pod: V1Pod,
+  chosen: string[],
+  env: Record<string, string>,
+  secretName: string | undefined,
+): Mutation {
   if (secretName && Object.keys(env).length) {
-    for (const [field, list] of [["containers", pod.spec?.containers ?? []], ["initContainers", pod.spec?.initContainers ?? []]] as const) {
+    for (const [field, list] of [
+      ["containers", pod.spec?.containers ?? []],
+      ["initContainers", pod.spec?.initContainers ?? []],
+    ] as const) {
       const ops = envPatch(list, field, chosen, env, secretName);
       if (typeof ops === "string") return { kind: "reject", message: `strongroom: ${ops}` };
       patch.push(...ops);

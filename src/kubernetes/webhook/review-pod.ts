@@ -15,10 +15,19 @@ export interface AdmissionReview {
   request?: { uid?: string; namespace?: string; operation?: string; object?: V1Pod; kind?: { kind?: string } };
 }
 
-export function reviewPod(review: AdmissionReview, metrics: Metrics, log: Logger, agent?: AgentInjectionOptions): object {
+export function reviewPod(
+  review: AdmissionReview,
+  metrics: Metrics,
+  log: Logger,
+  agent?: AgentInjectionOptions,
+): object {
   const request = review.request;
   const uid = request?.uid ?? "";
-  const respond = (response: Record<string, unknown>): object => ({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid, ...response } });
+  const respond = (response: Record<string, unknown>): object => ({
+    apiVersion: "admission.k8s.io/v1",
+    kind: "AdmissionReview",
+    response: { uid, ...response },
+  });
   if (!request?.object || request.kind?.kind !== "Pod" || (request.operation && request.operation !== "CREATE")) {
     metrics.injections.inc({ outcome: "skipped" });
     return respond({ allowed: true });
@@ -39,5 +48,9 @@ export function reviewPod(review: AdmissionReview, metrics: Metrics, log: Logger
   metrics.injections.inc({ outcome: "injected" });
   log.info({ namespace, pod: podName, secret: result.secretName }, "webhook injected pod");
   if (!result.patch.length) return respond({ allowed: true });
-  return respond({ allowed: true, patchType: "JSONPatch", patch: Buffer.from(JSON.stringify(result.patch)).toString("base64") });
+  return respond({
+    allowed: true,
+    patchType: "JSONPatch",
+    patch: Buffer.from(JSON.stringify(result.patch)).toString("base64"),
+  });
 }

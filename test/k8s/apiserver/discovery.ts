@@ -4,12 +4,17 @@ import { apiVersionOf, type ResourceType } from "./types.js";
 const VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 
 export function apiVersions(): object {
-  return { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: "127.0.0.1" }] };
+  return {
+    kind: "APIVersions",
+    versions: ["v1"],
+    serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: "127.0.0.1" }],
+  };
 }
 
 export function apiGroupList(types: ResourceType[]): object {
   const groups = new Map<string, Set<string>>();
-  for (const t of types) if (t.group) (groups.get(t.group) ?? groups.set(t.group, new Set()).get(t.group)!).add(t.version);
+  for (const t of types)
+    if (t.group) (groups.get(t.group) ?? groups.set(t.group, new Set()).get(t.group)!).add(t.version);
   return {
     kind: "APIGroupList",
     apiVersion: "v1",
@@ -35,12 +40,39 @@ export function apiResourceList(types: ResourceType[], group: string, version: s
     apiVersion: "v1",
     groupVersion: apiVersionOf(matching[0]!),
     resources: matching.flatMap((t) => [
-      { name: t.plural, singularName: t.singular, namespaced: t.namespaced, kind: t.kind, verbs: VERBS, ...(t.shortNames ? { shortNames: t.shortNames } : {}) },
-      ...(t.statusSubresource ? [{ name: `${t.plural}/status`, singularName: "", namespaced: t.namespaced, kind: t.kind, verbs: ["get", "patch", "update"] }] : []),
+      {
+        name: t.plural,
+        singularName: t.singular,
+        namespaced: t.namespaced,
+        kind: t.kind,
+        verbs: VERBS,
+        ...(t.shortNames ? { shortNames: t.shortNames } : {}),
+      },
+      ...(t.statusSubresource
+        ? [
+            {
+              name: `${t.plural}/status`,
+              singularName: "",
+              namespaced: t.namespaced,
+              kind: t.kind,
+              verbs: ["get", "patch", "update"],
+            },
+          ]
+        : []),
     ]),
   };
 }
 
 export function version(): object {
-  return { major: "1", minor: "33", gitVersion: "v1.33.0-strongroom-test", gitCommit: "0", gitTreeState: "clean", buildDate: "2026-01-01T00:00:00Z", goVersion: "go1.24", compiler: "gc", platform: "linux/amd64" };
+  return {
+    major: "1",
+    minor: "33",
+    gitVersion: "v1.33.0-strongroom-test",
+    gitCommit: "0",
+    gitTreeState: "clean",
+    buildDate: "2026-01-01T00:00:00Z",
+    goVersion: "go1.24",
+    compiler: "gc",
+    platform: "linux/amd64",
+  };
 }

@@ -25,7 +25,9 @@ function requirement(term: string): Requirement {
   if (m) {
     const values = m[3]!.split(",").map((v) => v.trim());
     const key = m[1]!;
-    return m[2] === "in" ? (l) => key in l && values.includes(l[key]!) : (l) => !(key in l) || !values.includes(l[key]!);
+    return m[2] === "in"
+      ? (l) => key in l && values.includes(l[key]!)
+      : (l) => !(key in l) || !values.includes(l[key]!);
   }
   m = /^([\w./-]+)\s*(==|=|!=)\s*([\w./-]*)$/.exec(term);
   if (m) {
@@ -45,7 +47,8 @@ export function labelMatcher(selector: string | null): (obj: KubeObject) => bool
 
 function fieldValue(obj: unknown, path: string): string {
   let cur: unknown = obj;
-  for (const part of path.split(".")) cur = cur && typeof cur === "object" ? (cur as Record<string, unknown>)[part] : undefined;
+  for (const part of path.split("."))
+    cur = cur && typeof cur === "object" ? (cur as Record<string, unknown>)[part] : undefined;
   return typeof cur === "string" || typeof cur === "number" || typeof cur === "boolean" ? String(cur) : "";
 }
 

@@ -86,7 +86,11 @@ export class TestApiServer {
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://x");
-    this.requests.push({ method: req.method ?? "", path: url.pathname + url.search, contentType: req.headers["content-type"] });
+    this.requests.push({
+      method: req.method ?? "",
+      path: url.pathname + url.search,
+      contentType: req.headers["content-type"],
+    });
     try {
       const body = await readBody(req);
       const discovery = this.#discovery(url.pathname);
@@ -94,7 +98,12 @@ export class TestApiServer {
       const target = this.#parse(url.pathname);
       if (!target) throw new StatusError(404, "NotFound", "the server could not find the requested resource");
       const contentType = req.headers["content-type"] ?? "application/json";
-      if (body.length && contentType.includes("protobuf")) throw new StatusError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
+      if (body.length && contentType.includes("protobuf"))
+        throw new StatusError(
+          415,
+          "UnsupportedMediaType",
+          `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`,
+        );
       const parsed = body.length ? parseJson(body) : undefined;
       this.#dispatch(req.method ?? "GET", target, url.searchParams, parsed, contentType, res);
     } catch (err) {
@@ -133,21 +142,38 @@ export class TestApiServer {
     return { type, namespace, name: parts[1], subresource: parts[2] };
   }
 
-  #dispatch(method: string, t: Target, query: URLSearchParams, body: unknown, contentType: string, res: http.ServerResponse): void {
+  #dispatch(
+    method: string,
+    t: Target,
+    query: URLSearchParams,
+    body: unknown,
+    contentType: string,
+    res: http.ServerResponse,
+  ): void {
     const { type } = t;
     if (!t.name) {
-      if (method === "GET" && (query.get("watch") === "true" || query.get("watch") === "1")) return this.#watch(t, query, res);
+      if (method === "GET" && (query.get("watch") === "true" || query.get("watch") === "1"))
+        return this.#watch(t, query, res);
       if (method === "GET") return this.#send(res, 200, this.#list(t, query));
       if (method === "POST") {
-        if (type.namespaced && !t.namespace) throw new StatusError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+        if (type.namespaced && !t.namespace)
+          throw new StatusError(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+          );
         return this.#send(res, 201, this.#create(t, body as KubeObject));
       }
       throw new StatusError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
     }
-    if (t.subresource && !(t.subresource === "status" && type.statusSubresource)) throw new StatusError(404, "NotFound", "the server could not find the requested resource");
+    if (t.subresource && !(t.subresource === "status" && type.statusSubresource))
+      throw new StatusError(404, "NotFound", "the server could not find the requested resource");
     const status = t.subresource === "status";
     const withStatusRules = (obj: KubeObject): KubeObject =>
-      this.store.update(type, t.namespace, t.name!, this.#normalise(type, obj), { keepStatus: type.statusSubresource && !status, keepSpec: status });
+      this.store.update(type, t.namespace, t.name!, this.#normalise(type, obj), {
+        keepStatus: type.statusSubresource && !status,
+        keepSpec: status,
+      });
     switch (method) {
       case "GET":
         return this.#send(res, 200, this.store.get(type, t.namespace, t.name));
@@ -157,33 +183,56 @@ export class TestApiServer {
         const current = this.store.get(type, t.namespace, t.name);
         const patched = applyPatch(contentType, current, body) as KubeObject;
         // A patch applies to the version it read, unless it names one itself.
-        if ((body as KubeObject | undefined)?.metadata?.resourceVersion === undefined) patched.metadata.resourceVersion = current.metadata.resourceVersion;
+        if ((body as KubeObject | undefined)?.metadata?.resourceVersion === undefined)
+          patched.metadata.resourceVersion = current.metadata.resourceVersion;
         return this.#send(res, 200, withStatusRules(patched));
       }
       case "DELETE": {
         // DeleteOptions.preconditions, as the real apiserver checks them: a mismatch is 409 Conflict.
-        const preconditions = (body as { preconditions?: { uid?: string; resourceVersion?: string } } | undefined)?.preconditions;
+        const preconditions = (body as { preconditions?: { uid?: string; resourceVersion?: string } } | undefined)
+          ?.preconditions;
         if (preconditions) {
           const current = this.store.get(type, t.namespace, t.name);
-          if ((preconditions.uid && preconditions.uid !== current.metadata.uid) || (preconditions.resourceVersion && preconditions.resourceVersion !== current.metadata.resourceVersion))
+          if (
+            (preconditions.uid && preconditions.uid !== current.metadata.uid) ||
+            (preconditions.resourceVersion && preconditions.resourceVersion !== current.metadata.resourceVersion)
+          )
             throw new StatusError(409, "Conflict", `Precondition failed: the object has been modified`);
         }
         const deleted = this.store.delete(type, t.namespace, t.name, this.types);
         if (type.plural === "customresourcedefinitions") this.#unregister(deleted);
-        return this.#send(res, 200, type.plural === "pods" || type.group !== "" ? deleted : { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details: { name: t.name, kind: type.plural, uid: deleted.metadata.uid } });
+        return this.#send(
+          res,
+          200,
+          type.plural === "pods" || type.group !== ""
+            ? deleted
+            : {
+                kind: "Status",
+                apiVersion: "v1",
+                metadata: {},
+                status: "Success",
+                details: { name: t.name, kind: type.plural, uid: deleted.metadata.uid },
+              },
+        );
       }
       default:
-        throw new StatusError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+        throw new StatusError(
+          405,
+          "MethodNotAllowed",
+          "the server does not allow this method on the requested resource",
+        );
     }
   }
 
   #normalise(type: ResourceType, obj: KubeObject): KubeObject {
-    if (!obj || typeof obj !== "object" || !obj.metadata) throw new StatusError(400, "BadRequest", "the request body must be an object with metadata");
+    if (!obj || typeof obj !== "object" || !obj.metadata)
+      throw new StatusError(400, "BadRequest", "the request body must be an object with metadata");
     obj.apiVersion = apiVersionOf(type);
     obj.kind = type.kind;
     if (type.kind === "Secret" && obj.stringData) {
       const data = { ...(obj.data as Record<string, string> | undefined) };
-      for (const [k, v] of Object.entries(obj.stringData as Record<string, string>)) data[k] = Buffer.from(v).toString("base64");
+      for (const [k, v] of Object.entries(obj.stringData as Record<string, string>))
+        data[k] = Buffer.from(v).toString("base64");
       obj.data = data;
       delete obj.stringData;
     }
@@ -195,7 +244,11 @@ export class TestApiServer {
         if (value === undefined || value === null) continue;
         const text = typeof value === "string" ? value : JSON.stringify(value);
         if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$/.test(text))
-          throw new StatusError(400, "BadRequest", `Lease in version "v1" cannot be handled as a Lease: parsing time ${JSON.stringify(text)} as "2006-01-02T15:04:05.000000Z07:00"`);
+          throw new StatusError(
+            400,
+            "BadRequest",
+            `Lease in version "v1" cannot be handled as a Lease: parsing time ${JSON.stringify(text)} as "2006-01-02T15:04:05.000000Z07:00"`,
+          );
       }
     }
     if (type.kind === "Pod") {
@@ -219,7 +272,12 @@ export class TestApiServer {
     const labels = labelMatcher(query.get("labelSelector"));
     const fields = fieldMatcher(query.get("fieldSelector"));
     const items = this.store.list(t.type, t.namespace).filter((o) => labels(o) && fields(o));
-    return { kind: `${t.type.kind}List`, apiVersion: apiVersionOf(t.type), metadata: { resourceVersion: String(this.store.resourceVersion) }, items };
+    return {
+      kind: `${t.type.kind}List`,
+      apiVersion: apiVersionOf(t.type),
+      metadata: { resourceVersion: String(this.store.resourceVersion) },
+      items,
+    };
   }
 
   /** A watch stream: JSON lines of {type, object}; it ends on the response's close. */
@@ -227,14 +285,21 @@ export class TestApiServer {
     const labels = labelMatcher(query.get("labelSelector"));
     const fields = fieldMatcher(query.get("fieldSelector"));
     const key = typeKey(t.type);
-    const matches = (e: WatchEvent): boolean => e.key === key && (t.namespace === undefined || e.object.metadata.namespace === t.namespace) && labels(e.object) && fields(e.object);
+    const matches = (e: WatchEvent): boolean =>
+      e.key === key &&
+      (t.namespace === undefined || e.object.metadata.namespace === t.namespace) &&
+      labels(e.object) &&
+      fields(e.object);
     const rvParam = query.get("resourceVersion");
     res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked" });
     res.flushHeaders(); // clients wait for the headers before they read events
     const write = (type: string, object: unknown): boolean => res.write(JSON.stringify({ type, object }) + "\n");
     let backlog: WatchEvent[];
     try {
-      backlog = rvParam && rvParam !== "0" ? this.store.since(key, Number(rvParam)) : this.store.list(t.type, t.namespace).map((o) => ({ rv: 0, key, type: "ADDED", object: o }));
+      backlog =
+        rvParam && rvParam !== "0"
+          ? this.store.since(key, Number(rvParam))
+          : this.store.list(t.type, t.namespace).map((o) => ({ rv: 0, key, type: "ADDED", object: o }));
     } catch (err) {
       // The real server reports an expired version as an ERROR event on a 200 stream.
       write("ERROR", (err as StatusError).body());
@@ -256,7 +321,12 @@ export class TestApiServer {
   }
 
   #register(crd: KubeObject): void {
-    const spec = crd.spec as { group: string; scope: string; names: { plural: string; singular?: string; kind: string; shortNames?: string[] }; versions: { name: string; served: boolean; subresources?: { status?: object } }[] };
+    const spec = crd.spec as {
+      group: string;
+      scope: string;
+      names: { plural: string; singular?: string; kind: string; shortNames?: string[] };
+      versions: { name: string; served: boolean; subresources?: { status?: object } }[];
+    };
     for (const v of spec.versions.filter((x) => x.served)) {
       if (this.typeFor(spec.group, spec.names.plural)) continue;
       this.types.push({

@@ -53,7 +53,8 @@ export class Store {
 
   /** Events after `rv` for a type, or 410 when `rv` is older than what history holds. */
   since(key: string, rv: number): WatchEvent[] {
-    if (rv < this.#compactedBefore) throw new StatusError(410, "Expired", `too old resource version: ${rv} (${this.#compactedBefore})`);
+    if (rv < this.#compactedBefore)
+      throw new StatusError(410, "Expired", `too old resource version: ${rv} (${this.#compactedBefore})`);
     return this.#history.filter((e) => e.key === key && e.rv > rv);
   }
 
@@ -72,10 +73,20 @@ export class Store {
   create(t: ResourceType, namespace: string | undefined, obj: KubeObject): KubeObject {
     const meta = obj.metadata;
     if (!meta.name && meta.generateName) meta.name = meta.generateName + randomBytes(3).toString("hex").slice(0, 5);
-    if (!meta.name) throw new StatusError(422, "Invalid", `${t.kind} "" is invalid: metadata.name: Required value: name or generateName is required`);
+    if (!meta.name)
+      throw new StatusError(
+        422,
+        "Invalid",
+        `${t.kind} "" is invalid: metadata.name: Required value: name or generateName is required`,
+      );
     const id = `${namespace ?? ""}/${meta.name}`;
     const bucket = this.#bucket(typeKey(t));
-    if (bucket.has(id)) throw new StatusError(409, "AlreadyExists", `${t.plural}${t.group ? `.${t.group}` : ""} "${meta.name}" already exists`);
+    if (bucket.has(id))
+      throw new StatusError(
+        409,
+        "AlreadyExists",
+        `${t.plural}${t.group ? `.${t.group}` : ""} "${meta.name}" already exists`,
+      );
     if (namespace !== undefined) meta.namespace = namespace;
     meta.uid = randomUUID();
     meta.creationTimestamp = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -87,20 +98,36 @@ export class Store {
   }
 
   /** Replace an object; a given resourceVersion must be current (409 Conflict otherwise). */
-  update(t: ResourceType, namespace: string | undefined, name: string, obj: KubeObject, opts: { keepStatus: boolean; keepSpec: boolean }): KubeObject {
+  update(
+    t: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    obj: KubeObject,
+    opts: { keepStatus: boolean; keepSpec: boolean },
+  ): KubeObject {
     const current = this.get(t, namespace, name);
     const given = obj.metadata.resourceVersion;
     if (given && given !== current.metadata.resourceVersion) {
-      throw new StatusError(409, "Conflict", `Operation cannot be fulfilled on ${t.plural}${t.group ? `.${t.group}` : ""} "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+      throw new StatusError(
+        409,
+        "Conflict",
+        `Operation cannot be fulfilled on ${t.plural}${t.group ? `.${t.group}` : ""} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
     }
     const next = structuredClone(obj);
     if (opts.keepStatus) next.status = current.status;
     if (opts.keepSpec) {
       for (const k of Object.keys(next)) if (!["apiVersion", "kind", "metadata", "status"].includes(k)) delete next[k];
-      for (const k of Object.keys(current)) if (!["apiVersion", "kind", "metadata", "status"].includes(k)) next[k] = current[k];
+      for (const k of Object.keys(current))
+        if (!["apiVersion", "kind", "metadata", "status"].includes(k)) next[k] = current[k];
       next.metadata = { ...current.metadata };
     }
-    next.metadata = { ...next.metadata, name, uid: current.metadata.uid, creationTimestamp: current.metadata.creationTimestamp };
+    next.metadata = {
+      ...next.metadata,
+      name,
+      uid: current.metadata.uid,
+      creationTimestamp: current.metadata.creationTimestamp,
+    };
     if (namespace !== undefined) next.metadata.namespace = namespace;
     const specChanged = JSON.stringify(strip(current)) !== JSON.stringify(strip(next));
     next.metadata.generation = (current.metadata.generation ?? 1) + (specChanged && !opts.keepSpec ? 1 : 0);
@@ -127,12 +154,21 @@ export class Store {
   #collectGarbage(uid: string, types: ResourceType[]): void {
     for (const t of types) {
       // Find dependents without copying every object (a copy per object made deleting n pods O(n²) clones).
-      const dependents = [...this.#bucket(typeKey(t)).values()].filter((o) => o.metadata.ownerReferences?.some((r) => r.uid === uid)).map((o) => structuredClone(o));
+      const dependents = [...this.#bucket(typeKey(t)).values()]
+        .filter((o) => o.metadata.ownerReferences?.some((r) => r.uid === uid))
+        .map((o) => structuredClone(o));
       for (const obj of dependents) {
         const refs = obj.metadata.ownerReferences!;
         const remaining = refs.filter((r) => r.uid !== uid);
         if (remaining.length === 0) this.delete(t, obj.metadata.namespace, obj.metadata.name!, types);
-        else this.update(t, obj.metadata.namespace, obj.metadata.name!, { ...obj, metadata: { ...obj.metadata, ownerReferences: remaining } }, { keepStatus: false, keepSpec: false });
+        else
+          this.update(
+            t,
+            obj.metadata.namespace,
+            obj.metadata.name!,
+            { ...obj, metadata: { ...obj.metadata, ownerReferences: remaining } },
+            { keepStatus: false, keepSpec: false },
+          );
       }
     }
   }
