@@ -90,11 +90,9 @@ export async function scenario(o: ScenarioOptions): Promise<ScenarioResult> {
   if (o.trace) o.trace.port = Number(new URL(api.url).port);
   const kc = new k8s.KubeConfig();
   kc.loadFromString(api.kubeconfig());
-  await kc
-    .makeApiClient(k8s.ApiextensionsV1Api)
-    .createCustomResourceDefinition({
-      body: parse(readFileSync("crds/strongroom.io_secretbindings.yaml", "utf8")) as k8s.V1CustomResourceDefinition,
-    });
+  await kc.makeApiClient(k8s.ApiextensionsV1Api).createCustomResourceDefinition({
+    body: parse(readFileSync("crds/strongroom.io_secretbindings.yaml", "utf8")) as k8s.V1CustomResourceDefinition,
+  });
   const databaseUrl = await freshDatabase();
   const dataKey = generateDataKey();
   const log = pino({ level: process.env.LOG_LEVEL ?? "silent" });

@@ -135,12 +135,10 @@ describe("the operator end to end: webhook → pod → controller → Secret", f
 
   const BINDINGS = { group: "strongroom.io", version: "v1alpha1", namespace: "apps", plural: "secretbindings" };
   const createBinding = (name: string, spec: object) =>
-    kc
-      .makeApiClient(k8s.CustomObjectsApi)
-      .createNamespacedCustomObject({
-        ...BINDINGS,
-        body: { apiVersion: "strongroom.io/v1alpha1", kind: "SecretBinding", metadata: { name }, spec },
-      });
+    kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
+      ...BINDINGS,
+      body: { apiVersion: "strongroom.io/v1alpha1", kind: "SecretBinding", metadata: { name }, spec },
+    });
   const bindingWhen = (name: string, status: string) =>
     until(`${name} Ready=${status}`, async () => {
       const b: any = await kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({ ...BINDINGS, name });
