@@ -8,12 +8,11 @@
 # Where the code comes from, in this order (nothing is ever copied into this repository):
 #   1. the Go module proxy / PyPI: a wrapper module (harness/clients/<name>/*.in), `go build` in a
 #      writable copy of a module zip, or `pip install` into a venv;
-#   2. when the proxy refuses the module (403 "not available": conjur-cli-go, summon-conjur and
-#      secrets-provider-for-k8s today), an upstream source tree at the pinned tag, exported by hand
-#      to $CACHE/src/<name>-<version> (e.g. `git archive v9.1.2 | tar -x -C …` from a clone of the
-#      public repository); its dependencies still come from the proxy;
-#   3. neither: the client is recorded as not built ($CACHE/<name>-<version>/NOT-BUILT says why) and
-#      the tier shows it as such.
+#   2. nothing else: when the proxy refuses a module (403 "not available": conjur-cli-go,
+#      summon-conjur and secrets-provider-for-k8s today) the client is recorded as not built
+#      ($CACHE/<name>-<version>/NOT-BUILT says why) and the tier shows it as such. This project
+#      builds other projects only through the registries; a binary placed in the cache by other
+#      means (e.g. `make` in an upstream checkout) is used as it is.
 # Each build's wall time is appended to $CACHE/build-times.tsv.
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -44,10 +43,6 @@ module_copy() { # module@version dest: a writable copy of the module zip's tree
   [ -n "$dir" ] || return 1
   rm -rf "$2"; cp -r "$dir" "$2" && chmod -R u+w "$2"
 }
-from_source() { # name-version: the hand-exported upstream tree, if any
-  local src="${STRONGROOM_CLIENT_SRC:-$CACHE/src}/$1"
-  [ -f "$src/go.mod" ] && echo "$src"
-}
 
 build_summon() { # summon: no replaces, but `go install` asks the proxy for the version list (403), so build in a copy
   local out="$CACHE/summon-$SUMMON_VERSION"; [ -x "$out/summon" ] && return 0
@@ -60,10 +55,8 @@ build_summon() { # summon: no replaces, but `go install` asks the proxy for the 
 build_summon_conjur() { # summon-conjur v0.9.3: two version replaces (go install refuses); not served by the proxy
   local out="$CACHE/summon-conjur-$SUMMON_CONJUR_VERSION"; [ -x "$out/summon-conjur" ] && return 0
   local src="$CACHE/src/summon-conjur-$SUMMON_CONJUR_VERSION"
-  if ! module_copy "github.com/cyberark/summon-conjur@$SUMMON_CONJUR_VERSION" "$src"; then
-    src=$(from_source "summon-conjur-$SUMMON_CONJUR_VERSION") || { not_built "$out" "module proxy refuses github.com/cyberark/summon-conjur (403) and no source tree in $CACHE/src"; return 1; }
-    log "summon-conjur: proxy refused; building the source tree $src"
-  fi
+  module_copy "github.com/cyberark/summon-conjur@$SUMMON_CONJUR_VERSION" "$src" ||
+    { not_built "$out" "the Go module proxy refuses github.com/cyberark/summon-conjur (403): not buildable from the registries"; return 1; }
   mkdir -p "$out"; rm -f "$out/NOT-BUILT"
   (cd "$src" && go build -trimpath -o "$out/summon-conjur" ./cmd)
 }
@@ -77,10 +70,7 @@ build_conjur_cli() { # Conjur CLI v9: wrapper module (replaces in its go.mod), p
     (cd "$w" && go build -trimpath -o "$out/conjur" .)
     return
   fi
-  local src; src=$(from_source "conjur-cli-go-$CLI_VERSION") || { not_built "$out" "module proxy refuses github.com/cyberark/conjur-cli-go (403) and no source tree in $CACHE/src"; return 1; }
-  log "conjur-cli: proxy refused the wrapper's module; building the source tree $src (conjur-api-go pinned to $CLI_API)"
-  sed -i "s#^replace github.com/cyberark/conjur-api-go => github.com/cyberark/conjur-api-go latest#replace github.com/cyberark/conjur-api-go => github.com/cyberark/conjur-api-go $CLI_API#" "$src/go.mod"
-  (cd "$src" && go build -trimpath -o "$out/conjur" ./cmd/conjur)
+  not_built "$out" "the Go module proxy refuses github.com/cyberark/conjur-cli-go (403): not buildable from the registries"; return 1
 }
 
 build_conjur_api_go_tests() { # conjur-api-go's own tests: a writable copy of the module zip, test binary compiled once
@@ -96,16 +86,12 @@ build_python_sdk() { # the conjur-api package from PyPI in its own venv
   python3 -m venv "$out/venv" && "$out/venv/bin/pip" install -q "conjur-api==$PY_SDK_VERSION"
 }
 
-build_secrets_provider() { # secrets-provider-for-k8s: ~90 replaces, three of them `latest`; not served by the proxy
+build_secrets_provider() { # secrets-provider-for-k8s: ~90 replaces, three of them `latest`; a wrapper would need the module
   local out="$CACHE/secrets-provider-$SP_VERSION"; [ -x "$out/secrets-provider" ] && return 0
-  local src; src=$(from_source "secrets-provider-for-k8s-$SP_VERSION") || { not_built "$out" "module proxy refuses github.com/cyberark/secrets-provider-for-k8s (403) and no source tree in $CACHE/src"; return 1; }
-  mkdir -p "$out"; rm -f "$out/NOT-BUILT"
-  log "secrets-provider: building the source tree $src"
-  sed -i -e "s#^replace github.com/cyberark/conjur-api-go => github.com/cyberark/conjur-api-go latest#replace github.com/cyberark/conjur-api-go => github.com/cyberark/conjur-api-go $SP_API#" \
-    -e "s#^replace github.com/cyberark/conjur-authn-k8s-client => github.com/cyberark/conjur-authn-k8s-client latest#replace github.com/cyberark/conjur-authn-k8s-client => github.com/cyberark/conjur-authn-k8s-client $SP_AUTHN#" \
-    -e "s#^replace github.com/cyberark/conjur-opentelemetry-tracer => github.com/cyberark/conjur-opentelemetry-tracer latest#replace github.com/cyberark/conjur-opentelemetry-tracer => github.com/cyberark/conjur-opentelemetry-tracer $SP_TRACER#" "$src/go.mod"
-  (cd "$src" && go build -trimpath -o "$out/secrets-provider" ./cmd/secrets-provider) || return 1
-  mkdir -p "$out/usr-local-bin" && cp "$src"/bin/run-time-scripts/*.sh "$out/usr-local-bin/"   # what its image puts in /usr/local/bin
+  if ! go mod download -json "github.com/cyberark/secrets-provider-for-k8s@$SP_VERSION" >/dev/null 2>&1; then
+    not_built "$out" "the Go module proxy refuses github.com/cyberark/secrets-provider-for-k8s (403): not buildable from the registries"; return 1
+  fi
+  not_built "$out" "served by the proxy now: write its wrapper module (see docs/compatibility.md)"; return 1
 }
 
 build_eso() { # External Secrets Operator: wrapper module (one replace); all providers compile in: the biggest build
