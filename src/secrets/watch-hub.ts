@@ -25,31 +25,15 @@
  */
 import type pg from "pg";
 import { readGrants } from "../authz/cached-grants.js";
-import { errors, type ApiError } from "../errors.js";
+import { errors } from "../errors.js";
 import { cursorOf, judge, latestVersions, StreamConnection, watchRows, type Db, type WatchRow } from "./watch-state.js";
 
-export type WatchAnswer = { changed: boolean; cursor: string };
-type Outcome = WatchAnswer | { error: ApiError } | "aborted";
+import { WatchHubFullError, type WatchAnswer, type Watcher, type WatchHubOptions } from "./watch-types.js";
 
-interface Watcher {
-  readonly roleId: string;
-  readonly ids: readonly string[];
-  readonly cursor: string;
-  finished: boolean;
-  done(outcome: Outcome): void;
-}
-
-export class WatchHubFullError extends Error {}
+export { WatchHubFullError, type WatchAnswer, type WatchHubOptions } from "./watch-types.js";
 
 /** Remembered versions and signal stamps beyond this many are dropped all at once. */
 const MEMORY_LIMIT = 200_000;
-
-export interface WatchHubOptions {
-  /** Timeouts are answered in batches this far apart (one authorization statement each). */
-  timeoutBatchMs?: number;
-  /** Tests: the stream's statements run here instead of a connection of its own. */
-  db?: Db;
-}
 
 export class WatchHub {
   readonly #byId = new Map<string, Set<Watcher>>();

@@ -1,0 +1,23 @@
+/** The change stream's shapes: a watcher as the hub holds it, and what it is answered. */
+import type { ApiError } from "../errors.js";
+import type { Db } from "./watch-state.js";
+
+export type WatchAnswer = { changed: boolean; cursor: string };
+export type Outcome = WatchAnswer | { error: ApiError } | "aborted";
+
+export interface Watcher {
+  readonly roleId: string;
+  readonly ids: readonly string[];
+  readonly cursor: string;
+  finished: boolean;
+  done(outcome: Outcome): void;
+}
+
+export class WatchHubFullError extends Error {}
+
+export interface WatchHubOptions {
+  /** Timeouts are answered in batches this far apart (one authorization statement each). */
+  timeoutBatchMs?: number;
+  /** Tests: the stream's statements run here instead of a connection of its own. */
+  db?: Db;
+}
