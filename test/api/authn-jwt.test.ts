@@ -5,6 +5,7 @@ import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type J
 import { Client } from "../support/client.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { selfSignedCertificate } from "../support/tls.js";
+import { authnJwtPolicy } from "../support/authn-jwt-policy.js";
 
 interface SigningKey {
   kid: string;
@@ -63,17 +64,7 @@ const POLICY = `
   - !variable enforced-claims
   - !group apps
   - !permit { role: !group apps, privilege: [ read, authenticate ], resource: !webservice }
-- !policy
-  id: conjur/authn-jwt/k8s
-  body:
-  - !webservice
-  - !variable public-keys
-  - !variable issuer
-  - !variable audience
-  - !variable token-app-property
-  - !variable identity-path
-  - !group apps
-  - !permit { role: !group apps, privilege: [ read, authenticate ], resource: !webservice }
+${authnJwtPolicy("k8s")}
 - !policy
   id: conjur/authn-jwt/disabled
   body:

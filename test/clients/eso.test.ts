@@ -15,6 +15,7 @@ import { binaries, startControlPlane, type ControlPlane } from "../cluster/contr
 import { startTestServer, type TestServer } from "../support/server.js";
 import { selfSignedCertificate, type TestCertificate } from "../support/tls.js";
 import { adminOf, built, clientSuite, VERSIONS } from "./support.js";
+import { authnJwtPolicy } from "../support/authn-jwt-policy.js";
 
 const VERSION = VERSIONS.eso!;
 const eso = built(`external-secrets-${VERSION}`, "external-secrets");
@@ -22,17 +23,7 @@ const ACCOUNT = "conjur";
 const ESO_SA = "system:serviceaccount:eso:eso-app";
 
 const POLICY = `
-- !policy
-  id: conjur/authn-jwt/k8s
-  body:
-  - !webservice
-  - !variable public-keys
-  - !variable issuer
-  - !variable audience
-  - !variable token-app-property
-  - !variable identity-path
-  - !group apps
-  - !permit { role: !group apps, privilege: [ read, authenticate ], resource: !webservice }
+${authnJwtPolicy("k8s")}
 - !policy
   id: eso
   body:

@@ -14,6 +14,7 @@ import { startTestServer, type TestServer } from "../support/server.js";
 import { selfSignedCertificate, type TestCertificate } from "../support/tls.js";
 import { binaries, startControlPlane, type ControlPlane } from "../cluster/control-plane.js";
 import { adminOf, built, CACHE, clientSuite, type Issuer, jwtIssuer, run, tempDir, VERSIONS } from "./support.js";
+import { authnJwtPolicy } from "../support/authn-jwt-policy.js";
 
 const VERSION = VERSIONS["secrets-provider"]!;
 const bin = built(`secrets-provider-${VERSION}`, "secrets-provider");
@@ -23,17 +24,7 @@ const ISSUER = "https://kubernetes.default.svc.cluster.local";
 const SA = "system:serviceaccount:apps:test-app";
 
 const POLICY = `
-- !policy
-  id: conjur/authn-jwt/k8s
-  body:
-  - !webservice
-  - !variable public-keys
-  - !variable issuer
-  - !variable audience
-  - !variable token-app-property
-  - !variable identity-path
-  - !group apps
-  - !permit { role: !group apps, privilege: [ read, authenticate ], resource: !webservice }
+${authnJwtPolicy("k8s")}
 - !policy
   id: test-app
   body:

@@ -7,6 +7,7 @@ import { Agent, request } from "undici";
 import { kubectl } from "./chart.js";
 import { Api, installation, namespace, type Installation } from "./fixture.js";
 import { serviceAccountToken } from "./server-process.js";
+import { authnJwtPolicy } from "../support/authn-jwt-policy.js";
 
 const NS = "identity-apps";
 const POLICY = `
@@ -17,17 +18,7 @@ const POLICY = `
 - !permit { role: !host kubernetes/${NS}/app, privilege: execute, resource: !variable id/password }
 - !permit { role: !host kubernetes/${NS}/doomed, privilege: execute, resource: !variable id/password }
 - !permit { role: !host "kube/system:serviceaccount:${NS}:app", privilege: execute, resource: !variable id/password }
-- !policy
-  id: conjur/authn-jwt/kube
-  body:
-  - !webservice
-  - !variable public-keys
-  - !variable issuer
-  - !variable audience
-  - !variable token-app-property
-  - !variable identity-path
-  - !group apps
-  - !permit { role: !group apps, privilege: [ read, authenticate ], resource: !webservice }
+${authnJwtPolicy("kube")}
 - !grant { role: !group conjur/authn-jwt/kube/apps, member: !host "kube/system:serviceaccount:${NS}:app" }
 `;
 
