@@ -61,6 +61,8 @@ export interface Config {
   /** Longest a database statement may run: server statement_timeout and client-side wait (then 503). */
   readonly dbQueryTimeoutMs: number;
   readonly dbPoolSize: number;
+  /** After SIGTERM: keep serving this long with /ready answering 503, then drain and stop. */
+  readonly shutdownDelayMs: number;
   /** Kubernetes Secrets the server makes itself when absent (docs/adr/0009-server-made-keys.md). */
   readonly dataKeySecret: string | undefined;
   readonly webhookTlsSecret: string | undefined;
@@ -345,6 +347,7 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     authnFailureWindowSeconds: int("authnFailureWindow", flags, env, 1, 86_400)!,
     dbConnectTimeoutMs: int("dbConnectTimeout", flags, env, 100, 600_000)!,
     dbQueryTimeoutMs: int("dbQueryTimeout", flags, env, 100, 3_600_000)!,
+    shutdownDelayMs: int("shutdownDelay", flags, env, 0, 300)! * 1000,
     dbPoolSize: int("dbPoolSize", flags, env, 1, 1000)!,
     dataKeySecret,
     webhookTlsSecret,

@@ -197,6 +197,13 @@ export const SETTINGS: Record<string, Setting> = {
     default: "15000",
     help: "ms a database statement may take (server and client side) before answering 503",
   },
+  shutdownDelay: {
+    flag: "shutdown-delay",
+    env: "STRONGROOM_SHUTDOWN_DELAY",
+    type: "string",
+    default: "0",
+    help: "seconds to keep serving after SIGTERM, /ready answering 503, before closing the listener (so Service endpoints and load balancers stop sending first; the chart sets 5)",
+  },
   dataKeySecret: {
     flag: "data-key-secret",
     env: "STRONGROOM_DATA_KEY_SECRET",

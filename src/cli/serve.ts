@@ -1,4 +1,8 @@
-/** `strongroom server`: start, print a new account's admin key once, drain and stop on SIGINT/SIGTERM. */
+/**
+ * `strongroom server`: start, print a new account's admin key once, drain and stop on SIGINT/SIGTERM.
+ * SIGTERM (Kubernetes, podman stop) first waits --shutdown-delay with /ready answering 503: the pod's
+ * endpoints are removed while it still answers, so no client meets a closed port. SIGINT (Ctrl-C) stops at once.
+ */
 import type { Config } from "../config.js";
 import { createLogger } from "../telemetry/logger.js";
 import { startServer } from "./server.js";
@@ -10,10 +14,12 @@ export async function serve(config: Config): Promise<number> {
   // With --admin-key-secret (the chart) the key went to a Secret: never to the log.
   if (running.adminApiKey && !config.adminKeySecret)
     process.stdout.write(`API key for admin: ${running.adminApiKey}\n`);
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
+  let delay: NodeJS.Timeout | undefined;
+  let closing = false;
+  const close = (signal: string): void => {
+    if (closing) return;
+    closing = true;
+    clearTimeout(delay);
     log.info({ signal }, "shutting down: draining requests");
     running.close().then(
       () => process.exit(0),
@@ -22,6 +28,14 @@ export async function serve(config: Config): Promise<number> {
         process.exit(1);
       },
     );
+  };
+  const stop = (signal: string): void => {
+    running.beginDraining();
+    // A second signal, or SIGINT, during the delay stops at once.
+    if (signal === "SIGTERM" && config.shutdownDelayMs > 0 && !delay) {
+      log.info({ signal, delaySeconds: config.shutdownDelayMs / 1000 }, "shutting down: /ready is 503, still serving");
+      delay = setTimeout(() => close(signal), config.shutdownDelayMs);
+    } else close(signal);
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));

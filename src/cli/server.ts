@@ -56,6 +56,8 @@ export interface RunningServer {
   adminApiKey: string | undefined;
   webhookPort: number | undefined;
   controller: Controller | undefined;
+  /** /ready answers 503 from now on; everything else is still served until close(). */
+  beginDraining(): void;
   close(): Promise<void>;
 }
 
@@ -105,6 +107,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     });
     if (adminApiKey) log.info({ account: config.account }, "created account");
   }
+  const lifecycle = { draining: false };
   const services: Services = {
     config,
     pool: db.pool,
@@ -119,6 +122,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     metrics,
     log,
     watchHub: new WatchHub(config.maxWatchers),
+    lifecycle,
   };
   // One LISTEN connection per server feeds every long-poll watch (GET /secrets/watch).
   // After a reconnect every watcher re-checks (a notification may have been missed); bounded waits as the pool's.
@@ -197,6 +201,9 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     adminApiKey,
     webhookPort: webhook?.port,
     controller,
+    beginDraining() {
+      lifecycle.draining = true;
+    },
     async close() {
       madeTls?.stop();
       tlsReloader?.stop();

@@ -20,4 +20,6 @@ export interface Services {
   log: Logger;
   /** Fan-out of secret changes to GET /secrets/watch; absent = the route answers 503. */
   watchHub?: WatchHub;
+  /** Set once the process is stopping: GET /ready answers 503 while requests are still served. */
+  lifecycle?: { draining: boolean };
 }

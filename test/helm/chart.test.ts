@@ -104,6 +104,9 @@ describe("the Helm chart, with the real helm binary", function () {
     expect(container.livenessProbe.httpGet).to.include({ path: "/health" });
     expect(container.resources.requests).to.have.keys("cpu", "memory");
     expect(container.args).to.include.members(["server", "--controller", "--webhook-port=8443"]);
+    // Leaves the Service before its port closes, and has time to drain afterwards.
+    expect(container.args).to.include("--shutdown-delay=5");
+    expect(pod.terminationGracePeriodSeconds).to.be.greaterThan(5 + 15);
   });
 
   it("gives the server's own Secrets and webhook configuration least privilege, by name where Kubernetes allows", async () => {

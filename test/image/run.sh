@@ -32,9 +32,10 @@ fail() {
 APP_VERSION="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' charts/strongroom/Chart.yaml)"
 REPOSITORY="$(sed -n 's/^  repository: *//p' charts/strongroom/values.yaml | head -1)"
 IMAGE="$REPOSITORY:$APP_VERSION"
-# The chart sets no terminationGracePeriodSeconds: Kubernetes' default applies.
-GRACE="$(grep -rhoE 'terminationGracePeriodSeconds: *[0-9]+' charts/strongroom/templates charts/strongroom/values.yaml | grep -oE '[0-9]+' | head -1 || true)"
-GRACE="${GRACE:-30}"
+# The chart's grace period and shutdown delay (values.yaml), as the pod gets them.
+GRACE="$(sed -n 's/^terminationGracePeriodSeconds: *\([0-9]*\).*/\1/p' charts/strongroom/values.yaml)"
+DELAY="$(sed -n 's/^shutdownDelaySeconds: *\([0-9]*\).*/\1/p' charts/strongroom/values.yaml)"
+[ -n "$GRACE" ] && [ -n "$DELAY" ] || { echo "not ok - no terminationGracePeriodSeconds / shutdownDelaySeconds in values.yaml"; exit 1; }
 
 # 1. Base (cached) and image.
 BASE="$(bash test/image/base.sh)"
@@ -111,7 +112,7 @@ pm volume create "$VOLUME" >/dev/null
 TC=$(now)
 pm create --name "$NAME" --pull=never --network host --read-only --read-only-tmpfs=false \
   --cap-drop ALL --security-opt no-new-privileges -v "$VOLUME:/data" \
-  "$IMAGE" server --port="$PORT" --account=default >/dev/null
+  "$IMAGE" server --port="$PORT" --account=default --shutdown-delay="$DELAY" >/dev/null
 CREATE_S=$(since "$TC")
 
 wait_ready() { # seconds
@@ -179,21 +180,27 @@ NEW_KEY=$(sed -n 's/^API key for admin: //p' <<<"$out")
 auth "$NEW_KEY"
 ok "'podman exec … strongroom account reset-admin default' prints a new key; the old one stops working"
 
-# 4. SIGTERM with requests in flight: they finish, the process exits 0 within the grace period.
+# 4. SIGTERM with requests in flight: during the chart's shutdown delay /ready answers 503 and
+# requests are still served (none meets a closed port), then the process exits 0 within the grace period.
 for i in $(seq 1 20); do
   curl -s -o /dev/null -w '%{http_code} %{exitcode}\n' -H "$AUTH" "$URL/secrets/default/variable/db%2Fpassword" >"$RUNDIR/inflight.$i" 2>/dev/null &
 done
 TT=$(now)
 pm kill --signal TERM "$NAME" >/dev/null
+sleep 1
+ready_code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/ready")
+late_code=$(curl -s -o /dev/null -w '%{http_code}' -H "$AUTH" "$URL/secrets/default/variable/db%2Fpassword")
 code=$(timeout $((GRACE + 5)) "${PM[@]}" wait "$NAME" 2>/dev/null || echo timeout)
 STOP_S=$(since "$TT")
 wait
+[ "$ready_code" = 503 ] || fail "/ready during the shutdown delay: $ready_code (want 503)"
+[ "$late_code" = 200 ] || fail "a read 1 s after SIGTERM, within the ${DELAY}s delay: $late_code (want 200)"
 [ "$code" = 0 ] || fail "exit code after SIGTERM: $code"
 awk -v s="$STOP_S" -v g="$GRACE" 'BEGIN { exit !(s <= g) }' || fail "stopped in ${STOP_S}s, grace period ${GRACE}s"
-bad=$(cat "$RUNDIR"/inflight.* | grep -vE '^(200 0|000 7)$' || true) # answered, or refused after close
+bad=$(cat "$RUNDIR"/inflight.* | grep -vE '^200 0$' || true) # every one answered
 [ -z "$bad" ] || fail "requests cut off by shutdown: $bad"
 pm logs "$NAME" 2>/dev/null | grep -q 'shutting down: draining requests' || fail "no drain log line"
-ok "SIGTERM: in-flight requests answered, exit 0 in ${STOP_S}s (grace period ${GRACE}s)"
+ok "SIGTERM: /ready 503 and reads still answered during the ${DELAY}s shutdown delay; all 20 in-flight reads 200; exit 0 in ${STOP_S}s (grace period ${GRACE}s)"
 
 # 5. Restart on the same volume: data, keys and the reset admin key survive; no second key printed.
 TR=$(now)

@@ -27,6 +27,9 @@ export function operationsRouter(
     res.json({ status: "ok" });
   });
   router.get("/ready", async (_req: Request, res: Response) => {
+    // Draining (after SIGTERM, during --shutdown-delay): leave the Service's endpoints, keep answering.
+    if (services.lifecycle?.draining)
+      return void res.status(503).json({ status: "unavailable", reason: "shutting down" });
     const database = await probe.check();
     if (!database.up) res.status(503).json({ status: "unavailable", reason: database.reason });
     else res.json({ status: "ok" });
