@@ -3,7 +3,7 @@
  *
  * Processes: embedded Postgres, `strongroom server` (dist/, its own process), a fleet of
  * watchers (watchers.mjs, its own process, holding N long-polls as N agents would), the
- * load generator for GETs, and real agents (`node dist/agent/main.js`, the lean entry).
+ * load generator for GETs, and real agents (`node dist/agent/strongroom-agent.cjs`, the bundled lean entry the image runs).
  *
  * Per fleet size (BENCH_AGENT_SIZES, default 1000,10000,50000): server memory per held
  * watch; one rotation followed by all, then one followed by 10 % (latency from the write to
@@ -288,7 +288,7 @@ try {
   });
   const startAgent = (n: number): { child: ChildProcess; out: string; spawned: number } => {
     const out = join(dir, `agent-${n}`);
-    const child = spawn(process.execPath, [join("dist", "agent", "main.js")], {
+    const child = spawn(process.execPath, [join("dist", "agent", "strongroom-agent.cjs")], {
       stdio: ["ignore", "ignore", "ignore"],
       env: {
         PATH: process.env.PATH,

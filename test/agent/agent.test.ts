@@ -238,35 +238,47 @@ describe("agent: rendered files from the server, following rotations", function 
     );
   });
 
-  it("strongroom agent --once (the real CLI) writes the files and exits 0, or exits 1 with one line on denial", async () => {
-    const run = (config: AgentConfig, sa: string) =>
-      new Promise<{ code: number; stderr: string }>((resolve) => {
-        execFile(
-          "npx",
-          ["tsx", "src/cli/main.ts", "agent", "--once"],
-          {
-            env: {
-              ...process.env,
-              STRONGROOM_URL: server.url,
-              STRONGROOM_ACCOUNT: server.account,
-              STRONGROOM_LOGIN: `host/kubernetes/prod/${sa}`,
-              STRONGROOM_TOKEN_FILE: config.tokenFile,
-              STRONGROOM_AGENT_DIR: config.dir,
-              STRONGROOM_AGENT_FILES: JSON.stringify(FILES),
-              STRONGROOM_LOG_LEVEL: "error",
+  for (const [name, command, prefix] of [
+    [
+      "strongroom agent --once (the real CLI)",
+      ["npx", "tsx", "src/cli/main.ts", "agent", "--once"],
+      "strongroom agent",
+    ],
+    [
+      "the image's agent bundle with --once (dist/agent/strongroom-agent.cjs)",
+      [process.execPath, "dist/agent/strongroom-agent.cjs", "--once"],
+    ],
+  ] as const) {
+    it(`${name} writes the files and exits 0, or exits 1 with one line on denial`, async () => {
+      const run = (config: AgentConfig, sa: string) =>
+        new Promise<{ code: number; stderr: string }>((resolve) => {
+          execFile(
+            command[0],
+            command.slice(1),
+            {
+              env: {
+                ...process.env,
+                STRONGROOM_URL: server.url,
+                STRONGROOM_ACCOUNT: server.account,
+                STRONGROOM_LOGIN: `host/kubernetes/prod/${sa}`,
+                STRONGROOM_TOKEN_FILE: config.tokenFile,
+                STRONGROOM_AGENT_DIR: config.dir,
+                STRONGROOM_AGENT_FILES: JSON.stringify(FILES),
+                STRONGROOM_LOG_LEVEL: "error",
+              },
             },
-          },
-          (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
-        );
-      });
-    const ok = await configFor("app");
-    expect(await run(ok, "app")).to.deep.include({ code: 0 });
-    expect(readFileSync(join(ok.dir, "app.env"), "utf8")).to.match(/^DB_USER="app"/);
-    const denied = await configFor("nosy");
-    const result = await run(denied, "nosy");
-    expect(result.code).to.equal(1);
-    expect(result.stderr.trim()).to.match(/^strongroom agent: batch read of 3 variables refused \(HTTP 403\)$/);
-  });
+            (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
+          );
+        });
+      const ok = await configFor("app");
+      expect(await run(ok, "app")).to.deep.include({ code: 0 });
+      expect(readFileSync(join(ok.dir, "app.env"), "utf8")).to.match(/^DB_USER="app"/);
+      const denied = await configFor("nosy");
+      const result = await run(denied, "nosy");
+      expect(result.code).to.equal(1);
+      expect(result.stderr.trim()).to.equal("strongroom agent: batch read of 3 variables refused (HTTP 403)");
+    });
+  }
 
   it("authn-jwt stays an option (--authenticator authn-jwt/<service>), with its own policy", async () => {
     const patched = await admin.loadPolicy("POST", "root", AUTHN_JWT_POLICY);

@@ -9,6 +9,7 @@ import { dirname, join, relative, resolve } from "node:path";
  */
 const ROOT = resolve(import.meta.dirname, "../..");
 const ENTRY = join(ROOT, "src/agent/main.ts");
+const BUNDLE = join(ROOT, "dist/agent/strongroom-agent.cjs");
 /** The only packages the agent may load (besides node:*): the renderer's YAML. */
 const PACKAGES = new Set(["yaml"]);
 /** The only source folders and files the agent may load. */
@@ -93,5 +94,24 @@ describe("agent: the lean entry point (strongroom-agent) loads no server module"
       loaded.some((url) => url.includes("/src/agent/agent.ts")),
       "the hook saw the agent load",
     ).to.equal(true);
+  });
+
+  it("the image's bundle (dist/agent/strongroom-agent.cjs, npm run build) holds exactly those modules, and runs", () => {
+    const bundle = readFileSync(BUNDLE, "utf8");
+    // esbuild marks each bundled module with a `// <path>` line.
+    const modules = [...bundle.matchAll(/^\/\/ ((?:dist|node_modules)\/\S+)$/gm)].map((m) => m[1]!);
+    const packages = new Set(modules.filter((m) => m.startsWith("node_modules/")).map((m) => m.split("/")[1]));
+    expect([...packages]).to.deep.equal(["yaml"]);
+    const own = modules
+      .filter((m) => m.startsWith("dist/"))
+      .map((m) => m.replace(/^dist\//, "src/").replace(/\.js$/, ".ts"));
+    expect(own.filter((f) => !SOURCES.some((allowed) => allowed.test(f)))).to.deep.equal([]);
+    expect(own).to.include("src/agent/main.ts");
+    const help = spawnSync(process.execPath, [BUNDLE, "--help"], { encoding: "utf8" });
+    expect(help.status).to.equal(0);
+    expect(help.stdout).to.include("Usage: strongroom agent");
+    const bad = spawnSync(process.execPath, [BUNDLE, "--no-such-flag"], { encoding: "utf8" });
+    expect(bad.status).to.equal(2);
+    expect(bad.stderr).to.match(/^strongroom-agent: /);
   });
 });

@@ -43,7 +43,7 @@ describe("webhook: inject-mode agent and init (no Secret)", () => {
     expect(agent.name).to.equal("strongroom-agent");
     expect(agent.restartPolicy).to.equal("Always");
     expect(agent.image).to.equal(AGENT.image);
-    expect(agent.command).to.deep.equal(["node", "/app/dist/agent/main.js"]);
+    expect(agent.command).to.deep.equal(["node", "/app/dist/agent/strongroom-agent.cjs"]);
     expect(agent.args).to.equal(undefined);
     expect(agent.startupProbe?.httpGet?.path).to.equal("/health");
     const env = Object.fromEntries(agent.env!.map((e) => [e.name, e.value]));
@@ -87,7 +87,7 @@ describe("webhook: inject-mode agent and init (no Secret)", () => {
   it("init: a plain init container with --once, no restartPolicy or probes", () => {
     const input = pod({ ...GROUP, "strongroom.io/inject-mode": "init", "strongroom.io/host": "apps/batch" });
     const agent = apply(input, mutatePod(input, "prod", AGENT)).spec!.initContainers![0]!;
-    expect(agent.command).to.deep.equal(["node", "/app/dist/agent/main.js"]);
+    expect(agent.command).to.deep.equal(["node", "/app/dist/agent/strongroom-agent.cjs"]);
     expect(agent.args).to.deep.equal(["--once"]);
     expect(agent.restartPolicy).to.equal(undefined);
     expect(agent.startupProbe).to.equal(undefined);

@@ -30,10 +30,11 @@ export const TOKEN_VOLUME = "strongroom-token";
 const TOKEN_DIR = "/var/run/secrets/strongroom-token";
 export const AGENT_HEALTH_PORT = 8099;
 /**
- * The lean agent entry point in the image (`strongroom-agent`, src/agent/main.ts): it loads
- * no server module, so it starts in a fraction of the CPU and memory of `strongroom agent`.
+ * The lean agent in the image (`strongroom-agent`): src/agent/main.ts and what it imports,
+ * bundled into one file by `npm run build` (docs/adr/0022-agent-bundle.md). It loads no server
+ * module, so it starts in a fraction of the CPU and memory of `strongroom agent`.
  */
-export const AGENT_COMMAND = ["node", "/app/dist/agent/main.js"];
+export const AGENT_COMMAND = ["node", "/app/dist/agent/strongroom-agent.cjs"];
 /** The lean agent peaks at about 64 MB RSS at start-up (bench/README.md, agents): request that, limit at twice it. */
 export const AGENT_RESOURCES: V1ResourceRequirements = {
   requests: { cpu: "10m", memory: "64Mi" },
