@@ -91,6 +91,8 @@ export interface Config {
     readonly jwksCaFile: string | undefined;
     /** Bearer token file sent with the JWKS request; undefined = no Authorization header. */
     readonly jwksTokenFile: string | undefined;
+    /** Ask the API server about every token too (TokenReview). */
+    readonly tokenReview: boolean;
   };
 }
 
@@ -263,6 +265,7 @@ function kubernetesAuthnSettings(flags: Flags, env: NodeJS.ProcessEnv): Config["
     jwksUri,
     jwksCaFile: str("kubernetesJwksCaFile", flags, env) ?? (inCluster ? `${IN_CLUSTER_SA_DIR}/ca.crt` : undefined),
     jwksTokenFile: str("kubernetesJwksTokenFile", flags, env) ?? (inCluster ? `${IN_CLUSTER_SA_DIR}/token` : undefined),
+    tokenReview: raw("kubernetesTokenReview", flags, env) === true,
   });
 }
 

@@ -287,6 +287,12 @@ export const SETTINGS: Record<string, Setting> = {
     default: "strongroom",
     help: "authn-kubernetes: audience service-account tokens must carry (the agent's projected token audience)",
   },
+  kubernetesTokenReview: {
+    flag: "kubernetes-token-review",
+    env: "STRONGROOM_KUBERNETES_TOKEN_REVIEW",
+    type: "boolean",
+    help: "authn-kubernetes: also ask the API server (TokenReview, KUBECONFIG or in-cluster) whether each token is still good, so a deleted ServiceAccount's or pod's token is refused before it expires (the chart sets it)",
+  },
   kubernetesJwksUri: {
     flag: "kubernetes-jwks-uri",
     env: "STRONGROOM_KUBERNETES_JWKS_URI",

@@ -19,6 +19,7 @@ import type { Services } from "../http/services.js";
 import { Metrics } from "../telemetry/metrics.js";
 import { Controller, controllerTunables } from "../kubernetes/controller.js";
 import { kubeClients } from "../kubernetes/api/kube-client.js";
+import { apiServerTokenReviewer } from "../kubernetes/api/token-review.js";
 import { startWebhookServer, type WebhookServer } from "../http/webhook/webhook-server.js";
 import { TlsReloader } from "../http/tls-reloader.js";
 import { initialAdminKeySink, serverMadeTls } from "../kubernetes/bootstrap/server-hooks.js";
@@ -123,6 +124,9 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     log,
     watchHub: new WatchHub(config.maxWatchers),
     lifecycle,
+    ...(config.kubernetesAuthn.tokenReview
+      ? { tokenReviewer: apiServerTokenReviewer(config.kubernetesAuthn.audience, options.kubeConfig) }
+      : {}),
   };
   // One LISTEN connection per server feeds every long-poll watch (GET /secrets/watch).
   // After a reconnect every watcher re-checks (a notification may have been missed); bounded waits as the pool's.

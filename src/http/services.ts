@@ -20,6 +20,8 @@ export interface Services {
   log: Logger;
   /** Fan-out of secret changes to GET /secrets/watch; absent = the route answers 503. */
   watchHub?: WatchHub;
+  /** authn-kubernetes: asks the API server about each token (TokenReview); absent = offline checks only. */
+  tokenReviewer?: (token: string) => Promise<boolean>;
   /** Set once the process is stopping: GET /ready answers 503 while requests are still served. */
   lifecycle?: { draining: boolean };
 }

@@ -321,4 +321,64 @@ describe("authn-kubernetes: service-account tokens, no authenticator policy", fu
       expect(res.json().error.message).to.match(/service-account keys cannot be read/);
     });
   });
+
+  describe("with --kubernetes-token-review (the chart's default): the API server has the last word", () => {
+    let reviewing: TestServer;
+    before(async () => {
+      reviewing = await startTestServer({
+        account: "acme",
+        flags: { ...issuer.flags, "kubernetes-token-review": true },
+        kubeConfig: issuer.kubeConfig(),
+        logLines,
+      });
+      const loaded = await new Client(reviewing.url, reviewing.account)
+        .login("admin", reviewing.adminKey)
+        .then((c) => c.loadPolicy("POST", "root", POLICY));
+      expect(loaded.status, loaded.text).to.equal(201);
+    });
+    after(async () => {
+      issuer.reviewFailure = undefined;
+      await reviewing?.close();
+    });
+
+    it("logs in a token the API server accepts, asking with our audience", async () => {
+      const jwt = await signToken(rsa, serviceAccountClaims("prod", "app"));
+      const res = await authenticate(reviewing, jwt);
+      expect(res.status, res.text).to.equal(200);
+      expect(issuer.reviews.at(-1)).to.deep.equal({ token: jwt, audiences: ["strongroom"] });
+    });
+
+    it("refuses a token whose ServiceAccount was deleted (valid signature, not expired): empty 401, reason audited", async () => {
+      const jwt = await signToken(rsa, serviceAccountClaims("prod", "app"));
+      expect((await authenticate(reviewing, jwt)).status, "control: before the deletion").to.equal(200);
+      issuer.revoked.add(jwt);
+      await expect401(authenticate(reviewing, jwt), "deleted ServiceAccount", "TokenReview");
+      expect((await authenticate(server, jwt)).status, "offline verification alone still accepts it").to.equal(200);
+    });
+
+    it("never sends a token that fails the offline checks to the API server", async () => {
+      const before = issuer.reviews.length;
+      await expect401(
+        authenticate(reviewing, await signToken(impostor, serviceAccountClaims("prod", "app"))),
+        "bad signature",
+        "signature",
+      );
+      await expect401(
+        authenticate(reviewing, await signToken(rsa, serviceAccountClaims("prod", "app", { aud: ["vault"] }))),
+        "wrong audience",
+        "audience",
+      );
+      expect(issuer.reviews.length).to.equal(before);
+    });
+
+    it("answers 503 (retry), not a denial, when the API server cannot review", async () => {
+      issuer.reviewFailure = 500;
+      const res = await authenticate(reviewing, await signToken(rsa, serviceAccountClaims("prod", "app")));
+      issuer.reviewFailure = undefined;
+      expect(res.status).to.equal(503);
+      expect(res.json().error.message).to.equal(
+        "the API server cannot review service-account tokens right now; try again",
+      );
+    });
+  });
 });

@@ -141,6 +141,23 @@ describe("the Helm chart, with the real helm binary", function () {
     );
   });
 
+  it("lets authn-kubernetes ask the API server about tokens (TokenReview): exactly create on tokenreviews, and off with the value", async () => {
+    const objects = await render();
+    const role = objects.find((o) => o.kind === "ClusterRole" && o.metadata.name === "sr-strongroom-token-review");
+    expect(role.rules).to.deep.equal([
+      { apiGroups: ["authentication.k8s.io"], resources: ["tokenreviews"], verbs: ["create"] },
+    ]);
+    const binding = objects.find((o) => o.kind === "ClusterRoleBinding" && o.metadata.name === role.metadata.name);
+    expect(binding.subjects).to.deep.equal([
+      { kind: "ServiceAccount", name: "sr-strongroom", namespace: "strongroom" },
+    ]);
+    const args = (o: any[]) => o.find((x) => x.kind === "Deployment").spec.template.spec.containers[0].args;
+    expect(args(objects)).to.include("--kubernetes-token-review");
+    const off = await render({ "authnKubernetes.tokenReview": "false" });
+    expect(args(off)).to.not.include("--kubernetes-token-review");
+    expect(off.some((o) => o.metadata.name === "sr-strongroom-token-review")).to.equal(false);
+  });
+
   it("asks RBAC for exactly the Secret verbs its informer and writer use (no wildcard, no patch) and leases only in its namespace", async () => {
     const objects = await render();
     const clusterRole = objects.find((o) => o.kind === "ClusterRole" && o.metadata.name === "sr-strongroom");

@@ -1,13 +1,17 @@
 /**
  * A stand-in for a cluster's service-account issuer: an HTTPS JWKS endpoint (self-signed CA,
  * bearer token required, as the API server's /openid/v1/jwks) and tokens signed the way
- * kube-apiserver signs projected service-account tokens.
+ * kube-apiserver signs projected service-account tokens. It also answers TokenReview as the
+ * API server does (authenticated unless the token was revoked: its ServiceAccount deleted),
+ * for a server started with --kubernetes-token-review and `kubeConfig()`.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
 import { selfSignedCertificate } from "./tls.js";
 
@@ -61,16 +65,32 @@ export interface FakeIssuer {
   fetches: (string | undefined)[];
   /** Server flags for startTestServer that enable authn-kubernetes against this issuer. */
   flags: Record<string, string>;
+  /** TokenReview: tokens answered "not authenticated"; every review asked (token, audiences). */
+  revoked: Set<string>;
+  reviews: { token: string; audiences: string[] }[];
+  /** Answer TokenReviews with this HTTP status instead (e.g. 500: the API server failing). */
+  reviewFailure: number | undefined;
+  /** A kubeconfig naming this server as the API server (its CA, the bearer token). */
+  kubeConfig(): KubeConfig;
   close(): Promise<void>;
 }
+
+const TOKEN_REVIEWS = "/apis/authentication.k8s.io/v1/tokenreviews";
 
 export async function startFakeIssuer(keys: IssuerKey[]): Promise<FakeIssuer> {
   const tls = selfSignedCertificate();
   const dir = mkdtempSync(join(tmpdir(), "sa-issuer-"));
   const tokenFile = join(dir, "token");
   writeFileSync(tokenFile, `${READER_TOKEN}\n`);
-  const state = { published: keys.map((k) => k.jwk), fetches: [] as (string | undefined)[] };
+  const state = {
+    published: keys.map((k) => k.jwk),
+    fetches: [] as (string | undefined)[],
+    revoked: new Set<string>(),
+    reviews: [] as { token: string; audiences: string[] }[],
+    reviewFailure: undefined as number | undefined,
+  };
   const server = https.createServer({ cert: tls.cert, key: readFileSync(tls.keyFile) }, (req, res) => {
+    if (req.url === TOKEN_REVIEWS && req.method === "POST") return void answerTokenReview(req, res, state);
     state.fetches.push(req.headers.authorization);
     if (req.url !== "/openid/v1/jwks" || req.headers.authorization !== `Bearer ${READER_TOKEN}`) {
       res.statusCode = req.url === "/openid/v1/jwks" ? 401 : 404;
@@ -81,7 +101,8 @@ export async function startFakeIssuer(keys: IssuerKey[]): Promise<FakeIssuer> {
     res.end(JSON.stringify({ keys: state.published }));
   });
   await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  const jwksUri = `https://127.0.0.1:${(server.address() as AddressInfo).port}/openid/v1/jwks`;
+  const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const jwksUri = `${origin}/openid/v1/jwks`;
   return {
     jwksUri,
     caFile: tls.certFile,
@@ -93,6 +114,24 @@ export async function startFakeIssuer(keys: IssuerKey[]): Promise<FakeIssuer> {
       state.published = value;
     },
     fetches: state.fetches,
+    revoked: state.revoked,
+    reviews: state.reviews,
+    get reviewFailure() {
+      return state.reviewFailure;
+    },
+    set reviewFailure(value: number | undefined) {
+      state.reviewFailure = value;
+    },
+    kubeConfig: () => {
+      const config = new KubeConfig();
+      config.loadFromOptions({
+        clusters: [{ name: "issuer", server: origin, caFile: tls.certFile }],
+        users: [{ name: "server", token: READER_TOKEN }],
+        contexts: [{ name: "issuer", cluster: "issuer", user: "server" }],
+        currentContext: "issuer",
+      });
+      return config;
+    },
     flags: {
       authenticators: "authn,authn-kubernetes",
       "kubernetes-issuer": CLUSTER_ISSUER,
@@ -106,4 +145,31 @@ export async function startFakeIssuer(keys: IssuerKey[]): Promise<FakeIssuer> {
         server.closeAllConnections();
       }),
   };
+}
+
+function answerTokenReview(
+  req: IncomingMessage,
+  res: ServerResponse,
+  state: { revoked: Set<string>; reviews: { token: string; audiences: string[] }[]; reviewFailure: number | undefined },
+): void {
+  const chunks: Buffer[] = [];
+  req.on("data", (c: Buffer) => chunks.push(c));
+  req.on("end", () => {
+    if (req.headers.authorization !== `Bearer ${READER_TOKEN}`) return void res.writeHead(401).end();
+    if (state.reviewFailure) return void res.writeHead(state.reviewFailure).end();
+    const body = JSON.parse(Buffer.concat(chunks).toString()) as { spec: { token: string; audiences: string[] } };
+    state.reviews.push({ token: body.spec.token, audiences: body.spec.audiences });
+    const authenticated = !state.revoked.has(body.spec.token);
+    res.setHeader("Content-Type", "application/json");
+    res.end(
+      JSON.stringify({
+        apiVersion: "authentication.k8s.io/v1",
+        kind: "TokenReview",
+        spec: body.spec,
+        status: authenticated
+          ? { authenticated, audiences: body.spec.audiences, user: { username: "system:serviceaccount:prod:app" } }
+          : { authenticated, error: "service account prod/app has been deleted" },
+      }),
+    );
+  });
 }

@@ -9,7 +9,7 @@
 import type { JWTVerifyGetKey } from "jose";
 import { resolveIdentity } from "../kubernetes-identity.js";
 import type { Queryable } from "../../storage/database.js";
-import { refuse } from "./failures.js";
+import { refuse, reviewUnavailable } from "./failures.js";
 import {
   tokenFromBody,
   verifyServiceAccountToken,
@@ -27,6 +27,11 @@ export interface ServiceAccountAuthnDeps {
   expected: ExpectedToken;
   enabled: readonly string[];
   now?: () => Date;
+  /**
+   * Asks the API server about a token that verified offline (TokenReview): true = still good.
+   * Absent = offline verification only (a deleted ServiceAccount's token works until it expires).
+   */
+  review?: (token: string) => Promise<boolean>;
 }
 
 export interface ServiceAccountAuthnRequest {
@@ -49,6 +54,18 @@ function claimedHost(urlLogin: string | undefined): string | undefined {
   return urlLogin.slice(5);
 }
 
+/** Only after the offline checks: a forged or foreign token never reaches the API server. */
+async function reviewed(review: (token: string) => Promise<boolean>, jwt: string): Promise<void> {
+  let accepted: boolean;
+  try {
+    accepted = await review(jwt);
+  } catch (err) {
+    throw reviewUnavailable(err instanceof Error ? err.message : String(err));
+  }
+  if (!accepted)
+    throw refuse("the API server no longer accepts this token (TokenReview: its ServiceAccount or pod is gone)");
+}
+
 /** The role and login an access token is issued to; throws ServiceAccountAuthnFailure. */
 export async function authenticateServiceAccount(
   deps: ServiceAccountAuthnDeps,
@@ -60,6 +77,7 @@ export async function authenticateServiceAccount(
   const jwt = tokenFromBody(request.body);
   const subject = await verifyServiceAccountToken(jwt, deps.keys, deps.expected, (deps.now ?? (() => new Date()))());
   progress.subject = subject;
+  if (deps.review) await reviewed(deps.review, jwt);
   const defaultHost = `kubernetes/${subject.namespace}/${subject.serviceAccount}`;
   // Naming the default host in the URL is the same as naming none: no binding annotations needed.
   const host = urlHost === defaultHost ? undefined : urlHost;

@@ -3,7 +3,8 @@
  * body `jwt=<service-account token>`. The logic is in authn/kubernetes-sa/; this adapter
  * throttles per client address, audits every attempt, checks restricted_to (the last step of
  * every authenticator) and answers as every authenticator does: 401 with an empty body for
- * any credential problem, 503 when the issuer's keys cannot be read.
+ * any credential problem, 503 when the issuer's keys cannot be read or the API server cannot
+ * review the token (--kubernetes-token-review).
  */
 import { Router, type Request, type Response } from "express";
 import {
@@ -32,6 +33,7 @@ export function authnKubernetesRouter(services: Services): Router {
     keys: issuerKeys({ jwksUri: settings.jwksUri, caFile: settings.jwksCaFile, tokenFile: settings.jwksTokenFile }),
     expected: { issuer: settings.issuer, audience: settings.audience },
     enabled: config.authenticators,
+    ...(services.tokenReviewer ? { review: services.tokenReviewer } : {}),
   };
 
   const authenticate = async (req: Request, res: Response): Promise<void> => {
@@ -59,7 +61,7 @@ export function authnKubernetesRouter(services: Services): Router {
         throw err;
       }
       await record(false, `${err.status} ${err.reason}`);
-      if (err.status === 503) throw errors.unavailable("the cluster's service-account keys cannot be read; try again");
+      if (err.status === 503) throw errors.unavailable(err.publicMessage ?? "try again");
       countTokenFailure(services, req);
       throw errors.unauthorized();
     }
