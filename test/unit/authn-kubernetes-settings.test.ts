@@ -14,7 +14,12 @@ describe("authn-kubernetes and agent settings", () => {
       jwksUri: IN_CLUSTER_JWKS_URI,
       jwksCaFile: "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
       jwksTokenFile: "/var/run/secrets/kubernetes.io/serviceaccount/token",
+      tokenReview: false,
     });
+    expect(loadConfig({ ...base, "kubernetes-token-review": true }, env).kubernetesAuthn.tokenReview).to.equal(true);
+    expect(
+      loadConfig(base, { ...env, STRONGROOM_KUBERNETES_TOKEN_REVIEW: "true" }).kubernetesAuthn.tokenReview,
+    ).to.equal(true);
   });
 
   it("never sends the pod's token to a JWKS URI other than the in-cluster one unless told to", () => {
