@@ -37,6 +37,7 @@ const FILES_LIMIT = Number(spawnSync("bash", ["-c", "ulimit -n"], { encoding: "u
 const SIZES = (process.env.BENCH_AGENT_SIZES ?? "1000,10000,50000")
   .split(",")
   .map(Number)
+  .filter((n) => n > 0) // BENCH_AGENT_SIZES= (empty): the agents only
   .filter((n) => {
     if (n <= FILES_LIMIT - 1000) return true;
     console.error(
@@ -46,6 +47,8 @@ const SIZES = (process.env.BENCH_AGENT_SIZES ?? "1000,10000,50000")
   });
 const IDLE_SECONDS = Number(process.env.BENCH_AGENT_IDLE_SECONDS ?? 30);
 const GET_SECONDS = Number(process.env.BENCH_AGENT_GET_SECONDS ?? 8);
+/** BENCH_AGENT_FETCH=0: followers do not read their variables after a change (the answers alone, measured apart). */
+const FETCH = process.env.BENCH_AGENT_FETCH !== "0";
 const ACCOUNT = "bench";
 const HOSTS = 100;
 const GROUPS = 10;
@@ -151,6 +154,15 @@ try {
   await admin2.end();
   const gauge = async (): Promise<number> =>
     Number(/^strongroom_secret_watchers (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? -1);
+  /** The server's own fan-out figure: waves, and their seconds in all (signal → every answer written). */
+  const waves = async (): Promise<{ count: number; sum: number }> => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const read = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+    return {
+      count: read("strongroom_secret_watch_wave_seconds_count"),
+      sum: read("strongroom_secret_watch_wave_seconds_sum"),
+    };
+  };
   const getSpec = {
     url,
     connections: 20,
@@ -178,7 +190,7 @@ try {
       [
         "--max-old-space-size=4096",
         join("bench", "agents", "watchers.mjs"),
-        JSON.stringify({ url, account: ACCOUNT, count: size, tokens, ids, timeout: 300 }),
+        JSON.stringify({ url, account: ACCOUNT, count: size, tokens, ids, timeout: 300, fetch: FETCH }),
       ],
       { stdio: ["pipe", "pipe", "inherit"] },
     );
@@ -225,6 +237,7 @@ try {
       await sleep(1000);
       fleet.stdin.write("reset\n");
       const cpu0 = cpuSeconds(server.pid!);
+      const waves0 = await waves();
       const t0 = Date.now();
       await rotate(id);
       let r = await report(t0);
@@ -245,6 +258,7 @@ try {
         non200,
         statuses: r.statuses,
         serverCpuSeconds: cpuSeconds(server.pid!) - cpu0,
+        ...(await waves().then((w) => ({ waves: w.count - waves0.count, waveMs: (w.sum - waves0.sum) * 1000 }))),
       };
       console.error(`${size} watchers, rotation followed by ${name}: ${JSON.stringify(row[`rotation ${name}`])}`);
     }
@@ -361,6 +375,7 @@ try {
       "held in",
       "server RSS / per watch",
       "rotation → all: answered, p50 / p99 / max ms, non-200",
+      "server fan-out → all: waves, ms",
       "→ 10 %: p50 / p99 ms",
       "idle: re-polls/s, CPU server + pg",
       "GETs held / alone",
@@ -374,6 +389,7 @@ try {
       `${f(r.armSeconds, 1)} s`,
       `${f(r.serverRssMiB)} MiB / ${f(r.kbPerWatcher, 1)} KB`,
       `${all.answered}/${all.followers}, ${f(all.p50)} / ${f(all.p99)} / ${f(all.max)}, ${all.non200}`,
+      `${f(all.waves)}, ${f(all.waveMs)}`,
       `${f(tenth.p50)} / ${f(tenth.p99)}`,
       r.idle
         ? `${f(r.idle.repollsPerSecond)}, ${f(r.idle.serverCores * 100, 1)} % + ${f(r.idle.postgresCores * 100, 1)} %`

@@ -2,14 +2,14 @@
 // A fleet of change-stream watchers, as agents hold them, in its own process (bench/agents/run.ts).
 // Input: one JSON spec in argv[2]. Each watcher loops GET /secrets/watch with its cursor and an
 // agent-like jittered timeout (timeout − up to a quarter); on "changed" it reads its variables
-// in one batch (GET /secrets, as the agent does) and re-arms. Commands on stdin, one per line:
+// in one batch (GET /secrets, as the agent does; not with fetch: false) and re-arms. Commands on stdin, one per line:
 //   report <epoch ms>   → one JSON line: answers with changed=true after that instant (latency
 //                         from it to the answer, and to the batch read), statuses, re-polls.
 //   quit
 import http from "node:http";
 import { createInterface } from "node:readline";
 
-/** @type {{ url: string, account: string, count: number, tokens: string[], ids: string[][], timeout: number }} */
+/** @type {{ url: string, account: string, count: number, tokens: string[], ids: string[][], timeout: number, fetch?: boolean }} */
 const spec = JSON.parse(process.argv[2]);
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 const now = () => performance.timeOrigin + performance.now();
@@ -60,8 +60,10 @@ async function watcher(i) {
     const answer = JSON.parse(res.body);
     if (cursor && answer.changed) {
       state.changed.push(now());
-      const batch = await get(`/secrets?variable_ids=${list}`, token, 30_000);
-      count(`batch ${batch.status}`);
+      if (spec.fetch !== false) {
+        const batch = await get(`/secrets?variable_ids=${list}`, token, 30_000);
+        count(`batch ${batch.status}`);
+      }
       state.fetched.push(now());
     } else if (cursor) state.repolls++;
     cursor = answer.cursor;

@@ -122,7 +122,9 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     }),
     metrics,
     log,
-    watchHub: new WatchHub(config.maxWatchers),
+    watchHub: new WatchHub(config.maxWatchers, {
+      onWave: (_followers, seconds) => metrics.secretWatchWaveDuration.observe(seconds),
+    }),
     lifecycle,
     ...(config.kubernetesAuthn.tokenReview
       ? { tokenReviewer: apiServerTokenReviewer(config.kubernetesAuthn.audience, options.kubeConfig) }

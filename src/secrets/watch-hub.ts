@@ -1,24 +1,20 @@
 /**
  * The change stream behind `GET /secrets/watch`, fanned out in memory.
  *
- * - An index variable → watchers, kept as watchers arrive and leave. The server's one
- *   LISTEN connection (SecretChangeListener) calls `notify`; the notifications of one turn
- *   make one **wave**: ONE statement reads the latest version of every changed id (and of
- *   any followed id whose version is not known) together with the authorization version,
- *   and every follower is answered from it.
+ * - An index variable → watchers. The server's one LISTEN connection (SecretChangeListener)
+ *   calls `notify`; the notifications of one turn make one **wave**: ONE statement reads the
+ *   latest version of every changed id (and of any followed id whose version is not known)
+ *   with the authorization version, and every follower is answered from it.
  * - Authorization stays exact: a follower is told of a change only if each of its ids has a
  *   cached read grant (authz/cached-grants.ts) decided under the very authorization version
- *   the wave's statement saw. Otherwise (a policy changed since) its role gets the full
- *   check — one statement per distinct role, not per watcher — and a revoked watcher gets
- *   403 and learns nothing. Timed-out watchers are judged the same way, together: one
- *   statement for the timeouts of each 50 ms, re-reading their versions (a safety net).
- * - Re-arming costs no statement when nothing changed: the hub remembers each followed
- *   id's latest version until a signal for it arrives, so a watcher whose cursor matches
- *   them and whose grants match the last authorization version seen simply waits (waiting
- *   answers nothing; whatever answers it later checks afresh).
- * - Waves, timeouts and re-checks run on the stream's own connection (watch-state.ts),
- *   never the pool's: no request waits for a pool connection because of the stream.
- *   Waves run one at a time; signals that arrive meanwhile make the next wave.
+ *   the wave's statement saw. Otherwise its role gets the full check — one statement per
+ *   distinct role, not per watcher — and a revoked watcher gets 403 and learns nothing.
+ *   Timed-out watchers are judged the same way, in 50 ms batches (a safety net).
+ * - Re-arming costs no statement when nothing changed: the hub remembers each followed id's
+ *   latest version until a signal for it arrives, so a watcher whose cursor and grants match
+ *   simply waits (whatever answers it later checks afresh).
+ * - Waves, timeouts and re-checks run on the stream's own connection (watch-state.ts), never
+ *   the pool's. Waves run one at a time; signals that arrive meanwhile make the next wave.
  *
  * Bounded: at most `maxWatchers` waits at a time (a full hub refuses new ones). Memory per
  * waiting watcher is measured in bench/agents (bench/README.md).
@@ -27,8 +23,13 @@ import type pg from "pg";
 import { readGrants } from "../authz/cached-grants.js";
 import { errors } from "../errors.js";
 import { cursorOf, judge, latestVersions, StreamConnection, watchRows, type Db, type WatchRow } from "./watch-state.js";
-
-import { WatchHubFullError, type WatchAnswer, type Watcher, type WatchHubOptions } from "./watch-types.js";
+import {
+  WatchHubFullError,
+  type JoinedCheck,
+  type WatchAnswer,
+  type Watcher,
+  type WatchHubOptions,
+} from "./watch-types.js";
 
 export { WatchHubFullError, type WatchAnswer, type WatchHubOptions } from "./watch-types.js";
 
@@ -50,20 +51,14 @@ export class WatchHub {
   #authorization: string | undefined;
   #authorizationStart = 0;
   #statements = 0;
-  readonly #joined = new Map<
-    string,
-    {
-      ids: Set<string>;
-      since: number;
-      waiters: { resolve(rows: Map<string, WatchRow>): void; reject(err: unknown): void }[];
-    }
-  >();
+  readonly #joined = new Map<string, JoinedCheck>();
   readonly #pendingIds = new Set<string>();
   readonly #pendingWatchers = new Set<Watcher>();
   #wave: Promise<void> | undefined;
   #expired: Watcher[] = [];
   #expiryTimer: NodeJS.Timeout | undefined;
-  readonly #timeoutBatchMs: number;
+  /** When the first signal of the next wave arrived (performance.now()). */
+  #waveSignalledAt: number | undefined;
   /** Statements the stream ran (waves, timeout checks, re-checks): a test and bench figure. */
   statements = 0;
   waves = 0;
@@ -72,9 +67,8 @@ export class WatchHub {
 
   constructor(
     readonly maxWatchers: number,
-    options: WatchHubOptions = {},
+    private readonly options: WatchHubOptions = {},
   ) {
-    this.#timeoutBatchMs = options.timeoutBatchMs ?? 50;
     this.#db = options.db;
   }
 
@@ -87,6 +81,12 @@ export class WatchHub {
     this.#db ??= new StreamConnection(pool.options);
   }
 
+  /** The stream's connection: attach() made it before any watcher could wait. */
+  #stream(): Db {
+    if (!this.#db) throw new Error("the change stream has no connection");
+    return this.#db;
+  }
+
   /** A variable got a new version (or was deleted): its followers are answered in the next wave. */
   notify(variableId: string): void {
     this.#stamp++;
@@ -97,6 +97,7 @@ export class WatchHub {
     if (!followers) return;
     this.#pendingIds.add(variableId);
     for (const watcher of followers) this.#pendingWatchers.add(watcher);
+    this.#waveSignalledAt ??= performance.now();
     this.#scheduleWave();
   }
 
@@ -105,6 +106,7 @@ export class WatchHub {
     this.#stamp++;
     this.#forgetSignals();
     this.#versions.clear();
+    this.#waveSignalledAt ??= performance.now();
     for (const [id, followers] of this.#byId) {
       this.#pendingIds.add(id);
       for (const watcher of followers) this.#pendingWatchers.add(watcher);
@@ -121,11 +123,7 @@ export class WatchHub {
     if (this.#db instanceof StreamConnection) void this.#db.close();
   }
 
-  /**
-   * Answers at once when `known` is not the current cursor (or absent), else when a followed
-   * variable changes, else after `timeoutMs`; "aborted" when `signal` aborts or the hub closes.
-   * Throws the batch read's ApiError (403/404) or WatchHubFullError.
-   */
+  /** Answers at once if `known` is not the cursor, else on a change, else after `timeoutMs` (throws 403/404, full). */
   async watch(
     pool: pg.Pool,
     roleId: string,
@@ -154,7 +152,7 @@ export class WatchHub {
     for (const id of ids) {
       if (!this.#versions.has(id) || readGrants.get(roleId, id)?.version !== this.#authorization) return undefined;
     }
-    return cursorOf(ids, (id) => this.#versions.get(id)!);
+    return cursorOf(ids, (id) => this.#versions.get(id) ?? 0);
   }
 
   #arm(
@@ -287,18 +285,19 @@ export class WatchHub {
   async #runWave(): Promise<void> {
     const followers = [...this.#pendingWatchers].filter((w) => !w.finished);
     const changed = [...this.#pendingIds];
+    const signalledAt = this.#waveSignalledAt ?? performance.now();
+    this.#waveSignalledAt = undefined;
     this.#pendingWatchers.clear();
     this.#pendingIds.clear();
     if (followers.length === 0) return;
     this.waves++;
     await this.#answer(followers, changed, false);
+    // The answers are written by the routes' continuations (microtasks): measured once they ran.
+    const onWave = this.options.onWave;
+    if (onWave) setImmediate(() => onWave(followers.length, (performance.now() - signalledAt) / 1000));
   }
 
-  /**
-   * One statement reads `changed` and every id of `watchers` whose version is not remembered;
-   * each watcher whose grants match its authorization version is judged from it (the rest
-   * get the full check). Expired watchers are answered either way; others only on a change.
-   */
+  /** One statement reads `changed` and unremembered ids; watchers with matching grants are judged from it, the rest re-checked. */
   async #answer(watchers: readonly Watcher[], changed: readonly string[], expired: boolean): Promise<void> {
     const needed = new Set(changed);
     // Expired watchers re-read every id: a safety net should a signal ever be lost unnoticed.
@@ -309,7 +308,7 @@ export class WatchHub {
     let read;
     try {
       this.statements++;
-      read = await latestVersions(this.#db!, [...needed]);
+      read = await latestVersions(this.#stream(), [...needed]);
     } catch {
       for (const watcher of watchers)
         watcher.done({ error: errors.unavailable("the change stream lost its database connection; retry") });
@@ -363,7 +362,7 @@ export class WatchHub {
       let rows;
       try {
         this.statements++;
-        rows = await this.#check(this.#db!, roleId, ids, this.#stamp);
+        rows = await this.#check(this.#stream(), roleId, ids, this.#stamp);
       } catch {
         for (const watcher of list)
           watcher.done({ error: errors.unavailable("the change stream lost its database connection; retry") });
@@ -383,7 +382,7 @@ export class WatchHub {
     this.#expiryTimer ??= setTimeout(() => {
       this.#expiryTimer = undefined;
       void this.#answerExpired();
-    }, this.#timeoutBatchMs);
+    }, this.options.timeoutBatchMs ?? 50);
   }
 
   /** Timed-out watchers, judged together: one statement for the timeouts of each batch. */

@@ -1,6 +1,6 @@
 /** The change stream's shapes: a watcher as the hub holds it, and what it is answered. */
 import type { ApiError } from "../errors.js";
-import type { Db } from "./watch-state.js";
+import type { Db, WatchRow } from "./watch-state.js";
 
 export type WatchAnswer = { changed: boolean; cursor: string };
 export type Outcome = WatchAnswer | { error: ApiError } | "aborted";
@@ -20,4 +20,13 @@ export interface WatchHubOptions {
   timeoutBatchMs?: number;
   /** Tests: the stream's statements run here instead of a connection of its own. */
   db?: Db;
+  /** After each wave: how many followers it judged, and seconds from its first signal to every answer written. */
+  onWave?: (followers: number, seconds: number) => void;
+}
+
+/** The first checks of one turn for one role, joined into one statement (WatchHub.#checkJoined). */
+export interface JoinedCheck {
+  ids: Set<string>;
+  since: number;
+  waiters: { resolve(rows: Map<string, WatchRow>): void; reject(err: unknown): void }[];
 }

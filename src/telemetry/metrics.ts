@@ -122,6 +122,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly secretWatchWaveDuration = new Histogram({
+    name: "strongroom_secret_watch_wave_seconds",
+    help: "One wave of the change stream: from a change's notification to every follower's answer written",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: "strongroom_" });
   }

@@ -137,6 +137,15 @@ describe("secrets: the change stream fans out in memory (one statement per wave,
         await (await fetch(`${server.url}/metrics`)).text(),
       )?.[1] ?? 0,
     );
+  /** The wave histogram: how many waves, over how many seconds in all. */
+  const waveMetric = async (): Promise<{ count: number; sum: number }> => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+    return {
+      count: read("strongroom_secret_watch_wave_seconds_count"),
+      sum: read("strongroom_secret_watch_wave_seconds_sum"),
+    };
+  };
   const until = async (condition: () => boolean): Promise<void> => {
     for (let i = 0; i < 200 && !condition(); i++) await new Promise((ok) => setTimeout(ok, 25));
   };
@@ -165,7 +174,12 @@ describe("secrets: the change stream fans out in memory (one statement per wave,
 
   it("a wave answers every follower exactly once, from one statement, and re-arming with the new cursor costs none", async () => {
     const { cursor } = (await reader.request("GET", path(["a", "b"]))).json();
-    const before = { statements: hub().statements, waves: hub().waves, changed: await changedAnswers() };
+    const before = {
+      statements: hub().statements,
+      waves: hub().waves,
+      changed: await changedAnswers(),
+      wave: await waveMetric(),
+    };
     const followers = Array.from({ length: 200 }, (_, i) =>
       reader.request("GET", path(i % 2 ? ["a", "b"] : ["b", "a"], `&cursor=${cursor}&timeout=60`)),
     );
@@ -180,6 +194,12 @@ describe("secrets: the change stream fans out in memory (one statement per wave,
     expect(hub().waves - before.waves, "one wave").to.equal(1);
     expect(hub().statements - before.statements, "one statement for the whole wave").to.equal(1);
     expect((await changedAnswers()) - before.changed, "each follower answered once").to.equal(200);
+    // Operators see the fan-out's duration: one wave observed, from its signal to its last answer.
+    const wave = await waveMetric();
+    expect(wave.count - before.wave.count).to.equal(1);
+    expect(wave.sum - before.wave.sum)
+      .to.be.greaterThan(0)
+      .and.below(10);
     // Re-arming with the cursor the wave gave: no statement on the pool, none on the stream.
     const again = reader.request("GET", path(["a", "b"], `&cursor=${next}&timeout=1`));
     expect((await again).json()).to.deep.equal({ changed: false, cursor: next });

@@ -103,7 +103,11 @@ ok "no devDependencies ($(wc -l <"$RUNDIR/dev-packages") dev-only packages in th
 out=$(pm run --rm --pull=never --network none --read-only "$IMAGE" agent --help) || fail "strongroom agent --help"
 grep -q "agent" <<<"$out" || fail "agent --help printed no usage"
 pm run --rm --pull=never --network none --read-only "$IMAGE" --help >/dev/null || fail "strongroom --help"
-ok "strongroom agent --help and --help in the image"
+# What the webhook injects (AGENT_COMMAND in src/kubernetes/webhook/agent-patch.ts): the bundled agent.
+agent_file=$(sed -n 's/^export const AGENT_COMMAND = \["node", "\([^"]*\)"\];$/\1/p' src/kubernetes/webhook/agent-patch.ts)
+out=$(pm run --rm --pull=never --network none --read-only --entrypoint node "$IMAGE" "$agent_file" --help) || fail "node $agent_file --help"
+grep -q "Usage: strongroom agent" <<<"$out" || fail "the injected agent command printed no usage"
+ok "strongroom agent --help, --help and the injected agent command (node $agent_file) in the image"
 
 # 3. The server as the chart runs it: read-only root, only /data writable, no capabilities.
 PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
