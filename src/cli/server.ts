@@ -71,7 +71,7 @@ export interface StartOptions {
 function listen(server: http.Server, port: number, host: string): Promise<number> {
   return new Promise((ok, fail) => {
     server.once("error", fail);
-    server.listen(port, host, () => ok((server.address() as AddressInfo).port));
+    server.listen({ port, host, backlog: LIMITS.listenBacklog }, () => ok((server.address() as AddressInfo).port));
   });
 }
 

@@ -24,6 +24,12 @@ export const LIMITS = Object.freeze({
    * Longer batches fit `POST /secrets` with a form body (up to `--body-limit`).
    */
   requestHeaderBytes: 256 * 1024,
+  /**
+   * Connections the kernel queues before the server accepts them (capped by net.core.somaxconn).
+   * Node's 511 dropped SYNs when thousands of agents reconnected at once, and each dropped
+   * connection retried 1, 3, 7… s later (bench/README.md, agents).
+   */
+  listenBacklog: 4096,
   /** Query parameters in one request. */
   queryParameters: 64,
   /** `offset`, `limit`, `version` and other query numbers. */
