@@ -91,6 +91,8 @@ try {
   const server = spawn(
     process.execPath,
     [
+      // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the server alone.
+      ...(process.env.BENCH_SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
       join("dist", "cli", "main.js"),
       "server",
       "--host",
@@ -267,7 +269,11 @@ try {
       // The agent's default re-poll from now on (the fleet was held with 300 s polls so that it
       // could gather on a loaded machine); jittered timeouts spread out.
       fleet.stdin.write("timeout 30\n");
-      await sleep(Math.max(IDLE_SECONDS, 31) * 1000);
+      // Waits already held keep their 300 s timeout: one rotation re-arms every watcher with the
+      // new one (an earlier version measured 0 re-polls/s because of this), then one full period.
+      await rotate("fleet/shared");
+      await until("the fleet to re-arm", 120, async () => ((await gauge()) >= size * 0.995 ? true : undefined));
+      await sleep(31_000);
       fleet.stdin.write("reset\n");
       const usage = sampleUsage(() => [server.pid!]);
       const pgUsage = sampleUsage(postgresPids);

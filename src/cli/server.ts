@@ -27,7 +27,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { openStorage } from "./storage.js";
 import { WatchHub } from "../secrets/watch-hub.js";
 import type { AgentInjectionOptions } from "../kubernetes/webhook/agent-patch.js";
-import { SecretChangeListener } from "../kubernetes/runtime/secret-change-listener.js";
+import { SecretChanges } from "../secrets/changes.js";
 import { closePolicyParser } from "../policy/parse-off-thread.js";
 
 /** The webhook's agent settings for inject-mode agent/init, when configured; the agent trusts --agent-ca-file or the server-made CA. */
@@ -130,21 +130,18 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       ? { tokenReviewer: apiServerTokenReviewer(config.kubernetesAuthn.audience, options.kubeConfig) }
       : {}),
   };
-  // One LISTEN connection per server feeds every long-poll watch (GET /secrets/watch).
-  // After a reconnect every watcher re-checks (a notification may have been missed); bounded waits as the pool's.
-  const watchListener = new SecretChangeListener(
-    db.url,
-    (variableId) => services.watchHub?.notify(variableId),
-    log,
-    () => services.watchHub?.notifyAll(),
-    db.timeouts,
-  );
-  await watchListener.start();
+  // The server's one LISTEN connection (secrets/changes.ts), with the pool's bounded waits. The
+  // watch hub follows it for good; the controller subscribes while it leads.
+  const changes = new SecretChanges(db.url, log, db.timeouts);
+  changes.subscribe({
+    changed: (variableId) => services.watchHub?.notify(variableId),
+    resync: () => services.watchHub?.notifyAll(),
+  });
+  await changes.start();
   const controller = config.controller
     ? new Controller({
         db: db.pool,
-        databaseUrl: db.url,
-        dbTimeouts: db.timeouts,
+        changes,
         aead,
         account: config.account,
         kube: kubeClients(options.kubeConfig),
@@ -177,7 +174,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
         ...agentInjection(config, madeTls?.caPem),
       });
   } catch (err) {
-    await watchListener.stop();
+    await changes.stop();
     await closeServer(server);
     await db.close();
     await audit.close();
@@ -214,9 +211,9 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       madeTls?.stop();
       tlsReloader?.stop();
       services.watchHub?.close();
-      await watchListener.stop();
       await Promise.all([closeServer(server), webhook?.close()]);
       await controller?.stop();
+      await changes.stop();
       await db.close();
       await audit.close();
       // The parser's worker pool is per process (made again on the next load, if any).

@@ -11,7 +11,6 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
 import type { Aead } from "../crypto/aead.js";
-import type { DatabaseTimeouts } from "../storage/connection-options.js";
 import type { Queryable } from "../storage/database.js";
 import type { Metrics } from "../telemetry/metrics.js";
 import { EventRecorder } from "./api/events.js";
@@ -23,7 +22,7 @@ import { FailureReporter } from "./reconcilers/report-failure.js";
 import { SecretBindings } from "./reconcilers/secret-bindings.js";
 import { LeaderElector, type LeaderElectionTimings } from "./runtime/leader-election.js";
 import { PodNudger } from "./runtime/pod-nudger.js";
-import { SecretChangeListener } from "./runtime/secret-change-listener.js";
+import type { SecretChanges } from "../secrets/changes.js";
 import { VariableIndex } from "./runtime/variable-index.js";
 import { WorkQueue, type ReconcileOutcome } from "./runtime/work-queue.js";
 
@@ -76,9 +75,8 @@ export function controllerTunables(
 
 export interface ControllerDeps {
   db: Queryable;
-  databaseUrl: string;
-  /** The pool's bounded connect/query timeouts, for the LISTEN client too (its defaults otherwise). */
-  dbTimeouts?: DatabaseTimeouts;
+  /** The server's one LISTEN connection (secrets/changes.ts): the controller subscribes while it leads. */
+  changes: SecretChanges;
   aead: Aead;
   account: string;
   kube: KubeClients;
@@ -104,7 +102,7 @@ const BINDING = "binding:";
 interface Term {
   queue: WorkQueue;
   caches: ControllerCaches;
-  listener: SecretChangeListener;
+  unsubscribe: () => void;
   nudger: PodNudger;
   events: EventRecorder;
   variables: VariableIndex;
@@ -169,7 +167,7 @@ export class Controller {
 
   /** Counters for benchmarks and tests. */
   stats(): { nudges: number; resyncs: number } {
-    return { nudges: this.#term?.nudger.sent ?? 0, resyncs: this.#term?.listener.resyncs ?? 0 };
+    return { nudges: this.#term?.nudger.sent ?? 0, resyncs: this.deps.changes.resyncs };
   }
 
   async #run(): Promise<void> {
@@ -222,26 +220,23 @@ export class Controller {
       get: (ns, name) => caches.binding(ns, name),
       cachedSecret: (ns, name) => caches.secret(ns, name),
     });
-    const listener = new SecretChangeListener(
-      deps.databaseUrl,
-      (variable) => {
+    // A rotation queues the keys that read the variable; a LISTEN gap re-resolves every key.
+    const unsubscribe = deps.changes.subscribe({
+      changed: (variable) => {
         this.#changedAt.set(variable, ++this.#changes);
         variables.keysFor(variable).forEach((k) => queue.add(k));
       },
-      deps.log,
-      () => this.#resyncAll(),
-      deps.dbTimeouts,
-    );
+      resync: () => this.#resyncAll(),
+    });
     const gaugeTimer = setInterval(() => {
       const h = this.health();
       deps.metrics.watchEventAge.set(h.lastEventAgeSeconds ?? 0);
       deps.metrics.controllerHealthy.set(h.healthy ? 1 : 0);
     }, 1000);
     gaugeTimer.unref();
-    this.#term = { queue, caches, listener, nudger, events, variables, gaugeTimer };
+    this.#term = { queue, caches, unsubscribe, nudger, events, variables, gaugeTimer };
     this.#reconcilers = { podSecrets, secretBindings };
     deps.metrics.controllerLeading.set(1);
-    await listener.start();
     // WaitForCacheSync: reconciling a partial view would shrink ownership or delete Secrets.
     await caches.whenSynced();
     if (this.#term?.queue !== queue) return; // leadership ended while syncing
@@ -303,6 +298,7 @@ export class Controller {
     clearInterval(term.gaugeTimer);
     term.queue.stop();
     term.nudger.stop();
-    await Promise.all([term.caches.stop(), term.listener.stop()]);
+    term.unsubscribe();
+    await term.caches.stop();
   }
 }

@@ -9,7 +9,7 @@
  * writers committed one fsync at a time (~500 writes/s here, ~900 without). The price is a
  * crash between the commit and the NOTIFY: that one signal is lost, and the controller's
  * refresh interval (its safety net) catches up. The signals of one event-loop turn share one
- * statement (change-signals.ts). See docs/adr/0016-read-path.md.
+ * statement (changes.ts). See docs/adr/0016-read-path.md.
  */
 import pg from "pg";
 import { accessToOneCached } from "../authz/access-cached.js";
@@ -22,7 +22,7 @@ import { errors } from "../errors.js";
 import { inTransaction } from "../storage/database.js";
 import { latestValues } from "./latest-values.js";
 import { secretAad } from "./secret-rows.js";
-import { signalSecretChanged } from "./change-signals.js";
+import { signalSecretChanged } from "./changes.js";
 
 /**
  * Insert the new version and prune the old in one statement, and only if (a) the grant the

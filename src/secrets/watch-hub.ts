@@ -1,7 +1,7 @@
 /**
  * The change stream behind `GET /secrets/watch`, fanned out in memory.
  *
- * - An index variable → watchers. The server's one LISTEN connection (SecretChangeListener)
+ * - An index variable → watchers. The server's one LISTEN connection (secrets/changes.ts)
  *   calls `notify`; the notifications of one turn make one **wave**: ONE statement reads the
  *   latest version of every changed id (and of any followed id whose version is not known)
  *   with the authorization version, and every follower is answered from it.
