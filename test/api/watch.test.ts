@@ -38,6 +38,8 @@ describe("secrets: change stream GET /secrets/watch (long-poll)", () => {
   it("without a cursor answers at once with the current cursor", async () => {
     const res = await watch(reader, ["one", "two"]);
     expect(res.status).to.equal(200);
+    expect(res.headers.get("content-type")).to.equal("application/json; charset=utf-8");
+    expect(res.headers.get("x-request-id")).to.be.a("string");
     expect(res.json()).to.have.property("changed", true);
     expect(res.json().cursor).to.be.a("string").with.length.above(10);
   });
