@@ -7,6 +7,7 @@
  * throttling, `restricted_to` and host factory token CIDRs.
  */
 import { addressInAny, parseAddress, parseCidrs, type Cidr } from "./cidr.js";
+import { LRUCache } from "lru-cache";
 
 /** Bounds on a hostile header: we read at most this much of it, and only its rightmost entries. */
 export const XFF_MAX_CHARS = 4096;
@@ -14,13 +15,13 @@ export const XFF_MAX_ENTRIES = 32;
 
 const ALWAYS_TRUSTED = ["127.0.0.1/32", "::1/128"];
 
-/** Peers remembered (a server sees few distinct ones: its clients, proxies, kubelets); then forgotten all at once. */
+/** Peers remembered (a server sees few distinct ones: its clients, proxies, kubelets); least recently used go first. */
 const PEERS_REMEMBERED = 1024;
 
 export class ClientIpResolver {
   readonly #trusted: Cidr[];
   /** Socket peer → its canonical form and whether it is a proxy: parsing it is most of a request's address work. */
-  readonly #peers = new Map<string, { address: string; trusted: boolean }>();
+  readonly #peers = new LRUCache<string, { address: string; trusted: boolean }>({ max: PEERS_REMEMBERED });
 
   /** `trustedProxies`: normalised CIDRs (config validates them). */
   constructor(trustedProxies: readonly string[] = []) {
@@ -55,7 +56,6 @@ export class ClientIpResolver {
     if (!peer) {
       const address = canonical(remoteAddress) ?? remoteAddress;
       peer = { address, trusted: this.isTrusted(address) };
-      if (this.#peers.size >= PEERS_REMEMBERED) this.#peers.clear();
       this.#peers.set(remoteAddress, peer);
     }
     return peer;

@@ -8,6 +8,7 @@ import { createHash, createHmac, createSecretKey, randomBytes, timingSafeEqual, 
 import type { Aead } from "../crypto/aead.js";
 import { errors } from "../errors.js";
 import type { Queryable } from "../storage/database.js";
+import { LRUCache } from "lru-cache";
 
 export interface TokenClaims {
   account: string;
@@ -24,6 +25,7 @@ interface SigningKey {
 
 const ALG = "strongroom.io/hs256/v1";
 const RECOGNISED_CLAIMS = new Set(["iat", "sub", "exp", "cidr", "iss", "aud", "jti"]);
+/** Verified tokens remembered; the least recently used go first. */
 const CACHE_LIMIT = 50_000;
 /** Conjur pads its base64url (Ruby's urlsafe_encode64); the Ruby SDK decodes strictly, so we pad too. */
 const b64url = (s: string | Buffer): string => {
@@ -73,7 +75,7 @@ function parseToken(encoded: string): ParsedToken | undefined {
 export class TokenService {
   readonly #byAccount = new Map<string, SigningKey>();
   readonly #byKid = new Map<string, SigningKey>();
-  readonly #verified = new Map<string, TokenClaims>();
+  readonly #verified = new LRUCache<string, TokenClaims>({ max: CACHE_LIMIT });
 
   constructor(
     private readonly db: Queryable,
@@ -137,7 +139,6 @@ export class TokenService {
       throw errors.unauthorized("Unauthorized: Invalid token");
     }
     const claims = await this.#verify(encoded);
-    if (this.#verified.size >= CACHE_LIMIT) this.#verified.clear();
     this.#verified.set(encoded, claims);
     return claims;
   }

@@ -14,6 +14,7 @@
 import { CLOSURE_CTE } from "./permissions.js";
 import { errors } from "../errors.js";
 import type { Queryable } from "../storage/database.js";
+import { LRUCache } from "lru-cache";
 
 export interface Closure {
   roles: string[];
@@ -29,13 +30,13 @@ export interface Versioned {
 export const AUTHORIZATION_VERSION =
   "(SELECT version::text FROM authorization_version WHERE id = 1) AS authorization_version";
 
-/** Cached closures beyond this many roles are dropped all at once (as the token cache does). */
+/** Closures cached, per role; the least recently used go first. */
 const CACHE_LIMIT = 10_000;
 /** A closure recomputed this many times in a row and still stale is a storm of membership changes. */
 const ATTEMPTS = 4;
 
 export class RoleClosures {
-  readonly #cache = new Map<string, Closure>();
+  readonly #cache = new LRUCache<string, Closure>({ max: CACHE_LIMIT });
 
   /** The closure of `roleId` and the version it is exact for, computed in one statement. */
   async compute(db: Queryable, roleId: string): Promise<Closure> {
@@ -46,7 +47,6 @@ export class RoleClosures {
       values: [roleId],
     });
     const closure = { roles: rows[0]!.roles, version: rows[0]!.version };
-    if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
     this.#cache.set(roleId, closure);
     return closure;
   }

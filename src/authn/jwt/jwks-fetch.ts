@@ -4,40 +4,12 @@
  * jose's timeout signal. The result is handed to jose as a `Response`, so jose keeps the
  * cache; we only decide what counts as a valid document.
  */
-import http from "node:http";
-import https from "node:https";
+import { boundedGet } from "../../outbound/bounded-get.js";
 import { failures } from "./failures.js";
 import { conjurKeySet } from "./key-set.js";
 
 /** A JWKS is a few KiB; anything near this is not one. */
 export const MAX_JWKS_BYTES = 1024 * 1024;
-
-function get(
-  uri: URL,
-  caCert: string | undefined,
-  headers: Headers,
-  signal: AbortSignal,
-): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const options = { method: "GET", headers: Object.fromEntries(headers), signal, ...(caCert ? { ca: caCert } : {}) };
-    const req = (uri.protocol === "https:" ? https : http).request(uri, options, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on("data", (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_JWKS_BYTES) {
-          req.destroy(new Error(`response exceeds ${MAX_JWKS_BYTES} bytes`));
-          return;
-        }
-        chunks.push(chunk);
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 /** A `fetch` for jose's `customFetch`: validates as Conjur does, answers 200 with the cleaned key set. */
 export function jwksFetcher(uriText: string, caCert: string | undefined) {
@@ -52,7 +24,12 @@ export function jwksFetcher(uriText: string, caCert: string | undefined) {
       );
     let response: { status: number; body: Buffer };
     try {
-      response = await get(uri, caCert, options.headers, options.signal);
+      response = await boundedGet(uri, {
+        headers: Object.fromEntries(options.headers),
+        ...(caCert ? { ca: caCert } : {}),
+        signal: options.signal,
+        maxBytes: MAX_JWKS_BYTES,
+      });
     } catch (err) {
       const reason = options.signal.aborted ? "timed out" : (err as Error).message;
       throw failures.fetchJwksFailed(uriText, reason);

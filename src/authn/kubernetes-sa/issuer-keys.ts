@@ -8,7 +8,7 @@
  * no redirects, 2xx only, size and time bounded.
  */
 import { readFile } from "node:fs/promises";
-import https from "node:https";
+import { boundedGet } from "../../outbound/bounded-get.js";
 import { createRemoteJWKSet, customFetch, errors as joseErrors, type JWTVerifyGetKey } from "jose";
 import { keysUnavailable, ServiceAccountAuthnFailure } from "./failures.js";
 
@@ -24,29 +24,6 @@ export interface IssuerKeySettings {
   /** Shortest time between refetches caused by an unknown kid (ms). */
   cooldownMs?: number;
   timeoutMs?: number;
-}
-
-function get(
-  url: URL,
-  headers: Record<string, string>,
-  ca: Buffer | undefined,
-  signal: AbortSignal,
-): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, { method: "GET", headers, signal, ...(ca ? { ca } : {}) }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on("data", (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_JWKS_BYTES) req.destroy(new Error(`response exceeds ${MAX_JWKS_BYTES} bytes`));
-        else chunks.push(chunk);
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end();
-  });
 }
 
 async function readOptional(file: string | undefined, what: string): Promise<Buffer | undefined> {
@@ -68,7 +45,12 @@ function fetcher(settings: IssuerKeySettings) {
     if (token) headers.authorization = `Bearer ${token.toString("utf8").trim()}`;
     let answer: { status: number; body: Buffer };
     try {
-      answer = await get(new URL(url), headers, ca, options.signal);
+      answer = await boundedGet(new URL(url), {
+        headers,
+        ...(ca ? { ca } : {}),
+        signal: options.signal,
+        maxBytes: MAX_JWKS_BYTES,
+      });
     } catch (err) {
       throw keysUnavailable(
         options.signal.aborted ? "timed out" : ((err as NodeJS.ErrnoException).code ?? (err as Error).message),
