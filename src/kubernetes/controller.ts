@@ -1,15 +1,16 @@
 /**
- * The controller: while this replica leads (Lease), informers on managed pods, managed
- * Secrets and SecretBindings feed one de-duplicating work queue; workers start only once
- * the caches have synced. A Postgres LISTEN turns every secret write into re-resolves of
- * exactly the keys that use the variable (and, after any reconnect, of every key); each key
- * is also re-resolved on its refresh interval as a safety net. Losing the Lease stops all
- * of it at once.
+ * The controller's manager: it builds a term when this replica starts leading (Lease) and
+ * tears it down, all at once, when it stops. A term is informers on managed pods, managed
+ * Secrets and SecretBindings feeding one de-duplicating work queue, whose workers start only
+ * once the caches have synced (WaitForCacheSync), and the dispatcher (dispatcher.ts) that
+ * says what each key means. The server's LISTEN (secrets/changes.ts) turns every secret
+ * write into re-resolves of exactly the keys that use the variable (and, after any
+ * reconnect, of every key); each key is also re-resolved on its refresh interval as a
+ * safety net. Tunables: controller-tunables.ts.
  */
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
-import type { Config } from "../config.js";
 import type { Aead } from "../crypto/aead.js";
 import type { Queryable } from "../storage/database.js";
 import type { Metrics } from "../telemetry/metrics.js";
@@ -20,58 +21,14 @@ import { ControllerCaches } from "./controller-caches.js";
 import { PodSecrets } from "./reconcilers/pod-secrets.js";
 import { FailureReporter } from "./reconcilers/report-failure.js";
 import { SecretBindings } from "./reconcilers/secret-bindings.js";
-import { LeaderElector, type LeaderElectionTimings } from "./runtime/leader-election.js";
+import { LeaderElector } from "./runtime/leader-election.js";
 import { PodNudger } from "./runtime/pod-nudger.js";
 import type { SecretChanges } from "../secrets/changes.js";
-import { VariableIndex } from "./runtime/variable-index.js";
-import { WorkQueue, type ReconcileOutcome } from "./runtime/work-queue.js";
+import { BINDING, Dispatcher, POD } from "./dispatcher.js";
+import { WorkQueue } from "./runtime/work-queue.js";
+import { DEFAULT_TUNABLES, type ControllerTunables } from "./controller-tunables.js";
 
-/** The controller's tunables (src/config.ts documents each and its default). */
-export interface ControllerTunables {
-  concurrency: number;
-  leaderElection: LeaderElectionTimings;
-  retryBaseDelayMs: number;
-  retryMaxDelayMs: number;
-  staleAfterMs: number;
-  podNudgesPerSecond: number;
-}
-
-export const DEFAULT_TUNABLES: ControllerTunables = {
-  concurrency: 8,
-  leaderElection: { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
-  retryBaseDelayMs: 250,
-  retryMaxDelayMs: 30_000,
-  staleAfterMs: 120_000,
-  podNudgesPerSecond: 50,
-};
-
-/** The tunables as src/config.ts reads them. */
-export function controllerTunables(
-  c: Pick<
-    Config,
-    | "controllerConcurrency"
-    | "leaseDurationMs"
-    | "renewDeadlineMs"
-    | "retryPeriodMs"
-    | "retryBackoffBaseMs"
-    | "retryBackoffMaxMs"
-    | "watchStaleAfterMs"
-    | "podNudgesPerSecond"
-  >,
-): ControllerTunables {
-  return {
-    concurrency: c.controllerConcurrency,
-    leaderElection: {
-      leaseDurationMs: c.leaseDurationMs,
-      renewDeadlineMs: c.renewDeadlineMs,
-      retryPeriodMs: c.retryPeriodMs,
-    },
-    retryBaseDelayMs: c.retryBackoffBaseMs,
-    retryMaxDelayMs: c.retryBackoffMaxMs,
-    staleAfterMs: c.watchStaleAfterMs,
-    podNudgesPerSecond: c.podNudgesPerSecond,
-  };
-}
+export { controllerTunables, DEFAULT_TUNABLES, type ControllerTunables } from "./controller-tunables.js";
 
 export interface ControllerDeps {
   db: Queryable;
@@ -95,9 +52,6 @@ export interface ControllerHealth {
   reason: string | undefined;
 }
 
-const POD = "pod:";
-const BINDING = "binding:";
-
 /** Everything that exists only while leading; dropped as a whole when leadership ends. */
 interface Term {
   queue: WorkQueue;
@@ -105,7 +59,7 @@ interface Term {
   unsubscribe: () => void;
   nudger: PodNudger;
   events: EventRecorder;
-  variables: VariableIndex;
+  dispatcher: Dispatcher;
   gaugeTimer: NodeJS.Timeout;
 }
 
@@ -180,8 +134,7 @@ export class Controller {
       concurrency: 2,
       busy: () => queue.readyDepth + queue.running > 0,
     });
-    const variables = new VariableIndex();
-    const queue = new WorkQueue((key) => this.#reconcile(key), {
+    const queue: WorkQueue = new WorkQueue((key) => dispatcher.reconcile(key), {
       concurrency: t.concurrency,
       baseDelayMs: t.retryBaseDelayMs,
       maxDelayMs: t.retryMaxDelayMs,
@@ -220,12 +173,16 @@ export class Controller {
       get: (ns, name) => caches.binding(ns, name),
       cachedSecret: (ns, name) => caches.secret(ns, name),
     });
+    const dispatcher: Dispatcher = new Dispatcher({
+      podSecrets,
+      secretBindings,
+      metrics: deps.metrics,
+      requeue: (key) => queue.add(key),
+      leading: () => this.#term?.queue === queue && this.#elector.leading,
+    });
     // A rotation queues the keys that read the variable; a LISTEN gap re-resolves every key.
     const unsubscribe = deps.changes.subscribe({
-      changed: (variable) => {
-        this.#changedAt.set(variable, ++this.#changes);
-        variables.keysFor(variable).forEach((k) => queue.add(k));
-      },
+      changed: (variable) => dispatcher.changed(variable).forEach((k) => queue.add(k)),
       resync: () => this.#resyncAll(),
     });
     const gaugeTimer = setInterval(() => {
@@ -234,8 +191,7 @@ export class Controller {
       deps.metrics.controllerHealthy.set(h.healthy ? 1 : 0);
     }, 1000);
     gaugeTimer.unref();
-    this.#term = { queue, caches, unsubscribe, nudger, events, variables, gaugeTimer };
-    this.#reconcilers = { podSecrets, secretBindings };
+    this.#term = { queue, caches, unsubscribe, nudger, events, dispatcher, gaugeTimer };
     deps.metrics.controllerLeading.set(1);
     // WaitForCacheSync: reconciling a partial view would shrink ownership or delete Secrets.
     await caches.whenSynced();
@@ -243,17 +199,6 @@ export class Controller {
     deps.log.info({ pods: caches.pods.keys().length }, "controller caches synced; starting workers");
     queue.start();
   }
-
-  #reconcilers: { podSecrets: PodSecrets; secretBindings: SecretBindings } | undefined;
-  /**
-   * Change signals received so far, and the count at each variable's latest one. A signal
-   * for a variable whose key is still in its first reconcile finds no key to queue (the
-   * index learns a key's variables when that reconcile ends), and that reconcile may have
-   * read the value before the change: so a reconcile that ends checks for signals of its
-   * variables since it started, and runs again if there were any.
-   */
-  #changes = 0;
-  readonly #changedAt = new Map<string, number>();
 
   #resyncAll(): void {
     const term = this.#term;
@@ -263,36 +208,9 @@ export class Controller {
     for (const key of term.caches.bindingKeys()) term.queue.add(BINDING + key);
   }
 
-  async #reconcile(key: string): Promise<ReconcileOutcome> {
-    const term = this.#term;
-    const reconcilers = this.#reconcilers;
-    // Leadership lost (or halted): do nothing more, not even one write.
-    if (!term || !reconcilers || !this.#elector.leading) return {};
-    const kind = key.startsWith(POD) ? "pod" : "binding";
-    const end = this.deps.metrics.reconcileDuration.startTimer({ kind });
-    const started = this.#changes;
-    try {
-      const result =
-        kind === "pod"
-          ? await reconcilers.podSecrets.reconcile(key.slice(POD.length))
-          : await reconcilers.secretBindings.reconcile(key.slice(BINDING.length));
-      this.deps.metrics.reconciles.inc({ kind, outcome: "success" });
-      term.variables.set(key, result.variables);
-      // Marked dirty while it is processing: the queue runs it again right after this one.
-      if (result.variables.some((v) => (this.#changedAt.get(v) ?? 0) > started)) term.queue.add(key);
-      return { requeueAfterMs: result.requeueAfterMs };
-    } catch (err) {
-      this.deps.metrics.reconciles.inc({ kind, outcome: "error" });
-      throw err;
-    } finally {
-      end();
-    }
-  }
-
   async #halt(): Promise<void> {
     const term = this.#term;
     this.#term = undefined;
-    this.#reconcilers = undefined;
     this.deps.metrics.controllerLeading.set(0);
     if (!term) return;
     clearInterval(term.gaugeTimer);
