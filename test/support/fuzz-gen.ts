@@ -169,7 +169,7 @@ const ROUTES: [string[], string][] = [
   [["PUT"], "/authn/{account}/password"],
   [["GET"], "/whoami"],
   [["GET", "POST"], "/secrets/{account}/{kind}/{id}"],
-  [["GET"], "/secrets"],
+  [["GET", "POST"], "/secrets"],
   [["GET"], "/secrets/watch"],
   [["POST", "PATCH", "PUT", "GET"], "/policies/{account}/policy/{id}"],
   [["GET"], "/resources"],
@@ -230,6 +230,17 @@ export interface FuzzCase {
   body?: string | Buffer;
 }
 
+/** A `POST /secrets` form body: `variable_ids=` with real, nasty, repeated or far too many ids. */
+function hostileIdList(r: Rng, account: string): string {
+  const count = r() < 0.1 ? 1000 + Math.floor(r() * 200) : Math.floor(r() * 20);
+  const ids = Array.from({ length: count }, () => (r() < 0.5 ? `${account}:variable:db/password` : nasty(r))).map(
+    // Percent-encoded as a form (lone surrogates included, as their UTF-8 replacement bytes).
+    (id) => pathSafe(id).replace(/[&=+,]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`),
+  );
+  const key = r() < 0.9 ? "variable_ids" : pathSafe(nasty(r));
+  return `${key}=${ids.join(r() < 0.9 ? "," : "%2C")}${r() < 0.2 ? `&${pathSafe(nasty(r))}=x` : ""}`;
+}
+
 /** One hostile request over a random route: nasty path parts, query, headers, body, forged or real tokens. */
 export function generateRequest(r: Rng, account: string, tokens: { admin: string; host: string }): FuzzCase {
   const [methods, template] = pick(r, ROUTES);
@@ -276,9 +287,12 @@ export function generateRequest(r: Rng, account: string, tokens: { admin: string
   if (method !== "GET" && method !== "HEAD") {
     const roll = r();
     if (template.startsWith("/policies")) body = hostilePolicy(r);
+    else if (template === "/secrets" && roll < 0.6) body = hostileIdList(r, account);
     else if (roll < 0.3) body = `jwt=${pathSafe(forgedToken(r))}`;
     else if (roll < 0.6) body = nasty(r);
     else body = Buffer.from(Array.from({ length: Math.floor(r() * 300) }, () => Math.floor(r() * 256)));
   }
+  if (template === "/secrets" && method === "POST" && r() < 0.8)
+    headers["Content-Type"] = "application/x-www-form-urlencoded";
   return { method, path, headers, ...(body !== undefined ? { body } : {}) };
 }
