@@ -121,6 +121,15 @@ function int(key: string, flags: Flags, env: NodeJS.ProcessEnv, min: number, max
   return v === undefined ? undefined : boundedSetting(SETTINGS[key]!, v, min, max);
 }
 
+/** A setting whose table entry has a default: always a value (an entry without one is a bug, said at once). */
+function defaulted<T>(key: string, value: T | undefined): T {
+  if (value === undefined) throw new ConfigError(`--${SETTINGS[key]?.flag ?? key} has no value and no default`);
+  return value;
+}
+const strSet = (key: string, flags: Flags, env: NodeJS.ProcessEnv): string => defaulted(key, str(key, flags, env));
+const intSet = (key: string, flags: Flags, env: NodeJS.ProcessEnv, min: number, max: number): number =>
+  defaulted(key, int(key, flags, env, min, max));
+
 export function validateAccountName(name: string): string {
   if (!/^[^\s:/?#]+$/.test(name)) {
     throw new ConfigError(
@@ -251,11 +260,11 @@ function agentAuthenticator(value: string): string {
 
 /** authn-kubernetes settings; the pod's own CA and token are used only with the in-cluster JWKS URI (never sent elsewhere). */
 function kubernetesAuthnSettings(flags: Flags, env: NodeJS.ProcessEnv): Config["kubernetesAuthn"] {
-  const jwksUri = str("kubernetesJwksUri", flags, env)!;
+  const jwksUri = strSet("kubernetesJwksUri", flags, env);
   if (!/^https:\/\/[^\s]+$/.test(jwksUri) || jwksUri.length > 2048)
     throw new ConfigError(`--kubernetes-jwks-uri must be an https:// URL, got '${jwksUri.slice(0, 80)}'`);
-  const issuer = str("kubernetesIssuer", flags, env)!;
-  const audience = str("kubernetesAudience", flags, env)!;
+  const issuer = strSet("kubernetesIssuer", flags, env);
+  const audience = strSet("kubernetesAudience", flags, env);
   if (issuer.length > 2048 || audience.length > 2048)
     throw new ConfigError("--kubernetes-issuer and --kubernetes-audience are at most 2048 characters");
   const inCluster = jwksUri === IN_CLUSTER_JWKS_URI;
@@ -270,28 +279,28 @@ function kubernetesAuthnSettings(flags: Flags, env: NodeJS.ProcessEnv): Config["
 }
 
 function controllerTunables(flags: Flags, env: NodeJS.ProcessEnv) {
-  const leaseDurationMs = int("leaseDuration", flags, env, 2, 3600)! * 1000;
-  const renewDeadlineMs = int("renewDeadline", flags, env, 1, 3600)! * 1000;
-  const retryPeriodMs = int("retryPeriod", flags, env, 1, 600)! * 1000;
+  const leaseDurationMs = intSet("leaseDuration", flags, env, 2, 3600) * 1000;
+  const renewDeadlineMs = intSet("renewDeadline", flags, env, 1, 3600) * 1000;
+  const retryPeriodMs = intSet("retryPeriod", flags, env, 1, 600) * 1000;
   if (renewDeadlineMs >= leaseDurationMs)
     throw new ConfigError(
       "--renew-deadline must be less than --lease-duration (a leader must stop before others may take over)",
     );
   if (renewDeadlineMs <= retryPeriodMs * 1.2)
     throw new ConfigError("--renew-deadline must be more than 1.2 × --retry-period");
-  const retryBackoffBaseMs = int("retryBackoffBase", flags, env, 1, 600_000)!;
-  const retryBackoffMaxMs = int("retryBackoffMax", flags, env, 1, 3_600_000)!;
+  const retryBackoffBaseMs = intSet("retryBackoffBase", flags, env, 1, 600_000);
+  const retryBackoffMaxMs = intSet("retryBackoffMax", flags, env, 1, 3_600_000);
   if (retryBackoffMaxMs < retryBackoffBaseMs)
     throw new ConfigError("--retry-backoff-max must be at least --retry-backoff-base");
   return {
-    controllerConcurrency: int("controllerConcurrency", flags, env, 1, 256)!,
+    controllerConcurrency: intSet("controllerConcurrency", flags, env, 1, 256),
     leaseDurationMs,
     renewDeadlineMs,
     retryPeriodMs,
     retryBackoffBaseMs,
     retryBackoffMaxMs,
-    watchStaleAfterMs: int("watchStaleAfter", flags, env, 1, 86_400)! * 1000,
-    podNudgesPerSecond: int("podNudgeRate", flags, env, 1, 10_000)!,
+    watchStaleAfterMs: intSet("watchStaleAfter", flags, env, 1, 86_400) * 1000,
+    podNudgesPerSecond: intSet("podNudgeRate", flags, env, 1, 10_000),
   };
 }
 
@@ -325,47 +334,47 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     throw new ConfigError("STRONGROOM_DATA_KEY must be the base64 of exactly 32 bytes");
   const previousDataKeys = parsePreviousDataKeys(str("previousDataKeys", flags, env), dataKey);
   return Object.freeze({
-    port: int("port", flags, env, 0, 65535)!,
-    host: str("host", flags, env)!,
-    dataDir: str("dataDir", flags, env)!,
+    port: intSet("port", flags, env, 0, 65535),
+    host: strSet("host", flags, env),
+    dataDir: strSet("dataDir", flags, env),
     databaseUrl,
-    account: validateAccountName(str("account", flags, env)!),
+    account: validateAccountName(strSet("account", flags, env)),
     tlsCert,
     tlsKey,
     webhookPort,
     controller: raw("controller", flags, env) === true,
-    namespace: str("namespace", flags, env)!,
+    namespace: strSet("namespace", flags, env),
     ...controllerTunables(flags, env),
     dataKey,
     previousDataKeys,
-    rotateBatchSize: int("rotateBatchSize", flags, env, 1, 10_000)!,
-    tokenTtlSeconds: int("tokenTtl", flags, env, 1, 18000)!,
-    bodyLimitBytes: int("bodyLimit", flags, env, 1, 1024 * 1024 * 1024)!,
-    logLevel: str("logLevel", flags, env)!,
+    rotateBatchSize: intSet("rotateBatchSize", flags, env, 1, 10_000),
+    tokenTtlSeconds: intSet("tokenTtl", flags, env, 1, 18000),
+    bodyLimitBytes: intSet("bodyLimit", flags, env, 1, 1024 * 1024 * 1024),
+    logLevel: strSet("logLevel", flags, env),
     secretVersionsKept: 20,
     authenticators: parseAuthenticators(str("authenticators", flags, env) ?? env.CONJUR_AUTHENTICATORS),
     auditFile: str("auditFile", flags, env),
-    authnMaxFailures: int("authnMaxFailures", flags, env, 0, 1_000_000)!,
-    authnMaxFailuresPerAddress: int("authnMaxFailuresPerAddress", flags, env, 0, 1_000_000)!,
-    authnFailureWindowSeconds: int("authnFailureWindow", flags, env, 1, 86_400)!,
-    dbConnectTimeoutMs: int("dbConnectTimeout", flags, env, 100, 600_000)!,
-    dbQueryTimeoutMs: int("dbQueryTimeout", flags, env, 100, 3_600_000)!,
-    shutdownDelayMs: int("shutdownDelay", flags, env, 0, 300)! * 1000,
-    dbPoolSize: int("dbPoolSize", flags, env, 1, 1000)!,
+    authnMaxFailures: intSet("authnMaxFailures", flags, env, 0, 1_000_000),
+    authnMaxFailuresPerAddress: intSet("authnMaxFailuresPerAddress", flags, env, 0, 1_000_000),
+    authnFailureWindowSeconds: intSet("authnFailureWindow", flags, env, 1, 86_400),
+    dbConnectTimeoutMs: intSet("dbConnectTimeout", flags, env, 100, 600_000),
+    dbQueryTimeoutMs: intSet("dbQueryTimeout", flags, env, 100, 3_600_000),
+    shutdownDelayMs: intSet("shutdownDelay", flags, env, 0, 300) * 1000,
+    dbPoolSize: intSet("dbPoolSize", flags, env, 1, 1000),
     dataKeySecret,
     webhookTlsSecret,
     webhookConfig,
-    webhookCertDays: int("webhookCertDays", flags, env, 1, 36_500)!,
+    webhookCertDays: intSet("webhookCertDays", flags, env, 1, 36_500),
     adminKeySecret: secretName("adminKeySecret", flags, env),
     trustedProxies: parseTrustedProxies(
       str("trustedProxies", flags, env) ?? env.TRUSTED_PROXIES ?? env.CONJUR_TRUSTED_PROXIES,
     ),
-    maxWatchers: int("maxWatchers", flags, env, 0, 1_000_000)!,
+    maxWatchers: intSet("maxWatchers", flags, env, 0, 1_000_000),
     agent: Object.freeze({
       image: str("agentImage", flags, env),
       serverUrl: str("agentServerUrl", flags, env),
-      audience: str("agentAudience", flags, env)!,
-      authenticator: agentAuthenticator(str("agentAuthenticator", flags, env)!),
+      audience: strSet("agentAudience", flags, env),
+      authenticator: agentAuthenticator(strSet("agentAuthenticator", flags, env)),
       caFile: str("agentCaFile", flags, env),
       resources: agentResources(str("agentResources", flags, env)),
     }),
