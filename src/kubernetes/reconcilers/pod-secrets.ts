@@ -74,7 +74,7 @@ export class PodSecrets implements Reconciler {
     if (cached && !isOwnedBy(cached, PODS)) return this.#notOwned(key, pods, spec.refreshMs);
     const resolution = await resolveVariables(
       this.deps,
-      { namespace, serviceAccount: pods[0]!.spec?.serviceAccountName || "default", host: spec.host },
+      { namespace, serviceAccount: pods[0]?.spec?.serviceAccountName || "default", host: spec.host },
       podSecretVariables(spec),
     );
     if (!resolution.ok) {
@@ -100,7 +100,7 @@ export class PodSecrets implements Reconciler {
     }
     this.deps.failures.clear(key);
     // Pods deleted while we resolved are no owners (and no reason to create anything).
-    const owners = pods.filter((p) => this.deps.podCached(p.metadata!.uid!));
+    const owners = pods.filter((p) => this.deps.podCached(uidOf(p)));
     if (!owners.length) return DONE;
     const written = await writeSecret(
       this.deps.core,
@@ -108,7 +108,7 @@ export class PodSecrets implements Reconciler {
         namespace,
         name,
         data: rendered.data,
-        owners: owners.map((p) => ({ apiVersion: "v1", kind: "Pod", name: p.metadata!.name!, uid: p.metadata!.uid! })),
+        owners: owners.map((p) => ({ apiVersion: "v1", kind: "Pod", name: nameOf(p), uid: uidOf(p) })),
         annotations: { "strongroom.io/identity": resolution.roleId },
       },
       PODS,
@@ -127,7 +127,7 @@ export class PodSecrets implements Reconciler {
     if (written.outcome === "updated" && written.resourceVersion) {
       const targets = owners.map((p) => ({
         namespace,
-        name: p.metadata!.name!,
+        name: nameOf(p),
         current: p.metadata?.annotations?.[SECRET_VERSION_ANNOTATION],
       }));
       this.deps.nudger.nudge(targets, written.resourceVersion);
@@ -149,11 +149,11 @@ export class PodSecrets implements Reconciler {
    */
   async #mayCreate(namespace: string, name: string, pods: V1Pod[]): Promise<boolean> {
     const owners = this.deps.tombstone(namespace, name);
-    if (!owners || !pods.every((p) => owners.includes(p.metadata!.uid!))) return true;
+    if (!owners || !pods.every((p) => owners.includes(uidOf(p)))) return true;
     for (const pod of pods) {
       try {
-        const live = await this.deps.core.readNamespacedPod({ namespace, name: pod.metadata!.name! });
-        if (live.metadata?.uid === pod.metadata!.uid && !live.metadata?.deletionTimestamp) return true;
+        const live = await this.deps.core.readNamespacedPod({ namespace, name: nameOf(pod) });
+        if (live.metadata?.uid === pod.metadata?.uid && !live.metadata?.deletionTimestamp) return true;
       } catch (err) {
         if (statusOf(err) !== 404) throw err;
       }
@@ -196,12 +196,17 @@ export class PodSecrets implements Reconciler {
   }
 }
 
+/** Pods in the informer cache always carry these (the API server sets them): "" never matches a real one. */
+const nameOf = (pod: V1Pod): string => pod.metadata?.name ?? "";
+const uidOf = (pod: V1Pod): string => pod.metadata?.uid ?? "";
+const namespaceOf = (pod: V1Pod): string => pod.metadata?.namespace ?? "";
+
 const podTarget = (pod: V1Pod): EventTarget => ({
   kind: "Pod",
   apiVersion: "v1",
-  namespace: pod.metadata!.namespace!,
-  name: pod.metadata!.name!,
-  uid: pod.metadata!.uid,
+  namespace: namespaceOf(pod),
+  name: nameOf(pod),
+  uid: pod.metadata?.uid,
 });
 
 /** The pod's controller (ReplicaSet, StatefulSet, Job…) when it has one: one Event per workload, not per pod. */
@@ -211,7 +216,7 @@ function workloadTarget(pod: V1Pod): EventTarget {
   return {
     kind: owner.kind,
     apiVersion: owner.apiVersion,
-    namespace: pod.metadata!.namespace!,
+    namespace: namespaceOf(pod),
     name: owner.name,
     uid: owner.uid,
   };
