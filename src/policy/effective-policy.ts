@@ -10,6 +10,13 @@ import { parseFullId } from "../authz/ids.js";
 import type { Queryable } from "../storage/database.js";
 import { escapeLike } from "../storage/like-pattern.js";
 
+/** Ids read from the database are always full (account:kind:identifier); anything else is a bug, said at once. */
+function partsOf(id: string): NonNullable<ReturnType<typeof parseFullId>> {
+  const parts = parseFullId(id);
+  if (!parts) throw new Error(`not a full id in the database: ${id.slice(0, 200)}`);
+  return parts;
+}
+
 export const EFFECTIVE_POLICY_MAX_DEPTH = 64;
 export const EFFECTIVE_POLICY_MAX_LIMIT = 100_000;
 
@@ -36,7 +43,7 @@ const isRef = (v: unknown): v is Ref => typeof v === "object" && v !== null && "
 
 /** An id written inside policy `base` (identifier, '' for root): relative when under it, else absolute. */
 function relative(id: string, base: string): string {
-  const { kind, identifier } = parseFullId(id)!;
+  const { kind, identifier } = partsOf(id);
   if (!base) return identifier;
   if (identifier.startsWith(`${base}/`)) return identifier.slice(base.length + 1);
   const userSuffix = `@${base.replaceAll("/", "-")}`;
@@ -50,7 +57,7 @@ export async function effectivePolicy(
   depth: number,
   limit: number,
 ): Promise<Statement[]> {
-  const { account, identifier: target } = parseFullId(policyId)!;
+  const { account, identifier: target } = partsOf(policyId);
   const isRoot = target === "root";
   const scope = isRoot ? `${escapeLike(account)}:%` : `${escapeLike(policyId)}/%`;
   const inScope = "(policy_id = $1 OR policy_id LIKE $2)";
@@ -87,10 +94,10 @@ export async function effectivePolicy(
     if (level > depth) return [];
     const out: Statement[] = [];
     for (const r of resources.rows.filter((x) => x.policy_id === policy)) {
-      const kind = parseFullId(r.id)!.kind;
+      const kind = partsOf(r.id).kind;
       const fields: Record<string, Value> = { id: relative(r.id, base) };
       if (r.owner_id !== policy && !(policy === policyId && r.owner_id === rootOwner))
-        fields.owner = { ref: parseFullId(r.owner_id)!.kind, id: relative(r.owner_id, base) };
+        fields.owner = { ref: partsOf(r.owner_id).kind, id: relative(r.owner_id, base) };
       const own = annotations.rows.filter((a) => a.resource_id === r.id);
       for (const [name, attribute] of [
         ["conjur/kind", "kind"],
@@ -106,20 +113,20 @@ export async function effectivePolicy(
       if (restricted.has(r.id)) fields.restricted_to = restricted.get(r.id)!;
       if (kind === "host_factory")
         fields.layers = grants.rows
-          .filter((g) => g.member_id === r.id && parseFullId(g.role_id)!.kind === "layer")
+          .filter((g) => g.member_id === r.id && partsOf(g.role_id).kind === "layer")
           .map((g) => ({ ref: "layer", id: relative(g.role_id, base) }));
-      if (kind === "policy") fields.body = body(r.id, parseFullId(r.id)!.identifier, level + 1);
+      if (kind === "policy") fields.body = body(r.id, partsOf(r.id).identifier, level + 1);
       out.push({ tag: kind, fields });
     }
     const layerOf = (g: { role_id: string; member_id: string }) =>
-      parseFullId(g.role_id)!.kind === "layer" && parseFullId(g.member_id)!.kind === "host_factory";
+      partsOf(g.role_id).kind === "layer" && partsOf(g.member_id).kind === "host_factory";
     for (const role of [
       ...new Set(grants.rows.filter((g) => g.policy_id === policy && !layerOf(g)).map((g) => g.role_id)),
     ]) {
       const members = grants.rows
         .filter((g) => g.policy_id === policy && g.role_id === role && !layerOf(g))
-        .map((g) => ({ ref: parseFullId(g.member_id)!.kind, id: relative(g.member_id, base) }));
-      out.push({ tag: "grant", fields: { role: { ref: parseFullId(role)!.kind, id: relative(role, base) }, members } });
+        .map((g) => ({ ref: partsOf(g.member_id).kind, id: relative(g.member_id, base) }));
+      out.push({ tag: "grant", fields: { role: { ref: partsOf(role).kind, id: relative(role, base) }, members } });
     }
     const pairs = new Map<string, string[]>();
     for (const p of permits.rows.filter((x) => x.policy_id === policy))
@@ -132,9 +139,9 @@ export async function effectivePolicy(
       out.push({
         tag: "permit",
         fields: {
-          role: { ref: parseFullId(role)!.kind, id: relative(role, base) },
+          role: { ref: partsOf(role).kind, id: relative(role, base) },
           privileges,
-          resource: { ref: parseFullId(resource)!.kind, id: relative(resource, base) },
+          resource: { ref: partsOf(resource).kind, id: relative(resource, base) },
         },
       });
     }
