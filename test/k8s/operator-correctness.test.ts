@@ -1,11 +1,6 @@
 import { expect } from "chai";
-import * as k8s from "@kubernetes/client-node";
-import jsonpatch from "fast-json-patch";
 import pg from "pg";
-import { mutatePod } from "../../src/kubernetes/webhook/mutate-pod.js";
-import { startTestServer, type TestServer } from "../support/server.js";
-import { TestApiServer } from "./apiserver/server.js";
-import type { WatchEvent } from "./apiserver/store.js";
+import { OperatorFixture, until } from "../support/operator-fixture.js";
 
 const POLICY = `
 - !host kubernetes/apps/web
@@ -13,109 +8,28 @@ const POLICY = `
 - !permit { role: !host kubernetes/apps/web, privilege: execute, resource: !variable db/password }
 `;
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe("the operator's correctness under restarts, deletions, reconnects and silence", function () {
   this.timeout(60_000);
-  let api: TestApiServer;
-  let kc: k8s.KubeConfig;
-  let core: k8s.CoreV1Api;
-  let server: TestServer;
-  let token: string;
-  const start = (databaseUrl?: string, dataKey?: string, flags: Record<string, string> = {}) =>
-    startTestServer({
-      account: "k8s",
-      kubeConfig: kc,
-      ...(databaseUrl ? { databaseUrl, dataKey } : {}),
-      flags: { controller: true, namespace: "strongroom", ...flags },
-    });
-  const call = (method: string, path: string, body?: string) =>
-    fetch(`${server.url}${path}`, { method, body, headers: { Authorization: `Token token="${token}"` } });
-  const setSecret = (value: string) => call("POST", "/secrets/k8s/variable/db%2Fpassword", value);
-  const decode = (s: k8s.V1Secret, file = "password") => Buffer.from(s.data![file]!, "base64").toString();
-
-  /** A workload: `replicas` pods of one ReplicaSet, through the webhook's mutation. */
-  async function workload(
-    name: string,
-    replicas: number,
-    file = "password",
-  ): Promise<{ pods: k8s.V1Pod[]; secretName: string }> {
-    const pods: k8s.V1Pod[] = [];
-    for (let i = 0; i < replicas; i++) {
-      const pod: k8s.V1Pod = {
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: {
-          name: `${name}-${i}`,
-          namespace: "apps",
-          annotations: { "strongroom.io/inject": "true", [`strongroom.io/secret.${file}`]: "db/password" },
-          ownerReferences: [{ apiVersion: "apps/v1", kind: "ReplicaSet", name, uid: `rs-${name}`, controller: true }],
-        },
-        spec: { serviceAccountName: "web", containers: [{ name: "app", image: "app" }] },
-      };
-      const m = mutatePod(pod, "apps");
-      if (m.kind !== "patch") throw new Error("not injected");
-      pods.push(
-        await core.createNamespacedPod({
-          namespace: "apps",
-          body: jsonpatch.applyPatch(pod, m.patch as jsonpatch.Operation[]).newDocument,
-        }),
-      );
-    }
-    return { pods, secretName: pods[0]!.metadata!.annotations!["strongroom.io/secret-name"]! };
-  }
-  const secret = (name: string) => core.readNamespacedSecret({ namespace: "apps", name });
-  const secretEvents = (name: string) => {
-    const seen: WatchEvent[] = [];
-    const off = api.store.subscribe((e) => {
-      if (e.key.endsWith("secrets") && e.object.metadata.name === name) seen.push(e);
-    });
-    return { seen, off };
-  };
-
-  before(async () => {
-    api = await new TestApiServer().start();
-    kc = new k8s.KubeConfig();
-    kc.loadFromString(api.kubeconfig());
-    core = kc.makeApiClient(k8s.CoreV1Api);
-    server = await start();
-    token = await (
-      await fetch(`${server.url}/authn/k8s/admin/authenticate`, {
-        method: "POST",
-        body: server.adminKey,
-        headers: { "Accept-Encoding": "base64" },
-      })
-    ).text();
-    expect((await call("POST", "/policies/k8s/policy/root", POLICY)).status).to.equal(201);
-    expect((await setSecret("v1")).status).to.equal(201);
-    await until("leadership", async () => (server.controller!.leading ? true : undefined));
-  });
-  after(async () => {
-    await server.close();
-    await api.stop();
-  });
+  const k = new OperatorFixture();
+  before(() => k.start(POLICY, { "db/password": "v1" }));
+  after(() => k.stop());
+  /** A workload of `replicas` pods of the service account web, with the file `file` holding db/password. */
+  const workload = (name: string, replicas: number, file = "password") =>
+    k.createWorkload(name, replicas, "web", { [`strongroom.io/secret.${file}`]: "db/password" });
 
   it("waits for its caches to sync after a restart: a Secret shared by 10 pods never loses an owner", async () => {
     const { secretName } = await workload("shared", 10);
     await until("10 owners", async () =>
-      (await secret(secretName)).metadata!.ownerReferences!.length === 10 ? true : undefined,
+      (await k.secret(secretName))?.metadata?.ownerReferences?.length === 10 ? true : undefined,
     );
-    await server.close();
-    const { seen, off } = secretEvents(secretName);
+    await k.server.close();
+    const { seen, off } = k.recordSecretWrites(secretName);
     try {
-      server = await start(server.databaseUrl, server.dataKey);
-      await until("leadership", async () => (server.controller!.leading ? true : undefined));
-      await server.controller!.idle();
+      k.server = await k.startReplica();
+      await until("leadership", async () => (k.server.controller!.leading ? true : undefined));
+      await k.server.controller!.idle();
       await new Promise((r) => setTimeout(r, 300));
-      await server.controller!.idle();
+      await k.server.controller!.idle();
     } finally {
       off();
     }
@@ -129,17 +43,13 @@ describe("the operator's correctness under restarts, deletions, reconnects and s
 
   it("never brings back the Secrets of workloads deleted all at once, nor announces them", async () => {
     const workloads = await Promise.all([0, 1, 2, 3, 4].map((i) => workload(`gone${i}`, 6, `pw${i}`)));
-    for (const w of workloads) await until("the Secret", () => secret(w.secretName));
-    await server.controller!.idle();
-    const watched = workloads.map((w) => secretEvents(w.secretName));
+    for (const w of workloads) await until("the Secret", () => k.secret(w.secretName));
+    await k.server.controller!.idle();
+    const watched = workloads.map((w) => k.recordSecretWrites(w.secretName));
     try {
-      await Promise.all(
-        workloads.flatMap((w) =>
-          w.pods.map((p) => core.deleteNamespacedPod({ namespace: "apps", name: p.metadata!.name! })),
-        ),
-      );
+      await Promise.all(workloads.flatMap((w) => w.pods.map((p) => k.deletePod(p.metadata!.name!))));
       await new Promise((r) => setTimeout(r, 500));
-      await server.controller!.idle();
+      await k.server.controller!.idle();
     } finally {
       watched.forEach((w) => w.off());
     }
@@ -150,29 +60,27 @@ describe("the operator's correctness under restarts, deletions, reconnects and s
         .map((e) => e.object.metadata.name),
       "re-created",
     ).to.deep.equal([]);
-    for (const w of workloads) expect(await secret(w.secretName).catch(() => "absent")).to.equal("absent");
-    const announced = (await core.listNamespacedEvent({ namespace: "apps" })).items.filter(
-      (e) => e.reason === "SecretsInjected" && workloads.some((w) => e.message?.includes(w.secretName)),
+    for (const w of workloads) expect((await k.secret(w.secretName)) ?? "absent").to.equal("absent");
+    const announced = (await k.eventsWith("SecretsInjected")).filter((e) =>
+      workloads.some((w) => e.message?.includes(w.secretName)),
     );
     expect(announced).to.have.length(workloads.length);
   });
 
   it("sends one success Event per Secret, on the workload, not one per pod", async () => {
     const { secretName } = await workload("events", 6, "evt");
-    await until("the Secret", () => secret(secretName));
-    await server.controller!.idle();
-    const events = (await core.listNamespacedEvent({ namespace: "apps" })).items.filter(
-      (e) => e.reason === "SecretsInjected" && e.message?.includes(secretName),
-    );
+    await until("the Secret", () => k.secret(secretName));
+    await k.server.controller!.idle();
+    const events = (await k.eventsWith("SecretsInjected")).filter((e) => e.message?.includes(secretName));
     expect(events).to.have.length(1);
     expect(events[0]!.involvedObject).to.include({ kind: "ReplicaSet", name: "events" });
   });
 
   it("re-resolves every key after its LISTEN connection was cut, so a rotation made in the gap arrives", async () => {
     const { secretName } = await workload("gap", 2, "gap");
-    await until("the Secret", () => secret(secretName));
-    await server.controller!.idle();
-    const db = new pg.Client({ connectionString: server.databaseUrl });
+    await until("the Secret", () => k.secret(secretName));
+    await k.server.controller!.idle();
+    const db = new pg.Client({ connectionString: k.server.databaseUrl });
     await db.connect();
     try {
       const cut = await db.query(
@@ -185,17 +93,17 @@ describe("the operator's correctness under restarts, deletions, reconnects and s
       await db.end();
     }
     // Written while no listener listens: the notification is lost for good.
-    expect((await setSecret("written-in-the-gap")).status).to.equal(201);
+    await k.setSecret("db/password", "written-in-the-gap");
     await until(
       "the rotated value",
-      async () => (decode(await secret(secretName), "gap") === "written-in-the-gap" ? true : undefined),
+      async () => ((await k.secretValues(secretName)).gap === "written-in-the-gap" ? true : undefined),
       8_000,
     );
   });
 
   it("delivers a value changed during a key's first reconcile (its change signal finds no key indexed yet)", async () => {
-    await server.controller!.idle();
-    const pool = server.services.pool;
+    await k.server.controller!.idle();
+    const pool = k.server.services.pool;
     const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
     const reads = new Set([
       "secret-latest-of-many",
@@ -210,7 +118,7 @@ describe("the operator's correctness under restarts, deletions, reconnects and s
       const result = await query(config, ...rest);
       if (armed && reads.has(config?.name ?? "")) {
         armed = false;
-        expect((await setSecret("changed-mid-reconcile")).status).to.equal(201);
+        await k.setSecret("db/password", "changed-mid-reconcile");
         await new Promise((r) => setTimeout(r, 300));
       }
       return result;
@@ -220,7 +128,7 @@ describe("the operator's correctness under restarts, deletions, reconnects and s
       // Well inside the 5-minute refresh: only the signal can bring it.
       await until(
         "the changed value",
-        async () => (decode(await secret(secretName), "midway") === "changed-mid-reconcile" ? true : undefined),
+        async () => ((await k.secretValues(secretName)).midway === "changed-mid-reconcile" ? true : undefined),
         5_000,
       );
       expect(armed).to.equal(false);
@@ -230,26 +138,26 @@ describe("the operator's correctness under restarts, deletions, reconnects and s
   });
 
   it("reports queue work ready to run apart from scheduled refreshes", async () => {
-    await server.controller!.idle();
-    const text = await (await fetch(`${server.url}/metrics`)).text();
+    await k.server.controller!.idle();
+    const text = await k.metrics();
     expect(text).to.match(/^strongroom_queue_depth 0$/m);
     expect(Number(/^strongroom_queue_scheduled (\d+)$/m.exec(text)?.[1])).to.be.greaterThan(0);
     expect(text).to.match(/^strongroom_controller_leading 1$/m);
   });
 
   it("keeps /ready of the API and webhook up when the controller's watch goes quiet, and says so at /health/controller", async () => {
-    await server.close();
-    server = await start(server.databaseUrl, server.dataKey, { "watch-stale-after": "1" });
-    await until("leadership", async () => (server.controller!.leading ? true : undefined));
+    await k.server.close();
+    k.server = await k.startReplica({ "watch-stale-after": "1" });
+    await until("leadership", async () => (k.server.controller!.leading ? true : undefined));
     const unhealthy = await until("the controller to report silence", async () => {
-      const res = await fetch(`${server.url}/health/controller`);
+      const res = await fetch(`${k.server.url}/health/controller`);
       // Before its caches sync it is also 503 ("not synced yet"): wait for the silence itself.
       const body = res.status === 503 ? ((await res.json()) as { reason: string }) : undefined;
       return body && /silent/.test(body.reason) ? body : undefined;
     });
     expect(unhealthy.reason).to.match(/silent/);
-    expect((await fetch(`${server.url}/ready`)).status).to.equal(200);
+    expect((await fetch(`${k.server.url}/ready`)).status).to.equal(200);
     await new Promise((r) => setTimeout(r, 1100));
-    expect(await (await fetch(`${server.url}/metrics`)).text()).to.match(/^strongroom_controller_healthy 0$/m);
+    expect(await k.metrics()).to.match(/^strongroom_controller_healthy 0$/m);
   });
 });
