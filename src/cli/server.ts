@@ -75,9 +75,22 @@ function listen(server: http.Server, port: number, host: string): Promise<number
   });
 }
 
+/**
+ * Stop accepting and wait for every connection to end. A kept-alive client (an agent retrying
+ * a watch the stopping hub ended) would otherwise keep its connection busy for ever: requests
+ * that still arrive are answered with `Connection: close`, and connections that fall idle
+ * after their last answer are closed within 100 ms.
+ */
 function closeServer(server: http.Server): Promise<void> {
   return new Promise((ok) => {
-    server.close(() => ok());
+    server.prependListener("request", (_req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (!res.headersSent) res.setHeader("Connection", "close");
+    });
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    server.close(() => {
+      clearInterval(sweep);
+      ok();
+    });
     server.closeIdleConnections();
   });
 }

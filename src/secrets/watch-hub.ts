@@ -25,13 +25,14 @@ import { errors } from "../errors.js";
 import { cursorOf, judge, latestVersions, StreamConnection, watchRows, type Db, type WatchRow } from "./watch-state.js";
 import {
   WatchHubFullError,
+  type ClientGone,
   type JoinedCheck,
   type WatchAnswer,
   type Watcher,
   type WatchHubOptions,
 } from "./watch-types.js";
 
-export { WatchHubFullError, type WatchAnswer, type WatchHubOptions } from "./watch-types.js";
+export { WatchHubFullError, type ClientGone, type WatchAnswer, type WatchHubOptions } from "./watch-types.js";
 
 /** Remembered versions and signal stamps beyond this many are dropped all at once. */
 const MEMORY_LIMIT = 200_000;
@@ -130,20 +131,20 @@ export class WatchHub {
     ids: readonly string[],
     known: string | undefined,
     timeoutMs: number,
-    signal?: AbortSignal,
+    client?: ClientGone,
   ): Promise<WatchAnswer | "aborted"> {
     this.attach(pool);
-    if (this.#closed || signal?.aborted) return "aborted";
+    if (this.#closed || client?.gone) return "aborted";
     const remembered = this.#rememberedCursor(roleId, ids);
     if (remembered !== undefined && remembered === known)
-      return this.#arm(roleId, ids, remembered, timeoutMs, signal, this.#stamp);
+      return this.#arm(roleId, ids, remembered, timeoutMs, client, this.#stamp);
     // The full check, as a batch read: a caller who may not read these never holds a watch.
     const since = this.#stamp;
     const rows = await this.#checkJoined(pool, roleId, ids, since);
     const verdict = judge(rows, ids);
     if ("error" in verdict) throw verdict.error;
     if (verdict.cursor !== known) return { changed: true, cursor: verdict.cursor };
-    return this.#arm(roleId, ids, verdict.cursor, timeoutMs, signal, since);
+    return this.#arm(roleId, ids, verdict.cursor, timeoutMs, client, since);
   }
 
   /** The cursor from remembered versions, if every id has one and a grant under the last authorization version seen. */
@@ -160,12 +161,12 @@ export class WatchHub {
     ids: readonly string[],
     cursor: string,
     timeoutMs: number,
-    signal: AbortSignal | undefined,
+    client: ClientGone | undefined,
     since: number,
   ): Promise<WatchAnswer | "aborted"> {
     if (this.#count >= this.maxWatchers)
       throw new WatchHubFullError(`the server already holds ${this.maxWatchers} watches`);
-    if (signal?.aborted || this.#closed) return Promise.resolve("aborted");
+    if (client?.gone || this.#closed) return Promise.resolve("aborted");
     this.#count++;
     return new Promise((resolve, reject) => {
       const watcher: Watcher = {
@@ -177,7 +178,7 @@ export class WatchHub {
           if (watcher.finished) return;
           watcher.finished = true;
           clearTimeout(timer);
-          signal?.removeEventListener("abort", onAbort);
+          if (client) client.onGone = undefined;
           for (const id of ids) {
             const set = this.#byId.get(id);
             set?.delete(watcher);
@@ -189,9 +190,8 @@ export class WatchHub {
           else resolve(outcome);
         },
       };
-      const onAbort = (): void => watcher.done("aborted");
       const timer = setTimeout(() => this.#expire(watcher), timeoutMs);
-      signal?.addEventListener("abort", onAbort);
+      if (client) client.onGone = () => watcher.done("aborted");
       for (const id of ids) {
         let set = this.#byId.get(id);
         if (!set) this.#byId.set(id, (set = new Set()));

@@ -30,3 +30,14 @@ export interface JoinedCheck {
   since: number;
   waiters: { resolve(rows: Map<string, WatchRow>): void; reject(err: unknown): void }[];
 }
+
+/**
+ * The caller went away (its connection closed before the answer). A plain object, not an
+ * AbortSignal: an EventTarget per held watch, and its listener bookkeeping, showed in a
+ * 10,000-follower wave's profile; the hub needs one flag and one callback.
+ */
+export interface ClientGone {
+  readonly gone: boolean;
+  /** Set by the hub while the watch waits; called once by the owner when the client goes. */
+  onGone: (() => void) | undefined;
+}

@@ -10,7 +10,7 @@
 import { Router, type Request, type Response } from "express";
 import { errors } from "../../errors.js";
 import { LIMITS } from "../../input/limits.js";
-import { WatchHubFullError } from "../../secrets/watch-hub.js";
+import { WatchHubFullError, type ClientGone } from "../../secrets/watch-hub.js";
 import { callerOf, requireToken } from "../middleware/authenticate.js";
 import { queryString } from "../params.js";
 import type { Services } from "../services.js";
@@ -53,17 +53,18 @@ export function watchRouter(services: Services): Router {
     const known = queryString(req, "cursor");
     if (known !== undefined && known.length > WATCH_LIMITS.cursorChars) throw errors.argument("cursor");
     // The response's close (client gone), not the request's: the request closes once its body is read.
-    // Only a close before our answer aborts: aborting makes a DOMException, which 10,000 answered
-    // followers paid for on every wave (bench/README.md, agents).
-    const gone = new AbortController();
+    // Only a close before our answer counts (a plain flag and callback: see ClientGone).
+    const client: ClientGone = { gone: false, onGone: undefined };
     res.on("close", () => {
-      if (!res.writableEnded) gone.abort();
+      if (res.writableEnded) return;
+      (client as { gone: boolean }).gone = true;
+      client.onGone?.();
     });
     let answer;
     services.metrics.secretWatchers.inc();
     try {
       // Privileges first (inside): a caller who may not read these never gets to hold a watch.
-      answer = await hub.watch(services.pool, roleId, ids, known, timeout * 1000, gone.signal);
+      answer = await hub.watch(services.pool, roleId, ids, known, timeout * 1000, client);
     } catch (err) {
       if (!(err instanceof WatchHubFullError)) throw err;
       outcomes.inc({ outcome: "refused" });
@@ -72,7 +73,7 @@ export function watchRouter(services: Services): Router {
       services.metrics.secretWatchers.dec();
     }
     if (answer === "aborted") {
-      if (!res.writableEnded && !gone.signal.aborted) throw errors.unavailable("the server is shutting down");
+      if (!res.writableEnded && !client.gone) throw errors.unavailable("the server is shutting down");
       return;
     }
     outcomes.inc({ outcome: answer.changed ? "changed" : "unchanged" });
