@@ -238,12 +238,8 @@ describe("agent: rendered files from the server, following rotations", function 
     );
   });
 
-  for (const [name, command, prefix] of [
-    [
-      "strongroom agent --once (the real CLI)",
-      ["npx", "tsx", "src/cli/main.ts", "agent", "--once"],
-      "strongroom agent",
-    ],
+  for (const [name, command] of [
+    ["strongroom agent --once (the real CLI)", ["npx", "tsx", "src/cli/main.ts", "agent", "--once"]],
     [
       "the image's agent bundle with --once (dist/agent/strongroom-agent.cjs)",
       [process.execPath, "dist/agent/strongroom-agent.cjs", "--once"],

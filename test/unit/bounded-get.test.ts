@@ -53,7 +53,7 @@ describe("outbound/bounded-get: the server's one HTTPS GET", () => {
     const err = await boundedGet(new URL(`${base}/big`), { ca: tls.cert, signal: signal(), maxBytes: 4096 }).catch(
       (e: Error) => e,
     );
-    expect(String(err)).to.include("response exceeds 4096 bytes");
+    expect((err as Error).message).to.include("response exceeds 4096 bytes");
   });
 
   it("gives up when the caller's signal aborts", async () => {
