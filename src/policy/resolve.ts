@@ -81,6 +81,13 @@ export function resolvePolicy(statements: Statement[], root: Scope): Plan {
     publicKeys: [],
     references: new Map(),
   };
+  // Conjur's DuplicateResolver: one record, one declaration (two rows for one id would also
+  // make PUT/PATCH's upsert touch a row twice in one statement).
+  const declared = new Set<string>();
+  const declare = (id: string, kind: string, identifier: string, at: Position): void => {
+    if (declared.has(id)) throw errors.policyInvalid(`${kind} '${identifier}' is declared more than once`, at);
+    declared.add(id);
+  };
   const refId = (scope: Scope, ref: Ref): string => {
     const id = fullId(scope.account, ref.kind, absolute(ref.kind, ref.id, scope.namespace, ref.at));
     if (!plan.references.has(id)) plan.references.set(id, ref);
@@ -93,6 +100,7 @@ export function resolvePolicy(statements: Statement[], root: Scope): Plan {
         case "record": {
           const identifier = absolute(s.kind, s.id, scope.namespace, s.at);
           const id = fullId(scope.account, s.kind, identifier);
+          declare(id, s.kind, identifier, s.at);
           const owner = s.owner ? refId(scope, s.owner) : scope.owner;
           plan.records.push({
             id,
@@ -115,6 +123,8 @@ export function resolvePolicy(statements: Statement[], root: Scope): Plan {
             });
           for (const key of s.publicKeys ?? []) {
             const resource = fullId(scope.account, "public_key", `user/${identifier}/${key.split(" ")[2]!}`);
+            if (declared.has(resource)) continue; // the same key listed twice: one resource
+            declared.add(resource);
             plan.records.push({ id: resource, kind: "public_key", owner, policy: scope.policy, annotations: {} });
             plan.publicKeys.push({ resource, value: key });
           }

@@ -160,6 +160,41 @@ describe("policy loading", () => {
     expect(blankInRoot.json().error.message).to.contain("resource has a blank id");
   });
 
+  it("refuses a record declared twice (also via two spellings of one id) with a 422 in every mode, never a 5xx", async () => {
+    for (const mode of ["POST", "PUT", "PATCH"] as const) {
+      for (const text of [
+        "- !variable twice\n- !variable twice\n",
+        "- !policy\n  id: dupdb\n  body:\n  - !variable x\n- !variable dupdb/x\n",
+        "- !user twice-user\n- !group g\n- !user twice-user\n",
+      ]) {
+        const res = await admin.loadPolicy(mode, "root", text);
+        expect(res.status, `${mode} ${JSON.stringify(text)}: ${res.text}`).to.equal(422);
+        expect(res.json().error.code).to.equal("policy_invalid");
+        expect(res.json().error.message).to.match(/^line \d+, column \d+: .* is declared more than once$/);
+      }
+    }
+    expect(await exists("variable", "twice")).to.equal(false);
+    // The same grant or permission twice is one fact, not an error (and never a 5xx). In a
+    // policy of its own: a PUT replaces what it loads into.
+    ok(await admin.loadPolicy("POST", "root", "- !policy dups\n"));
+    for (const mode of ["POST", "PUT", "PATCH"] as const) {
+      const res = await admin.loadPolicy(
+        mode,
+        "dups",
+        `- !group g2
+- !user u2
+- !variable v2
+- !grant { role: !group g2, members: [ !user u2, !user u2 ] }
+- !grant { role: !group g2, member: !user u2 }
+- !permit { role: !user u2, privileges: [ read, read, execute ], resources: [ !variable v2, !variable v2 ] }
+- !permit { role: !user u2, privilege: read, resource: !variable v2 }
+`,
+      );
+      expect(res.status, `${mode}: ${res.text}`).to.equal(201);
+    }
+    expect(await can("pol:user:u2@dups", "execute", "variable", "dups/v2")).to.equal(true);
+  });
+
   it("PATCH updates annotations and allows deletions, keeping what it does not mention", async () => {
     ok(
       await admin.loadPolicy(

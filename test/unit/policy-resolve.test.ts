@@ -354,14 +354,8 @@ describe("unit: resolvePolicy (statements → plan)", () => {
       expect(plan.permits.map((p) => p.privilege)).to.deep.equal(["read", "read", "execute"]);
     });
 
-    // BUG: a record declared twice (after qualification) is planned twice. Conjur's resolver
-    // refuses it ("<record> is declared more than once", DuplicateResolver in
-    // cyberark/conjur gems/policy-parser/lib/conjur/policy/resolver.rb). Here both rows reach
-    // apply-plan.ts, whose PATCH/PUT statements use ON CONFLICT DO UPDATE over unnest(): Postgres
-    // refuses to update one row twice in a statement (SQLSTATE 21000), which pg-errors.ts does
-    // not classify, so a PUT or PATCH most likely ends in a 500 instead of a 422 (not verified:
-    // the unit tier has no Postgres); a POST (DO NOTHING) silently keeps the first declaration.
-    it.skip("refuses a record declared twice (Conjur: 'is declared more than once')", () => {
+    // Two rows for one id would also make PUT/PATCH touch a row twice in one upsert (a 500).
+    it("refuses a record declared twice (Conjur: 'is declared more than once')", () => {
       for (const text of [
         "- !variable a\n- !variable a\n",
         "- !variable db/x\n- !policy\n  id: db\n  body:\n  - !variable x\n",
