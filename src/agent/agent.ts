@@ -13,6 +13,7 @@ import { renderFile } from "../render/render-file.js";
 import type { AgentMetrics } from "./agent-metrics.js";
 import { ServerError } from "./server-client.js";
 import { DEFAULT_FILE_MODE } from "./write-files.js";
+import { backoffMs } from "../retry/backoff.js";
 
 export interface AgentServer {
   fetchBatch(ids: readonly string[]): Promise<Map<string, Buffer>>;
@@ -39,14 +40,11 @@ export interface AgentDeps {
 /**
  * Jitter, so that a fleet started (or woken, or cut off) together does not come back
  * together: each long-poll asks for a timeout drawn from the last quarter below the
- * configured one (30 s → 23–30 s), and each retry waits between half and all of its backoff.
+ * configured one (30 s → 23–30 s), and each retry waits between half and all of its backoff
+ * (retry/backoff.ts, the one backoff).
  */
 export function jitteredTimeout(seconds: number, random: () => number): number {
   return Math.max(1, seconds - Math.floor(random() * Math.ceil(seconds / 4)));
-}
-
-export function jitteredBackoff(ms: number, random: () => number): number {
-  return Math.round(ms / 2 + random() * (ms / 2));
 }
 
 export type AgentStatus = { ready: boolean; lastError: string | undefined };
@@ -111,7 +109,7 @@ export class Agent {
     const random = this.deps.random ?? Math.random;
     let cursor: string | undefined;
     let synced = false;
-    let backoff = 250;
+    let failures = 0;
     while (!this.#stop.signal.aborted) {
       try {
         const answer = await this.deps.server.watch(
@@ -132,12 +130,11 @@ export class Agent {
           synced = true;
         }
         cursor = answer.cursor;
-        backoff = 250;
+        failures = 0;
       } catch (err) {
         this.#failed(err);
         synced = false;
-        await sleep(jitteredBackoff(backoff, random), this.#stop.signal);
-        backoff = Math.min(backoff * 2, this.deps.backoffMaxMs);
+        await sleep(backoffMs(++failures, { baseMs: 250, maxMs: this.deps.backoffMaxMs }, random), this.#stop.signal);
       }
     }
   }

@@ -8,7 +8,8 @@ import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import type { AgentLog } from "./agent-log.js";
 import { AgentMetrics } from "./agent-metrics.js";
-import { Agent, jitteredBackoff } from "./agent.js";
+import { Agent } from "./agent.js";
+import { backoffMs } from "../retry/backoff.js";
 import type { AgentConfig } from "./agent-config.js";
 import { startHealthServer } from "./health-server.js";
 import { ServerClient, ServerError } from "./server-client.js";
@@ -61,9 +62,7 @@ export async function runOnce(config: AgentConfig, log: AgentLog, attempts = 5):
         if (!retryable || attempt >= attempts)
           throw new AgentFailure(retryable ? `server unreachable after ${attempts} attempts: ${message}` : message);
         log.warn({ attempt, err: message }, "retrying");
-        await new Promise((ok) =>
-          setTimeout(ok, jitteredBackoff(Math.min(250 * 2 ** attempt, config.backoffMaxMs), Math.random)),
-        );
+        await new Promise((ok) => setTimeout(ok, backoffMs(attempt + 1, { baseMs: 250, maxMs: config.backoffMaxMs })));
       }
     }
   } finally {

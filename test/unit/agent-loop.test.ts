@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Agent, jitteredBackoff, jitteredTimeout, type AgentDeps, type AgentServer } from "../../src/agent/agent.js";
+import { Agent, jitteredTimeout, type AgentDeps, type AgentServer } from "../../src/agent/agent.js";
 import type { AgentLog } from "../../src/agent/agent-log.js";
 import { AgentMetrics } from "../../src/agent/agent-metrics.js";
 import { ServerError } from "../../src/agent/server-client.js";
@@ -266,15 +266,6 @@ describe("unit: the agent's loop (Agent, with a fake server and writer)", () => 
     await threeQuarters.settled();
     expect(threeQuarters.sleeps).to.deep.equal([188, 375, 750, 1500, 1500, 1500, 188]);
     await threeQuarters.stop();
-  });
-
-  it("jitteredBackoff waits between half and all of the nominal backoff", () => {
-    expect(jitteredBackoff(1000, () => 0)).to.equal(500);
-    expect(jitteredBackoff(1000, () => 0.5)).to.equal(750);
-    expect(jitteredBackoff(1000, () => 0.999999)).to.equal(1000);
-    const spread = new Set(Array.from({ length: 200 }, () => jitteredBackoff(8000, Math.random)));
-    expect(spread.size).to.be.above(50);
-    for (const ms of spread) expect(ms).to.be.within(4000, 8000);
   });
 
   it("keeps the last good files through an outage, then re-syncs at once without a cursor", async () => {
