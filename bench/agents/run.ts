@@ -31,6 +31,7 @@ import { authenticate } from "../lib/dataset.js";
 import { childrenOf, cpuSeconds, loadAverage, rssMiB, sampleUsage } from "../lib/proc-stats.js";
 import { freePort, runLoad } from "../lib/processes.js";
 import { machine } from "../lib/report.js";
+import { AGENT_SETTINGS } from "../../src/agent/agent-config.js";
 
 /** Each held watch is a socket in the server and one in the fleet's process: sizes past the open-file limit are skipped. */
 const FILES_LIMIT = Number(spawnSync("bash", ["-c", "ulimit -n"], { encoding: "utf8" }).stdout.trim()) || 1024;
@@ -49,6 +50,8 @@ const IDLE_SECONDS = Number(process.env.BENCH_AGENT_IDLE_SECONDS ?? 30);
 const GET_SECONDS = Number(process.env.BENCH_AGENT_GET_SECONDS ?? 8);
 /** BENCH_AGENT_FETCH=0: followers do not read their variables after a change (the answers alone, measured apart). */
 const FETCH = process.env.BENCH_AGENT_FETCH !== "0";
+/** The idle fleet's re-poll (the agent's --watch-timeout); default: the agent's default. */
+const REPOLL_SECONDS = Number(process.env.BENCH_AGENT_REPOLL ?? AGENT_SETTINGS.watchTimeout?.default ?? 300);
 const ACCOUNT = "bench";
 const HOSTS = 100;
 const GROUPS = 10;
@@ -266,14 +269,14 @@ try {
     }
     if (IDLE_SECONDS > 0 && size >= 10_000) {
       await until("the fleet to re-arm", 120, async () => ((await gauge()) >= size * 0.995 ? true : undefined));
-      // The agent's default re-poll from now on (the fleet was held with 300 s polls so that it
-      // could gather on a loaded machine); jittered timeouts spread out.
-      fleet.stdin.write("timeout 30\n");
+      // The re-poll under test from now on (the fleet was held with 300 s polls so that it could
+      // gather on a loaded machine); jittered timeouts spread out.
+      fleet.stdin.write(`timeout ${REPOLL_SECONDS}\n`);
       // Waits already held keep their 300 s timeout: one rotation re-arms every watcher with the
       // new one (an earlier version measured 0 re-polls/s because of this), then one full period.
       await rotate("fleet/shared");
       await until("the fleet to re-arm", 120, async () => ((await gauge()) >= size * 0.995 ? true : undefined));
-      await sleep(31_000);
+      await sleep(REPOLL_SECONDS * 1000);
       fleet.stdin.write("reset\n");
       const usage = sampleUsage(() => [server.pid!]);
       const pgUsage = sampleUsage(postgresPids);
@@ -383,7 +386,7 @@ try {
       "rotation → all: answered, p50 / p99 / max ms, non-200",
       "server fan-out → all: waves, ms",
       "→ 10 %: p50 / p99 ms",
-      "idle: re-polls/s, CPU server + pg",
+      `idle at ${REPOLL_SECONDS} s re-polls: re-polls/s, CPU server + pg`,
       "GETs held / alone",
     ],
   ];
