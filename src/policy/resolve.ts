@@ -1,7 +1,9 @@
 /**
  * Turns parsed statements into a plan of fully qualified rows, applying Conjur's naming
- * rules: ids are relative to the enclosing policy, `/x` is absolute, `../` climbs, a blank
- * id means the policy itself, and users inside a policy get `name@policy-path` ids.
+ * rules: ids are relative to the enclosing policy, a blank id means the policy itself, users
+ * inside a policy get `name@policy-path` ids; on the grantee side (owner, members, permitted
+ * roles) `/x` is absolute and `../` climbs, while a statement's subject stays inside the
+ * policy (`subjectId`).
  */
 import { errors } from "../errors.js";
 import { fullId } from "../authz/ids.js";
@@ -70,6 +72,21 @@ function absolute(kind: string, raw: string, namespace: string, at: Position): s
   return base ? `${base}/${id}` : id;
 }
 
+/**
+ * The subject of a statement — a declared record, a grant's or revoke's role, a permit's or
+ * deny's resource, a deleted record — stays under the policy being loaded (Conjur's
+ * AbsoluteChecker): `/x` is "Illegal absolute id" and `../` is not climbed. Whoever may load
+ * policy P can only create, grant, permit on or delete what lies under P. The grantee side
+ * (owner, members, permitted roles) may name any role, as in Conjur. Conjur keeps a record's
+ * `../` literally (`P/../x`); we refuse it, which no load can mistake for the record above.
+ */
+function subjectId(kind: string, raw: string, namespace: string, at: Position): string {
+  if (raw.startsWith("/")) throw errors.policyInvalid(`Illegal absolute id: ${raw}`, at);
+  if (raw.split("/").includes(".."))
+    throw errors.policyInvalid(`Invalid relative reference: ${namespace ? `${namespace}/` : ""}${raw}`, at);
+  return absolute(kind, raw, namespace, at);
+}
+
 export function resolvePolicy(statements: Statement[], root: Scope): Plan {
   const plan: Plan = {
     records: [],
@@ -88,6 +105,11 @@ export function resolvePolicy(statements: Statement[], root: Scope): Plan {
     if (declared.has(id)) throw errors.policyInvalid(`${kind} '${identifier}' is declared more than once`, at);
     declared.add(id);
   };
+  const subjectRef = (scope: Scope, ref: Ref): string => {
+    const id = fullId(scope.account, ref.kind, subjectId(ref.kind, ref.id, scope.namespace, ref.at));
+    if (!plan.references.has(id)) plan.references.set(id, ref);
+    return id;
+  };
   const refId = (scope: Scope, ref: Ref): string => {
     const id = fullId(scope.account, ref.kind, absolute(ref.kind, ref.id, scope.namespace, ref.at));
     if (!plan.references.has(id)) plan.references.set(id, ref);
@@ -98,7 +120,7 @@ export function resolvePolicy(statements: Statement[], root: Scope): Plan {
     for (const s of items) {
       switch (s.type) {
         case "record": {
-          const identifier = absolute(s.kind, s.id, scope.namespace, s.at);
+          const identifier = subjectId(s.kind, s.id, scope.namespace, s.at);
           const id = fullId(scope.account, s.kind, identifier);
           declare(id, s.kind, identifier, s.at);
           const owner = s.owner ? refId(scope, s.owner) : scope.owner;
@@ -133,7 +155,7 @@ export function resolvePolicy(statements: Statement[], root: Scope): Plan {
         }
         case "grant":
         case "revoke": {
-          const role = refId(scope, s.role);
+          const role = subjectRef(scope, s.role);
           for (const m of s.members) {
             const member = refId(scope, m.ref);
             if (s.type === "grant")
@@ -147,7 +169,7 @@ export function resolvePolicy(statements: Statement[], root: Scope): Plan {
           for (const r of s.roles) {
             const role = refId(scope, r);
             for (const res of s.resources) {
-              const resource = refId(scope, res);
+              const resource = subjectRef(scope, res);
               for (const privilege of s.privileges) {
                 if (s.type === "permit") plan.permits.push({ privilege, resource, role, policy: scope.policy });
                 else plan.denies.push({ privilege, resource, role });
@@ -156,7 +178,7 @@ export function resolvePolicy(statements: Statement[], root: Scope): Plan {
           }
           break;
         case "delete":
-          for (const r of s.records) plan.deletes.push(refId(scope, r));
+          for (const r of s.records) plan.deletes.push(subjectRef(scope, r));
           break;
       }
     }

@@ -87,7 +87,7 @@ describe("policy loading", () => {
 - !grant
   role: !group readers
   members: [ !host app, !member { role: !user /alice, admin: true } ]
-- !grant { role: !group /devs, member: !group readers }
+- !grant { role: !group readers, member: !group /devs }
 - !permit
   roles: [ !group readers ]
   privileges: [ read, execute ]
@@ -104,10 +104,75 @@ describe("policy loading", () => {
       ["conjur/mime_type", "text/plain"],
       ["rotation", "weekly"],
     ]);
-    const memberships = (await admin.request("GET", `/roles/pol/group/prod%2Freaders?memberships`)).json();
-    expect(memberships.map((m: { role: string }) => m.role)).to.include("pol:group:devs");
+    // A grantee outside the policy (absolute) is fine: prod grants its own group to /devs.
+    const members = (await admin.request("GET", `/roles/pol/group/prod%2Freaders?members`)).json();
+    expect(members.map((m: { member: string }) => m.member)).to.include("pol:group:devs");
     const all = (await admin.request("GET", `/roles/pol/host/prod%2Fapp?all`)).json();
-    expect(all).to.include.members(["pol:host:prod/app", "pol:group:prod/readers", "pol:group:devs"]);
+    expect(all).to.include.members(["pol:host:prod/app", "pol:group:prod/readers"]);
+  });
+
+  it("keeps a load inside its policy: no record, grant, permission or deletion outside it (Conjur's AbsoluteChecker)", async () => {
+    // Whoever may load policy `team` must not reach above it: take over a root group, read a
+    // root secret, create or delete root records.
+    ok(
+      await admin.loadPolicy(
+        "POST",
+        "root",
+        "- !group admins\n- !variable root-secret\n- !policy team\n- !grant { role: !group admins, member: !user admin }\n",
+      ),
+    );
+    const refused = async (mode: "POST" | "PATCH" | "PUT", text: string, message: string): Promise<void> => {
+      const res = await admin.loadPolicy(mode, "team", text);
+      expect(res.status, `${text}: ${res.text}`).to.equal(422);
+      expect(res.json().error.code).to.equal("policy_invalid");
+      expect(res.json().error.message).to.match(new RegExp(`^line \\d+, column \\d+: ${message}`));
+    };
+    await refused(
+      "POST",
+      "- !user me\n- !grant { role: !group /admins, member: !user me }\n",
+      "Illegal absolute id: /admins",
+    );
+    await refused(
+      "POST",
+      "- !user me\n- !grant { role: !group ../admins, member: !user me }\n",
+      "Invalid relative reference: team/../admins",
+    );
+    await refused(
+      "POST",
+      "- !user me\n- !permit { role: !user me, privilege: [read, execute], resource: !variable /root-secret }\n",
+      "Illegal absolute id: /root-secret",
+    );
+    await refused(
+      "POST",
+      "- !user me\n- !permit { role: !user me, privilege: read, resource: !variable ../root-secret }\n",
+      "Invalid relative reference: team/../root-secret",
+    );
+    await refused("POST", "- !variable /planted\n", "Illegal absolute id: /planted");
+    await refused("POST", "- !group ../planted\n", "Invalid relative reference: team/../planted");
+    await refused("POST", "- !user ../admin\n", "Invalid relative reference: team/../admin");
+    await refused("PATCH", "- !delete { record: !variable /root-secret }\n", "Illegal absolute id: /root-secret");
+    await refused(
+      "PATCH",
+      "- !revoke { role: !group /admins, member: !user /admin }\n",
+      "Illegal absolute id: /admins",
+    );
+    await refused(
+      "PATCH",
+      "- !deny { role: !user /admin, privilege: read, resource: !variable /root-secret }\n",
+      "Illegal absolute id: /root-secret",
+    );
+    expect(await exists("variable", "planted")).to.equal(false);
+    expect(await exists("variable", "root-secret")).to.equal(true);
+    expect(await can("pol:user:admin", "read", "group", "admins")).to.equal(true);
+    // Subjects inside, grantees anywhere: still allowed, as in Conjur.
+    ok(
+      await admin.loadPolicy(
+        "POST",
+        "team",
+        "- !group crew\n- !variable shared\n- !grant { role: !group crew, member: !group /admins }\n- !permit { role: !group /admins, privilege: read, resource: !variable shared }\n",
+      ),
+    );
+    expect(await can("pol:group:admins", "read", "variable", "team/shared")).to.equal(true);
   });
 
   it("gives transitive grants the privileges of the granted role (set-based check)", async () => {
@@ -115,7 +180,7 @@ describe("policy loading", () => {
       await admin.loadPolicy(
         "POST",
         "root",
-        "- !variable shared\n- !permit { role: !group devs, privilege: execute, resource: !variable shared }",
+        "- !variable shared\n- !grant { role: !group devs, member: !group prod/readers }\n- !permit { role: !group devs, privilege: execute, resource: !variable shared }",
       ),
     );
     expect(await can("pol:host:prod/app", "execute", "variable", "shared")).to.equal(true);
