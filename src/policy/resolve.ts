@@ -137,7 +137,8 @@ export function resolvePolicy(statements: Statement[], root: Scope): Plan {
           // A host factory is a member of each of its layers: hosts it makes join them (Conjur's HostFactory#create!).
           for (const layer of s.layers ?? [])
             plan.grants.push({
-              role: refId(scope, layer),
+              // The factory joins the layer: the layer is granted, so it is a subject too.
+              role: subjectRef(scope, layer),
               member: id,
               admin: false,
               ownership: false,

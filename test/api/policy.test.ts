@@ -161,6 +161,8 @@ describe("policy loading", () => {
       "- !deny { role: !user /admin, privilege: read, resource: !variable /root-secret }\n",
       "Illegal absolute id: /root-secret",
     );
+    // A host factory joins its layers: hosts it enrols would get a root layer's privileges.
+    await refused("POST", "- !host-factory { id: hf, layers: [ !layer /ops ] }\n", "Illegal absolute id: /ops");
     expect(await exists("variable", "planted")).to.equal(false);
     expect(await exists("variable", "root-secret")).to.equal(true);
     expect(await can("pol:user:admin", "read", "group", "admins")).to.equal(true);
