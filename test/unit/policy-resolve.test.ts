@@ -293,27 +293,24 @@ describe("unit: resolvePolicy (statements → plan)", () => {
       expect(plan.permits).to.deep.equal([]);
     });
 
-    it("a host factory becomes a member of each of its layers", () => {
+    it("a host factory becomes a member of each of its layers, which must lie inside its policy", () => {
       const plan = resolve(
-        "- !policy\n  id: ci\n  body:\n  - !layer runners\n  - !host-factory { id: hf, layers: [!layer runners, !layer /shared] }\n",
+        "- !policy\n  id: ci\n  body:\n  - !layer runners\n  - !layer builders\n  - !host-factory { id: hf, layers: [!layer runners, !layer builders] }\n",
       );
       expect(record(plan, "acme:host_factory:ci/hf").owner).to.equal("acme:policy:ci");
-      expect(plan.grants.filter((g) => !g.ownership)).to.deep.equal([
-        {
-          role: "acme:layer:ci/runners",
+      expect(plan.grants.filter((g) => !g.ownership)).to.deep.equal(
+        ["runners", "builders"].map((layer) => ({
+          role: `acme:layer:ci/${layer}`,
           member: "acme:host_factory:ci/hf",
           admin: false,
           ownership: false,
           policy: "acme:policy:ci",
-        },
-        {
-          role: "acme:layer:shared",
-          member: "acme:host_factory:ci/hf",
-          admin: false,
-          ownership: false,
-          policy: "acme:policy:ci",
-        },
-      ]);
+        })),
+      );
+      // Joining a layer outside would give every host it enrols that layer's privileges.
+      expect(
+        refusal("- !policy\n  id: ci\n  body:\n  - !host-factory { id: hf, layers: [!layer /shared] }\n").message,
+      ).to.match(/Illegal absolute id: \/shared$/);
     });
   });
 
