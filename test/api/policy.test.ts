@@ -255,11 +255,16 @@ describe("policy loading", () => {
 - !grant { role: !group g2, member: !user u2 }
 - !permit { role: !user u2, privileges: [ read, read, execute ], resources: [ !variable v2, !variable v2 ] }
 - !permit { role: !user u2, privilege: read, resource: !variable v2 }
+- !host { id: h2, restricted_to: [ 10.0.0.0/8, 10.0.0.0/8 ] }
+- !user { id: u3, public_keys: [ "ssh-rsa AAAAB3NzaC1yc2E u3@laptop", "ssh-rsa AAAAB3NzaC1yc2E u3@laptop" ] }
 `,
       );
       expect(res.status, `${mode}: ${res.text}`).to.equal(201);
     }
     expect(await can("pol:user:u2@dups", "execute", "variable", "dups/v2")).to.equal(true);
+    // A mapping with one key twice is invalid YAML: a 422 naming it, not a 5xx.
+    const twiceKey = await admin.loadPolicy("POST", "dups", "- !variable { id: dk, annotations: { a: 1, a: 2 } }\n");
+    expect(twiceKey.status, twiceKey.text).to.equal(422);
   });
 
   it("PATCH updates annotations and allows deletions, keeping what it does not mention", async () => {
