@@ -106,6 +106,10 @@ try {
       ACCOUNT,
       "--log-level",
       process.env.BENCH_LOG_LEVEL ?? "info",
+      // The fleet's access tokens are fetched once (real agents log in again before expiry:
+      // ~21 logins/s for 10,000 at the 8-minute default): long enough for a 300 s idle window.
+      "--token-ttl",
+      "18000",
       "--max-watchers",
       String(Math.max(...SIZES) + 1000),
       ...flags,
