@@ -29,7 +29,7 @@ import {
 } from "../../test/support/service-account-issuer.js";
 import { authenticate } from "../lib/dataset.js";
 import { childrenOf, cpuSeconds, loadAverage, rssMiB, sampleUsage } from "../lib/proc-stats.js";
-import { freePort, runLoad } from "../lib/processes.js";
+import { freePort, profileFlags, runLoad } from "../lib/processes.js";
 import { machine } from "../lib/report.js";
 import { AGENT_SETTINGS } from "../../src/agent/agent-config.js";
 
@@ -94,8 +94,8 @@ try {
   const server = spawn(
     process.execPath,
     [
-      // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the server alone.
-      ...(process.env.BENCH_SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
+      // BENCH_PROFILE=<dir>: the server's CPU profile, as in the other benches.
+      ...profileFlags(),
       join("dist", "cli", "main.js"),
       "server",
       "--host",

@@ -46,7 +46,8 @@ async function waitFor<T>(what: string, seconds: number, probe: () => T | undefi
 }
 
 /** BENCH_PROFILE=DIR: the server and the floor write a V8 CPU profile there when it stops (open it in Chrome DevTools). */
-const profileFlags = (): string[] =>
+/** BENCH_PROFILE=<dir>: the server (and floor) write a CPU profile there on exit. */
+export const profileFlags = (): string[] =>
   process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
 /** The floor has no SIGTERM handler; a profile is only written on a clean exit. */
 const exitOnSigterm = (): string[] =>
