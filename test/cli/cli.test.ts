@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateDataKey } from "../../src/crypto/aead.js";
@@ -15,6 +15,13 @@ const run = (args: string[], env: Record<string, string> = {}) =>
   });
 
 describe("the strongroom command", () => {
+  it("builds every bin package.json names as an executable file (npx in a fresh checkout execs it directly)", () => {
+    const { bin } = JSON.parse(readFileSync("package.json", "utf8")) as { bin: Record<string, string> };
+    for (const [name, file] of Object.entries(bin)) {
+      expect(statSync(file).mode & 0o111, `${name} → ${file}`).to.equal(0o111);
+    }
+  });
+
   it("answers --help with exit 0 for every command and subcommand, on stdout", function () {
     this.timeout(180_000); // a cold start of node per command: slow on a loaded machine
     const commands = [
