@@ -3,6 +3,7 @@
 // checkout may exec it directly and fail with "Permission denied"). So the build marks each
 // file package.json names under "bin" as executable itself.
 import { chmodSync, readFileSync } from "node:fs";
+import { URL } from "node:url";
 
 const { bin } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
 for (const file of Object.values(bin)) chmodSync(new URL(`../${file}`, import.meta.url), 0o755);
