@@ -28,7 +28,7 @@ import {
   startFakeIssuer,
 } from "../../test/support/service-account-issuer.js";
 import { authenticate } from "../lib/dataset.js";
-import { childrenOf, cpuSeconds, loadAverage, rssMiB, sampleUsage } from "../lib/proc-stats.js";
+import { childrenOf, cpuSeconds, loadAverage, rssMiB, sampleThreads, sampleUsage } from "../lib/proc-stats.js";
 import { freePort, profileFlags, runLoad } from "../lib/processes.js";
 import { machine } from "../lib/report.js";
 import { AGENT_SETTINGS } from "../../src/agent/agent-config.js";
@@ -47,6 +47,8 @@ const SIZES = (process.env.BENCH_AGENT_SIZES ?? "1000,10000,50000")
     return false;
   });
 const IDLE_SECONDS = Number(process.env.BENCH_AGENT_IDLE_SECONDS ?? 30);
+/** Seconds the fleet is sampled right after it is held, before any re-poll is due. */
+const QUIET_SECONDS = Number(process.env.BENCH_AGENT_QUIET_SECONDS ?? 10);
 const GET_SECONDS = Number(process.env.BENCH_AGENT_GET_SECONDS ?? 8);
 /** BENCH_AGENT_FETCH=0: followers do not read their variables after a change (the answers alone, measured apart). */
 const FETCH = process.env.BENCH_AGENT_FETCH !== "0";
@@ -232,11 +234,15 @@ try {
     const armSeconds = (Date.now() - started) / 1000;
     await sleep(2000);
     const rssHeld = rssMiB(server.pid!);
+    // Held and quiet (no re-poll is due for minutes): what holding the watches alone costs.
+    const quiet = sampleThreads(server.pid!);
+    await sleep(QUIET_SECONDS * 1000);
     const row: Record<string, unknown> = {
       size,
       armSeconds,
       serverRssMiB: rssHeld,
       kbPerWatcher: ((rssHeld - rssBefore) * 1024) / size,
+      heldQuietCores: quiet.stop(),
     };
     for (const [name, id, followers] of [
       ["all", "fleet/shared", size],
@@ -269,6 +275,7 @@ try {
         serverCpuSeconds: cpuSeconds(server.pid!) - cpu0,
         ...(await waves().then((w) => ({ waves: w.count - waves0.count, waveMs: (w.sum - waves0.sum) * 1000 }))),
       };
+      if (name === "all") console.error(`${size} watchers held, quiet: ${JSON.stringify(row.heldQuietCores)}`);
       console.error(`${size} watchers, rotation followed by ${name}: ${JSON.stringify(row[`rotation ${name}`])}`);
     }
     if (IDLE_SECONDS > 0 && size >= 10_000) {
@@ -277,11 +284,14 @@ try {
       // gather on a loaded machine); jittered timeouts spread out.
       fleet.stdin.write(`timeout ${REPOLL_SECONDS}\n`);
       // Waits already held keep their 300 s timeout: one rotation re-arms every watcher with the
-      // new one (an earlier version measured 0 re-polls/s because of this), then one full period.
+      // new one (an earlier version measured 0 re-polls/s because of this). Each watcher's first
+      // poll after it is uniform in [1, re-poll] (watchers.mjs), so after one full period the
+      // fleet re-polls as a fleet of agents started at different times does: steadily.
       await rotate("fleet/shared");
       await until("the fleet to re-arm", 120, async () => ((await gauge()) >= size * 0.995 ? true : undefined));
       await sleep(REPOLL_SECONDS * 1000);
       fleet.stdin.write("reset\n");
+      const threads = sampleThreads(server.pid!);
       const usage = sampleUsage(() => [server.pid!]);
       const pgUsage = sampleUsage(postgresPids);
       const t0 = Date.now();
@@ -292,6 +302,7 @@ try {
       row.idle = {
         repollsPerSecond: r.repolls / ((Date.now() - t0) / 1000),
         serverCores: u.cores,
+        serverThreads: threads.stop(),
         postgresCores: p.cores,
         statuses: r.statuses,
       };
@@ -382,11 +393,14 @@ try {
 
   // The table (Markdown), for bench/README.md.
   const f = (n: unknown, d = 0): string => (typeof n === "number" ? n.toFixed(d) : "—");
+  const percentOfCore = (threads: Record<string, number>): number =>
+    Object.values(threads).reduce((sum, cores) => sum + cores, 0) * 100;
   const rows = [
     [
       "watchers",
       "held in",
       "server RSS / per watch",
+      "held, quiet: % of a core (main thread)",
       "rotation → all: answered, p50 / p99 / max ms, non-200",
       "server fan-out → all: waves, ms",
       "→ 10 %: p50 / p99 ms",
@@ -401,11 +415,12 @@ try {
       String(r.size),
       `${f(r.armSeconds, 1)} s`,
       `${f(r.serverRssMiB)} MiB / ${f(r.kbPerWatcher, 1)} KB`,
+      `${f(percentOfCore(r.heldQuietCores), 1)} (${f((r.heldQuietCores.main ?? 0) * 100, 1)})`,
       `${all.answered}/${all.followers}, ${f(all.p50)} / ${f(all.p99)} / ${f(all.max)}, ${all.non200}`,
       `${f(all.waves)}, ${f(all.waveMs)}`,
       `${f(tenth.p50)} / ${f(tenth.p99)}`,
       r.idle
-        ? `${f(r.idle.repollsPerSecond)}, ${f(r.idle.serverCores * 100, 1)} % + ${f(r.idle.postgresCores * 100, 1)} %`
+        ? `${f(r.idle.repollsPerSecond)}, ${f(r.idle.serverCores * 100, 1)} % (main ${f((r.idle.serverThreads.main ?? 0) * 100, 1)} %) + ${f(r.idle.postgresCores * 100, 1)} %`
         : "—",
       r.getsHeld ? `${f(r.getsHeld.rps)} / ${f(getsAlone.load.rps)} (${f(r.getsHeld.ofAlone * 100)} %)` : "—",
     ]);

@@ -5,6 +5,7 @@
 // in one batch (GET /secrets, as the agent does; not with fetch: false) and re-arms. Commands on stdin, one per line:
 //   report <epoch ms>   → one JSON line: answers with changed=true after that instant (latency
 //                         from it to the answer, and to the batch read), statuses, re-polls.
+//   timeout <seconds>   → the timeout of every later poll (the next one spread uniformly)
 //   quit
 import http from "node:http";
 import { createInterface } from "node:readline";
@@ -41,8 +42,15 @@ async function watcher(i) {
   const list = ids.map(full).join(",");
   let cursor;
   let first = true;
+  let seenTimeout = spec.timeout;
   for (;;) {
-    const timeout = Math.max(1, spec.timeout - Math.floor(Math.random() * Math.ceil(spec.timeout / 4)));
+    // After a `timeout` command, each watcher's first poll is uniform in [1, timeout]: the fleet
+    // spreads out as agents started at different times are; afterwards the agent's own jitter.
+    const spread = seenTimeout !== spec.timeout;
+    seenTimeout = spec.timeout;
+    const timeout = spread
+      ? 1 + Math.floor(Math.random() * spec.timeout)
+      : Math.max(1, spec.timeout - Math.floor(Math.random() * Math.ceil(spec.timeout / 4)));
     if (cursor && first) {
       first = false;
       state.armed++;

@@ -23,6 +23,48 @@ export function cpuSeconds(pid: number): number {
   return f ? (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND : 0;
 }
 
+/**
+ * CPU seconds per thread of `pid`, grouped: "main" (the event loop) and the other threads by
+ * name (V8's GC and compiler workers, libuv's pool): which of them an idle cost is.
+ */
+export function threadCpuSeconds(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const text = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name = Number(tid) === pid ? "main" : text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
+      const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** Cores per thread group of `pid` between now and `stop()` (see threadCpuSeconds). */
+export function sampleThreads(pid: number): { stop(): Record<string, number> } {
+  const started = performance.now();
+  const before = threadCpuSeconds(pid);
+  return {
+    stop() {
+      const seconds = (performance.now() - started) / 1000;
+      const out: Record<string, number> = {};
+      for (const [name, cpu] of threadCpuSeconds(pid)) {
+        const used = cpu - (before.get(name) ?? 0);
+        if (used > 0) out[name] = used / seconds;
+      }
+      return out;
+    },
+  };
+}
+
 /** Resident set size in MiB (0 once it is gone). */
 export function rssMiB(pid: number): number {
   try {
