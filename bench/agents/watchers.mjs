@@ -16,6 +16,8 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 const now = () => performance.timeOrigin + performance.now();
 const full = (id) => encodeURIComponent(`${spec.account}:variable:${id}`);
 
+/** Bumped by each `timeout` command (even to the same value): every watcher spreads its next poll. */
+let timeoutGeneration = 0;
 const state = { changed: [], fetched: [], statuses: {}, repolls: 0, armed: 0 };
 const count = (status) => (state.statuses[status] = (state.statuses[status] ?? 0) + 1);
 
@@ -42,12 +44,12 @@ async function watcher(i) {
   const list = ids.map(full).join(",");
   let cursor;
   let first = true;
-  let seenTimeout = spec.timeout;
+  let seenGeneration = timeoutGeneration;
   for (;;) {
     // After a `timeout` command, each watcher's first poll is uniform in [1, timeout]: the fleet
     // spreads out as agents started at different times are; afterwards the agent's own jitter.
-    const spread = seenTimeout !== spec.timeout;
-    seenTimeout = spec.timeout;
+    const spread = seenGeneration !== timeoutGeneration;
+    seenGeneration = timeoutGeneration;
     const timeout = spread
       ? 1 + Math.floor(Math.random() * spec.timeout)
       : Math.max(1, spec.timeout - Math.floor(Math.random() * Math.ceil(spec.timeout / 4)));
@@ -106,6 +108,7 @@ createInterface({ input: process.stdin }).on("line", (line) => {
     state.repolls = 0;
   } else if (command === "timeout") {
     spec.timeout = Number(arg);
+    timeoutGeneration++;
   } else if (command === "quit") {
     clearInterval(timer);
     process.exit(0);
