@@ -313,6 +313,14 @@ try {
     fleet.stdin.write("quit\n");
     await new Promise((ok) => fleet.once("exit", ok));
     await until("the watches to end", 60, async () => ((await gauge()) === 0 ? true : undefined));
+    if (row.getsHeld) {
+      // The control: the same server, as old and as written to, with the fleet gone. Whatever
+      // GETs lose here was not the held watches' doing.
+      await sleep(2000);
+      const after = await runLoad(getSpec, { server: () => [server.pid!], postgres: postgresPids });
+      row.getsAfter = { rps: after.load.rps, p99: after.load.p99, ofAlone: after.load.rps / getsAlone.load.rps };
+      console.error(`${size} watchers gone, GETs: ${JSON.stringify(row.getsAfter)}`);
+    }
     fleets.push(row);
   }
   results.fleets = fleets;
@@ -405,7 +413,7 @@ try {
       "server fan-out → all: waves, ms",
       "→ 10 %: p50 / p99 ms",
       `idle at ${REPOLL_SECONDS} s re-polls: re-polls/s, CPU server + pg`,
-      "GETs held / alone",
+      "GETs held / alone / after the fleet left",
     ],
   ];
   for (const r of fleets as Record<string, any>[]) {
@@ -422,7 +430,9 @@ try {
       r.idle
         ? `${f(r.idle.repollsPerSecond)}, ${f(r.idle.serverCores * 100, 1)} % (main ${f((r.idle.serverThreads.main ?? 0) * 100, 1)} %) + ${f(r.idle.postgresCores * 100, 1)} %`
         : "—",
-      r.getsHeld ? `${f(r.getsHeld.rps)} / ${f(getsAlone.load.rps)} (${f(r.getsHeld.ofAlone * 100)} %)` : "—",
+      r.getsHeld
+        ? `${f(r.getsHeld.rps)} / ${f(getsAlone.load.rps)} / ${f(r.getsAfter?.rps)} (held ${f(r.getsHeld.ofAlone * 100)} %)`
+        : "—",
     ]);
   }
   const line = (cells: string[]): string => `| ${cells.join(" | ")} |`;
