@@ -22,7 +22,16 @@
 import type pg from "pg";
 import { readGrants } from "../authz/cached-grants.js";
 import { errors } from "../errors.js";
-import { cursorOf, judge, latestVersions, StreamConnection, watchRows, type Db, type WatchRow } from "./watch-state.js";
+import { RememberedVersions } from "./remembered-versions.js";
+import {
+  judge,
+  judgeLists,
+  latestVersions,
+  StreamConnection,
+  watchRows,
+  type Db,
+  type WatchRow,
+} from "./watch-state.js";
 import {
   WatchHubFullError,
   type ClientGone,
@@ -42,8 +51,8 @@ export class WatchHub {
   #count = 0;
   #closed = false;
   #db: Db | undefined;
-  /** id → latest version, valid until the next signal for that id. */
-  readonly #versions = new Map<string, number>();
+  /** id → latest version, valid until the next signal for that id; and the cursors they give. */
+  readonly #versions = new RememberedVersions(MEMORY_LIMIT);
   /** id → stamp of its last signal; ids absent were last signalled at or before #floor. */
   readonly #signalled = new Map<string, number>();
   #stamp = 0;
@@ -93,7 +102,7 @@ export class WatchHub {
     this.#stamp++;
     if (this.#signalled.size >= MEMORY_LIMIT) this.#forgetSignals();
     this.#signalled.set(variableId, this.#stamp);
-    this.#versions.delete(variableId);
+    this.#versions.forget(variableId);
     const followers = this.#byId.get(variableId);
     if (!followers) return;
     this.#pendingIds.add(variableId);
@@ -153,7 +162,7 @@ export class WatchHub {
     for (const id of ids) {
       if (!this.#versions.has(id) || readGrants.get(roleId, id)?.version !== this.#authorization) return undefined;
     }
-    return cursorOf(ids, (id) => this.#versions.get(id) ?? 0);
+    return this.#versions.cursor(ids);
   }
 
   #arm(
@@ -223,7 +232,6 @@ export class WatchHub {
     started: number,
     since: number,
   ): void {
-    if (this.#versions.size >= MEMORY_LIMIT) this.#versions.clear();
     for (const [id, version] of versions) {
       if (version !== null && !this.#signalledSince(id, since)) this.#versions.set(id, version);
     }
@@ -317,20 +325,15 @@ export class WatchHub {
     this.#learn(read.versions, read.authorizationVersion, started, since);
     const authorization = read.authorizationVersion;
     const stale: Watcher[] = [];
+    // Followers of one workload watch the same list: its cursor is computed once per wave.
+    const judgeList = judgeLists((id) => (read.versions.has(id) ? read.versions.get(id) : this.#versions.get(id)));
     for (const watcher of watchers) {
       if (watcher.finished) continue;
       if (!this.#granted(watcher, authorization)) {
         stale.push(watcher);
         continue;
       }
-      let unknown = false;
-      let gone = false;
-      const cursor = cursorOf(watcher.ids, (id) => {
-        const version = read.versions.has(id) ? read.versions.get(id) : this.#versions.get(id);
-        if (version === undefined) unknown = true;
-        if (version === null) gone = true;
-        return version ?? 0;
-      });
+      const { cursor, unknown, gone } = judgeList(watcher.ids);
       if (gone)
         stale.push(watcher); // deleted or emptied: the full check names it (404)
       else if (unknown && !expired)

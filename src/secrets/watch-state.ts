@@ -58,6 +58,40 @@ export function cursorOf(ids: readonly string[], versionOf: (id: string) => numb
   return hash.digest("base64url").slice(0, 22);
 }
 
+export interface ListVerdict {
+  cursor: string;
+  /** Some id has no known version (it was signalled while the statement ran). */
+  unknown: boolean;
+  /** Some id has no version any more (deleted or emptied). */
+  gone: boolean;
+}
+
+/**
+ * Judges id lists against one set of versions (undefined: unknown, null: none), each distinct
+ * list once: the followers of one workload watch the same list, so a wave of 10,000 hashes a
+ * handful of cursors, not 10,000.
+ */
+export function judgeLists(
+  versionOf: (id: string) => number | null | undefined,
+): (ids: readonly string[]) => ListVerdict {
+  const judged = new Map<string, ListVerdict>();
+  return (ids) => {
+    const key = ids.join("\n");
+    let verdict = judged.get(key);
+    if (!verdict) {
+      const found: ListVerdict = { cursor: "", unknown: false, gone: false };
+      found.cursor = cursorOf(ids, (id) => {
+        const version = versionOf(id);
+        if (version === undefined) found.unknown = true;
+        if (version === null) found.gone = true;
+        return version ?? 0;
+      });
+      judged.set(key, (verdict = found));
+    }
+    return verdict;
+  };
+}
+
 /** A watcher's answer from a full check's rows: its cursor, or the batch read's error. */
 export function judge(
   rows: ReadonlyMap<string, WatchRow>,
