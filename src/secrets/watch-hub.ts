@@ -9,15 +9,15 @@
  *   cached read grant (authz/cached-grants.ts) decided under the very authorization version
  *   the wave's statement saw. Otherwise its role gets the full check — one statement per
  *   distinct role, not per watcher — and a revoked watcher gets 403 and learns nothing.
- *   Timed-out watchers are judged the same way, in 50 ms batches (a safety net).
+ *   Timed-out watchers are judged the same way, in batches a second apart (a safety net).
  * - Re-arming costs no statement when nothing changed: the hub remembers each followed id's
  *   latest version until a signal for it arrives, so a watcher whose cursor and grants match
- *   simply waits (whatever answers it later checks afresh).
+ *   simply waits (whatever answers it later checks afresh); a cursor is hashed once per id list.
  * - Waves, timeouts and re-checks run on the stream's own connection (watch-state.ts), never
  *   the pool's. Waves run one at a time; signals that arrive meanwhile make the next wave.
  *
- * Bounded: at most `maxWatchers` waits at a time (a full hub refuses new ones). Memory per
- * waiting watcher is measured in bench/agents (bench/README.md).
+ * Bounded: at most `maxWatchers` waits (a full hub refuses more); memory per waiting watcher
+ * is measured in bench/agents (bench/README.md).
  */
 import type pg from "pg";
 import { readGrants } from "../authz/cached-grants.js";
@@ -42,6 +42,9 @@ import {
 } from "./watch-types.js";
 
 export { WatchHubFullError, type ClientGone, type WatchAnswer, type WatchHubOptions } from "./watch-types.js";
+
+/** Timeouts are answered in batches this far apart (one statement each); agents allow 15 s more. */
+const TIMEOUT_BATCH_MS = 1000;
 
 /** Remembered versions and signal stamps beyond this many are dropped all at once. */
 const MEMORY_LIMIT = 200_000;
@@ -385,7 +388,7 @@ export class WatchHub {
     this.#expiryTimer ??= setTimeout(() => {
       this.#expiryTimer = undefined;
       void this.#answerExpired();
-    }, this.options.timeoutBatchMs ?? 50);
+    }, this.options.timeoutBatchMs ?? TIMEOUT_BATCH_MS);
   }
 
   /** Timed-out watchers, judged together: one statement for the timeouts of each batch. */

@@ -16,7 +16,7 @@ export interface Watcher {
 export class WatchHubFullError extends Error {}
 
 export interface WatchHubOptions {
-  /** Timeouts are answered in batches this far apart (one authorization statement each). */
+  /** Timeouts are answered in batches this far apart (default 1,000 ms; one statement each). */
   timeoutBatchMs?: number;
   /** Tests: the stream's statements run here instead of a connection of its own. */
   db?: Db;
