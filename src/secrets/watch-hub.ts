@@ -16,8 +16,7 @@
  * - Waves, timeouts and re-checks run on the stream's own connection (watch-state.ts), never
  *   the pool's. Waves run one at a time; signals that arrive meanwhile make the next wave.
  *
- * Bounded: at most `maxWatchers` waits (a full hub refuses more); memory per waiting watcher
- * is measured in bench/agents (bench/README.md).
+ * Bounded: at most `maxWatchers` waits; memory per held watch: bench/README.md (agents).
  */
 import type pg from "pg";
 import { readGrants } from "../authz/cached-grants.js";
