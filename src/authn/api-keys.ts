@@ -1,6 +1,7 @@
 /**
  * API keys in Conjur's shape: 32 random bytes read as eight big-endian uint32s, each
- * written in lower-case Crockford base32 and concatenated (50–56 characters).
+ * written in lower-case Crockford base32 and concatenated: 40–56 characters, 54 on average
+ * (a word below 2^30 takes 6 digits, not 7; about one key in 700 is shorter than 50).
  */
 import { randomBytes, timingSafeEqual, createHash } from "node:crypto";
 
