@@ -317,7 +317,9 @@ export const SETTINGS: Record<string, Setting> = {
     env: "STRONGROOM_MAX_WATCHERS",
     type: "string",
     default: "50000",
-    help: "long-poll watches (GET /secrets/watch, used by agents) held at a time; more get 503 (each costs about 9–13 KB of server memory: bench/README.md)",
+    help:
+      "long-poll watches (GET /secrets/watch, used by agents) held at a time; more get 503 " +
+      "(each costs about 9–15 KB of server memory: bench/README.md)",
   },
   adminKeySecret: {
     flag: "admin-key-secret",

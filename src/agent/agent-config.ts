@@ -101,7 +101,9 @@ export const AGENT_SETTINGS: Record<string, Setting> = {
     env: "STRONGROOM_AGENT_WATCH_TIMEOUT",
     type: "string",
     default: "300",
-    help: "seconds one change-stream long-poll may wait before asking again (a safety net: changes answer it at once; CyberArk's Secrets Provider refreshes every 5 minutes)",
+    help:
+      "seconds one change-stream long-poll may wait before asking again " +
+      "(a safety net: changes answer it at once; CyberArk's Secrets Provider refreshes every 5 minutes)",
   },
   backoffMax: {
     flag: "backoff-max",
