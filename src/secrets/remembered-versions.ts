@@ -39,7 +39,8 @@ export class RememberedVersions {
 
   /** The cursor over `ids`, each of which must be remembered (see has). */
   cursor(ids: readonly string[]): string {
-    const key = ids.join("\n");
+    // NUL never occurs in a stored id (input/limits.ts): the key of a list is unambiguous.
+    const key = ids.join("\0");
     let cursor = this.#cursors.get(key);
     if (cursor === undefined) {
       if (this.#cursors.size >= this.limit) this.#cursors.clear();

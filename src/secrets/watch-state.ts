@@ -76,7 +76,8 @@ export function judgeLists(
 ): (ids: readonly string[]) => ListVerdict {
   const judged = new Map<string, ListVerdict>();
   return (ids) => {
-    const key = ids.join("\n");
+    // NUL never occurs in a stored id (input/limits.ts): the key of a list is unambiguous.
+    const key = ids.join("\0");
     let verdict = judged.get(key);
     if (!verdict) {
       const found: ListVerdict = { cursor: "", unknown: false, gone: false };
