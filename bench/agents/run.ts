@@ -50,6 +50,8 @@ const IDLE_SECONDS = Number(process.env.BENCH_AGENT_IDLE_SECONDS ?? 30);
 /** Seconds the fleet is sampled right after it is held, before any re-poll is due. */
 const QUIET_SECONDS = Number(process.env.BENCH_AGENT_QUIET_SECONDS ?? 10);
 const GET_SECONDS = Number(process.env.BENCH_AGENT_GET_SECONDS ?? 8);
+/** GET windows per condition (held, after): the median is reported; one window alone varied ±5 %. */
+const GET_ROUNDS = Math.max(1, Number(process.env.BENCH_AGENT_GET_ROUNDS ?? 3));
 /** BENCH_AGENT_FETCH=0: followers do not read their variables after a change (the answers alone, measured apart). */
 const FETCH = process.env.BENCH_AGENT_FETCH !== "0";
 /** The idle fleet's re-poll (the agent's --watch-timeout); default: the agent's default. */
@@ -187,9 +189,48 @@ try {
       },
     ],
   };
-  const getsAlone = await runLoad(getSpec, { server: () => [server.pid!], postgres: postgresPids });
-  results.getsAlone = { rps: getsAlone.load.rps, p99: getsAlone.load.p99 };
-  console.error(`GETs, no watchers: ${getsAlone.load.rps.toFixed(0)} req/s, p99 ${getsAlone.load.p99} ms`);
+  /** The server's main-thread GC pauses so far, in seconds by kind (prom-client's default metric). */
+  const gcPauses = async (): Promise<Record<string, number>> => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const found = text.matchAll(/^strongroom_nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} (\S+)$/gm);
+    return Object.fromEntries([...found].map((m) => [m[1]!, Number(m[2])]));
+  };
+  /**
+   * GET_ROUNDS windows: median req/s and p99, every window's req/s, the CPU (cores) of
+   * `watched` and the server's GC pauses (share of the window, by kind), medians.
+   */
+  const getRounds = async (
+    watched: Record<string, () => number[]>,
+  ): Promise<{
+    rps: number;
+    p99: number;
+    windows: number[];
+    cores: Record<string, number>;
+    gcShare: Record<string, number>;
+  }> => {
+    const runs: (Awaited<ReturnType<typeof runLoad>> & { gc: Record<string, number> })[] = [];
+    for (let i = 0; i < GET_ROUNDS; i++) {
+      const [gc0, t0] = [await gcPauses(), performance.now()];
+      const run = await runLoad(getSpec, watched);
+      const [gc1, seconds] = [await gcPauses(), (performance.now() - t0) / 1000];
+      runs.push({
+        ...run,
+        gc: Object.fromEntries(Object.keys(gc1).map((k) => [k, (gc1[k]! - (gc0[k] ?? 0)) / seconds])),
+      });
+    }
+    const medians = (of: (r: (typeof runs)[number]) => Record<string, number>): Record<string, number> =>
+      Object.fromEntries(Object.keys(of(runs[0]!)).map((k) => [k, median(runs.map((r) => of(r)[k] ?? 0))]));
+    return {
+      rps: median(runs.map((r) => r.load.rps)),
+      p99: median(runs.map((r) => r.load.p99)),
+      windows: runs.map((r) => Math.round(r.load.rps)),
+      cores: medians((r) => Object.fromEntries(Object.entries(r.usage).map(([k, u]) => [k, u.cores]))),
+      gcShare: medians((r) => r.gc),
+    };
+  };
+  const getsAlone = await getRounds({ server: () => [server.pid!] });
+  results.getsAlone = getsAlone;
+  console.error(`GETs, no watchers: ${JSON.stringify(getsAlone)}`);
 
   const fleets: Record<string, unknown>[] = [];
   for (const size of SIZES) {
@@ -306,8 +347,9 @@ try {
         postgresCores: p.cores,
         statuses: r.statuses,
       };
-      const held = await runLoad(getSpec, { server: () => [server.pid!], postgres: postgresPids });
-      row.getsHeld = { rps: held.load.rps, p99: held.load.p99, ofAlone: held.load.rps / getsAlone.load.rps };
+      // The fleet's own CPU in that window is reported apart: real agents run on other nodes.
+      const held = await getRounds({ server: () => [server.pid!], fleet: () => [fleet.pid!] });
+      row.getsHeld = { ...held, ofAlone: held.rps / getsAlone.rps };
       console.error(`${size} watchers idle: ${JSON.stringify(row.idle)}; GETs held: ${JSON.stringify(row.getsHeld)}`);
     }
     fleet.stdin.write("quit\n");
@@ -317,8 +359,9 @@ try {
       // The control: the same server, as old and as written to, with the fleet gone. Whatever
       // GETs lose here was not the held watches' doing.
       await sleep(2000);
-      const after = await runLoad(getSpec, { server: () => [server.pid!], postgres: postgresPids });
-      row.getsAfter = { rps: after.load.rps, p99: after.load.p99, ofAlone: after.load.rps / getsAlone.load.rps };
+      const after = await getRounds({ server: () => [server.pid!] });
+      row.getsAfter = { ...after, ofAlone: after.rps / getsAlone.rps };
+      row.getsHeldOfAfter = (row.getsHeld as { rps: number }).rps / after.rps;
       console.error(`${size} watchers gone, GETs: ${JSON.stringify(row.getsAfter)}`);
     }
     fleets.push(row);
@@ -413,7 +456,7 @@ try {
       "server fan-out → all: waves, ms",
       "→ 10 %: p50 / p99 ms",
       `idle at ${REPOLL_SECONDS} s re-polls: re-polls/s, CPU server + pg`,
-      "GETs held / alone / after the fleet left",
+      `GETs (median of ${GET_ROUNDS}) held / alone / after the fleet left`,
     ],
   ];
   for (const r of fleets as Record<string, any>[]) {
@@ -431,7 +474,7 @@ try {
         ? `${f(r.idle.repollsPerSecond)}, ${f(r.idle.serverCores * 100, 1)} % (main ${f((r.idle.serverThreads.main ?? 0) * 100, 1)} %) + ${f(r.idle.postgresCores * 100, 1)} %`
         : "—",
       r.getsHeld
-        ? `${f(r.getsHeld.rps)} / ${f(getsAlone.load.rps)} / ${f(r.getsAfter?.rps)} (held ${f(r.getsHeld.ofAlone * 100)} %)`
+        ? `${f(r.getsHeld.rps)} / ${f(getsAlone.rps)} / ${f(r.getsAfter?.rps)} (held ${f(r.getsHeldOfAfter * 100)} % of after; fleet ${f(r.getsHeld.cores.fleet * 100, 1)} % of a core)`
         : "—",
     ]);
   }

@@ -15,13 +15,14 @@
  *   simply waits (whatever answers it later checks afresh); a cursor is hashed once per id list.
  * - Waves, timeouts and re-checks run on the stream's own connection (watch-state.ts), never
  *   the pool's. Waves run one at a time; signals that arrive meanwhile make the next wave.
- *
- * Bounded: at most `maxWatchers` waits; memory per held watch: bench/README.md (agents).
+ * - A watcher is a long-poll (its first answer ends it) or a stream (watcher.ts: it is told
+ *   every answer and stays). At most `maxWatchers`; memory per watch: bench/README.md (agents).
  */
 import type pg from "pg";
 import { readGrants } from "../authz/cached-grants.js";
 import { errors } from "../errors.js";
 import { RememberedVersions } from "./remembered-versions.js";
+import { newWatcher } from "./watcher.js";
 import {
   judge,
   judgeLists,
@@ -34,6 +35,7 @@ import {
 import {
   WatchHubFullError,
   type ClientGone,
+  type Follow,
   type JoinedCheck,
   type WatchAnswer,
   type Watcher,
@@ -143,19 +145,20 @@ export class WatchHub {
     known: string | undefined,
     timeoutMs: number,
     client?: ClientGone,
+    follow?: Follow,
   ): Promise<WatchAnswer | "aborted"> {
     this.attach(pool);
     if (this.#closed || client?.gone) return "aborted";
     const remembered = this.#rememberedCursor(roleId, ids);
     if (remembered !== undefined && remembered === known)
-      return this.#arm(roleId, ids, remembered, timeoutMs, client, this.#stamp);
+      return this.#arm(roleId, ids, remembered, { timeoutMs, client, follow }, this.#stamp);
     // The full check, as a batch read: a caller who may not read these never holds a watch.
     const since = this.#stamp;
     const rows = await this.#checkJoined(pool, roleId, ids, since);
     const verdict = judge(rows, ids);
     if ("error" in verdict) throw verdict.error;
     if (verdict.cursor !== known) return { changed: true, cursor: verdict.cursor };
-    return this.#arm(roleId, ids, verdict.cursor, timeoutMs, client, since);
+    return this.#arm(roleId, ids, verdict.cursor, { timeoutMs, client, follow }, since);
   }
 
   /** The cursor from remembered versions, if every id has one and a grant under the last authorization version seen. */
@@ -171,8 +174,7 @@ export class WatchHub {
     roleId: string,
     ids: readonly string[],
     cursor: string,
-    timeoutMs: number,
-    client: ClientGone | undefined,
+    { timeoutMs, client, follow }: { timeoutMs: number; client?: ClientGone; follow?: Follow },
     since: number,
   ): Promise<WatchAnswer | "aborted"> {
     if (this.#count >= this.maxWatchers)
@@ -180,34 +182,18 @@ export class WatchHub {
     if (client?.gone || this.#closed) return Promise.resolve("aborted");
     this.#count++;
     return new Promise((resolve, reject) => {
-      const watcher: Watcher = {
-        roleId,
-        ids,
-        cursor,
-        finished: false,
-        done: (outcome) => {
-          if (watcher.finished) return;
-          watcher.finished = true;
-          clearTimeout(timer);
-          if (client) client.onGone = undefined;
-          for (const id of ids) {
-            const set = this.#byId.get(id);
-            set?.delete(watcher);
-            if (set?.size === 0) this.#byId.delete(id);
-          }
-          this.#pendingWatchers.delete(watcher);
-          this.#count--;
-          if (typeof outcome === "object" && "error" in outcome) reject(outcome.error);
-          else resolve(outcome);
-        },
-      };
-      const timer = setTimeout(() => this.#expire(watcher), timeoutMs);
+      const watcher = newWatcher(
+        { roleId, ids, cursor, timeoutMs, follow },
+        { expire: (w) => this.#expire(w), release: (w) => this.#release(w, client) },
+        { resolve, reject },
+      );
       if (client) client.onGone = () => watcher.done("aborted");
       for (const id of ids) {
         let set = this.#byId.get(id);
         if (!set) this.#byId.set(id, (set = new Set()));
         set.add(watcher);
       }
+      follow?.onArmed?.();
       // A change signalled while its check ran: judge it in the next wave.
       const missed = ids.filter((id) => this.#signalledSince(id, since));
       if (missed.length > 0) {
@@ -216,6 +202,18 @@ export class WatchHub {
         this.#scheduleWave();
       }
     });
+  }
+
+  /** A watcher ended: it follows nothing any more. */
+  #release(watcher: Watcher, client: ClientGone | undefined): void {
+    if (client) client.onGone = undefined;
+    for (const id of watcher.ids) {
+      const set = this.#byId.get(id);
+      set?.delete(watcher);
+      if (set?.size === 0) this.#byId.delete(id);
+    }
+    this.#pendingWatchers.delete(watcher);
+    this.#count--;
   }
 
   #signalledSince(id: string, since: number): boolean {

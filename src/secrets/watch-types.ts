@@ -8,9 +8,25 @@ export type Outcome = WatchAnswer | { error: ApiError } | "aborted";
 export interface Watcher {
   readonly roleId: string;
   readonly ids: readonly string[];
-  readonly cursor: string;
+  /** The cursor the watcher holds: a stream's moves with each event. */
+  cursor: string;
   finished: boolean;
+  /** An answer; a stream (see Follow) is told a change or a heartbeat and keeps following. */
   done(outcome: Outcome): void;
+}
+
+/**
+ * A watch that stays after its answers (`GET /secrets/watch?stream=true`): each answer a
+ * long-poll would end with is passed to `onEvent` instead, and the watcher keeps following
+ * from its new cursor, with no request, parse or authentication per answer. It ends (the
+ * watch's promise settles) on an error (403/404 after a re-check), on "aborted", or with the
+ * first answer at or after `untilMs` (epoch ms: the caller's token expires then).
+ */
+export interface Follow {
+  onEvent(answer: WatchAnswer): void;
+  untilMs: number;
+  /** The watch is held (its first check passed): a stream's response can begin. */
+  onArmed?(): void;
 }
 
 export class WatchHubFullError extends Error {}

@@ -13,6 +13,8 @@ export interface Caller {
   login: string;
   roleId: string;
   iat: number;
+  /** When the token expires (epoch seconds): a stream held with it ends then. */
+  exp: number;
 }
 
 /** Verify the request's token; 401 when missing, malformed, tampered, expired or foreign. */
@@ -26,6 +28,7 @@ export async function authenticateRequest(services: Services, req: Request, res:
     login: claims.login,
     roleId: roleIdForLogin(claims.account, claims.login),
     iat: claims.iat,
+    exp: claims.exp,
   };
   res.locals.auth = caller;
   return caller;

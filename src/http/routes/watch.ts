@@ -1,5 +1,6 @@
 /**
- * `GET /secrets/watch?variable_ids=…&cursor=…&timeout=…`: a long-poll for agents. Answers
+ * `GET /secrets/watch?variable_ids=…&cursor=…&timeout=…[&stream=true]`: a long-poll for agents
+ * (or, with stream=true, every answer on one response: watch-stream.ts). A long-poll answers
  * at once when the caller's cursor is stale (or absent), else when one of the variables
  * gets a new version, else after `timeout` seconds; always `{"changed", "cursor"}`.
  * Authorized as a batch read: exactly, on every answer (a revoked permission shows on the
@@ -14,6 +15,7 @@ import { WatchHubFullError, type ClientGone } from "../../secrets/watch-hub.js";
 import { callerOf, requireToken } from "../middleware/authenticate.js";
 import { queryString } from "../params.js";
 import type { Services } from "../services.js";
+import { serveStream } from "./watch-stream.js";
 
 export const WATCH_LIMITS = Object.freeze({
   ids: LIMITS.batchIds,
@@ -29,6 +31,13 @@ function watchIds(req: Request): string[] {
   if (ids.length === 0 || ids.some((id) => id === "")) throw errors.argument("variable_ids");
   if (ids.length > WATCH_LIMITS.ids) throw errors.argument(`variable_ids: at most ${WATCH_LIMITS.ids} ids per watch`);
   return [...new Set(ids)];
+}
+
+function streamed(req: Request): boolean {
+  const raw = queryString(req, "stream");
+  if (raw === undefined || raw === "false") return false;
+  if (raw === "true") return true;
+  throw errors.argument("stream must be true or false");
 }
 
 function timeoutSeconds(req: Request): number {
@@ -50,6 +59,7 @@ export function watchRouter(services: Services): Router {
     const roleId = callerOf(res).roleId;
     const ids = watchIds(req);
     const timeout = timeoutSeconds(req);
+    const stream = streamed(req);
     const known = queryString(req, "cursor");
     if (known !== undefined && known.length > WATCH_LIMITS.cursorChars) throw errors.argument("cursor");
     // The response's close (client gone), not the request's: the request closes once its body is read.
@@ -60,8 +70,13 @@ export function watchRouter(services: Services): Router {
       (client as { gone: boolean }).gone = true;
       client.onGone?.();
     });
-    let answer;
     services.metrics.secretWatchers.inc();
+    if (stream) {
+      const untilMs = callerOf(res).exp * 1000;
+      const watch = { hub, roleId, ids, known, timeoutMs: timeout * 1000, untilMs, client };
+      return serveStream(services, res, watch).finally(() => services.metrics.secretWatchers.dec());
+    }
+    let answer;
     try {
       // Privileges first (inside): a caller who may not read these never gets to hold a watch.
       answer = await hub.watch(services.pool, roleId, ids, known, timeout * 1000, client);
