@@ -15,13 +15,19 @@ import { ServerError } from "./server-client.js";
 import { DEFAULT_FILE_MODE } from "./write-files.js";
 import { backoffMs } from "../retry/backoff.js";
 
+type WatchAnswer = { changed: boolean; cursor: string };
+
 export interface AgentServer {
   fetchBatch(ids: readonly string[]): Promise<Map<string, Buffer>>;
-  watch(
+  /** One long-poll: the first answer. */
+  watch(ids: readonly string[], cursor: string | undefined, timeoutSeconds: number): Promise<WatchAnswer>;
+  /** The stream (`stream=true`), when the server offers it: every answer, until the stream ends. */
+  follow?(
     ids: readonly string[],
     cursor: string | undefined,
     timeoutSeconds: number,
-  ): Promise<{ changed: boolean; cursor: string }>;
+    onEvent: (answer: WatchAnswer) => Promise<void>,
+  ): Promise<void>;
 }
 
 export interface AgentDeps {
@@ -110,27 +116,29 @@ export class Agent {
     let cursor: string | undefined;
     let synced = false;
     let failures = 0;
+    const handle = async (answer: WatchAnswer): Promise<void> => {
+      if (this.#stop.signal.aborted) return;
+      if (answer.changed || !synced) {
+        try {
+          const outcome = await this.syncOnce();
+          if (outcome === "written") this.deps.log.info({ files: this.deps.files.length }, "files written");
+        } catch (err) {
+          if (!(err instanceof RenderError)) throw err;
+          // A value that cannot be rendered: keep the last good files, wait for the next change.
+          this.#failed(err);
+        }
+        synced = true;
+      }
+      cursor = answer.cursor;
+      failures = 0;
+    };
+    const server = this.deps.server;
     while (!this.#stop.signal.aborted) {
       try {
-        const answer = await this.deps.server.watch(
-          this.#ids,
-          synced ? cursor : undefined,
-          jitteredTimeout(this.deps.watchTimeoutSeconds, random),
-        );
-        if (this.#stop.signal.aborted) break;
-        if (answer.changed || !synced) {
-          try {
-            const outcome = await this.syncOnce();
-            if (outcome === "written") this.deps.log.info({ files: this.deps.files.length }, "files written");
-          } catch (err) {
-            if (!(err instanceof RenderError)) throw err;
-            // A value that cannot be rendered: keep the last good files, wait for the next change.
-            this.#failed(err);
-          }
-          synced = true;
-        }
-        cursor = answer.cursor;
-        failures = 0;
+        const timeout = jitteredTimeout(this.deps.watchTimeoutSeconds, random);
+        // A stream that ends (its token expired or is due for renewal) is simply opened again.
+        if (server.follow) await server.follow(this.#ids, synced ? cursor : undefined, timeout, handle);
+        else await handle(await server.watch(this.#ids, synced ? cursor : undefined, timeout));
       } catch (err) {
         this.#failed(err);
         synced = false;

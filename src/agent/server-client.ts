@@ -44,14 +44,18 @@ interface Answer {
 export class ServerClient {
   #token: { value: string; at: number } | undefined;
   readonly #agent: http.Agent;
+  /** Jittered (75–100 % of the option) so that a fleet started together logs in at different times. */
+  readonly #tokenMaxAgeMs: number;
 
   constructor(
     private readonly options: ClientOptions,
     private readonly now: () => number = Date.now,
+    random: () => number = Math.random,
   ) {
     this.#agent = options.url.startsWith("https:")
       ? new https.Agent({ keepAlive: true, ca: options.ca })
       : new http.Agent({ keepAlive: true });
+    this.#tokenMaxAgeMs = (options.tokenMaxAgeMs ?? 4 * 60_000) * (1 - random() / 4);
   }
 
   #send(
@@ -117,14 +121,18 @@ export class ServerClient {
     return this.#token.value;
   }
 
+  async #currentToken(): Promise<string> {
+    const fresh = this.#token && this.now() - this.#token.at < this.#tokenMaxAgeMs;
+    return fresh ? this.#token!.value : this.#authenticate();
+  }
+
   async #authorized(
     method: string,
     path: string,
     headers: Record<string, string>,
     timeoutMs?: number,
   ): Promise<Answer> {
-    const maxAge = this.options.tokenMaxAgeMs ?? 4 * 60_000;
-    const token = this.#token && this.now() - this.#token.at < maxAge ? this.#token.value : await this.#authenticate();
+    const token = await this.#currentToken();
     let res = await this.#send(
       method,
       path,
@@ -177,6 +185,77 @@ export class ServerClient {
     if (res.status !== 200)
       throw new ServerError(res.status, `watch refused (HTTP ${res.status}${errorMessage(res.body)})`);
     return JSON.parse(res.body.toString("utf8")) as { changed: boolean; cursor: string };
+  }
+
+  /**
+   * The change stream as one response (`stream=true`): `onEvent` for each answer, in order
+   * (the response is not read while it runs). Resolves when the server ends the stream (the
+   * token expired) or when this client's token is due for renewal (it ends the stream
+   * itself, so that the next one carries a fresh token); throws ServerError otherwise.
+   */
+  async follow(
+    ids: readonly string[],
+    cursor: string | undefined,
+    timeoutSeconds: number,
+    onEvent: (answer: { changed: boolean; cursor: string }) => Promise<void>,
+  ): Promise<void> {
+    const query = `variable_ids=${this.#fullIds(ids)}&timeout=${timeoutSeconds}&stream=true${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+    const idleMs = (timeoutSeconds + 15) * 1000; // heartbeats come every timeoutSeconds
+    let res = await this.#open(`/secrets/watch?${query}`, await this.#currentToken(), idleMs);
+    if (res.statusCode === 401) {
+      res.resume();
+      res = await this.#open(`/secrets/watch?${query}`, await this.#authenticate(), idleMs);
+    }
+    if (res.statusCode !== 200) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of res) chunks.push(chunk as Buffer);
+      throw new ServerError(
+        res.statusCode,
+        `watch refused (HTTP ${res.statusCode}${errorMessage(Buffer.concat(chunks))})`,
+      );
+    }
+    const renewIn = this.#token ? Math.max(0, this.#token.at + this.#tokenMaxAgeMs - this.now()) : 0;
+    let renewing = false;
+    const renew = setTimeout(() => ((renewing = true), res.destroy()), renewIn);
+    let pending = "";
+    let handlerError: unknown;
+    try {
+      for await (const chunk of res) {
+        pending += (chunk as Buffer).toString("utf8");
+        for (let end = pending.indexOf("\n"); end >= 0; end = pending.indexOf("\n")) {
+          const line = pending.slice(0, end);
+          pending = pending.slice(end + 1);
+          const answer = JSON.parse(line) as { changed: boolean; cursor: string };
+          await onEvent(answer).catch((err: unknown) => {
+            handlerError = err;
+            throw err;
+          });
+        }
+      }
+    } catch (err) {
+      if (err === handlerError || !(err instanceof Error)) throw err;
+      if (renewing) return;
+      if (err instanceof SyntaxError) throw new ServerError(undefined, "watch stream: a line is not JSON");
+      throw new ServerError(undefined, `watch stream: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
+    } finally {
+      clearTimeout(renew);
+    }
+  }
+
+  #open(path: string, token: string, idleMs: number): Promise<http.IncomingMessage> {
+    const url = new URL(this.options.url + path);
+    const transport = url.protocol === "https:" ? https : http;
+    return new Promise((resolve, reject) => {
+      const headers = { Authorization: `Token token="${token}"` };
+      const req = transport.request(url, { headers, agent: this.#agent, timeout: idleMs }, resolve);
+      req.on("timeout", () => req.destroy(new Error("no heartbeat: timed out")));
+      req.on("error", (err) =>
+        reject(
+          new ServerError(undefined, `GET ${url.pathname}: ${(err as NodeJS.ErrnoException).code ?? err.message}`),
+        ),
+      );
+      req.end();
+    });
   }
 
   close(): void {

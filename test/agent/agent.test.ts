@@ -214,6 +214,24 @@ describe("agent: rendered files from the server, following rotations", function 
     expect(readFileSync(join(agentsDir[0]!, "dsn.txt"), "utf8")).to.include("rotated");
   });
 
+  it("follows on one stream: rotations cost no watch request (GET /secrets/watch?stream=true, held)", async () => {
+    const watchRequests = async (): Promise<number> =>
+      [
+        ...(await (await fetch(`${server.url}/metrics`)).text()).matchAll(
+          /^strongroom_http_requests_total\{[^}]*route="\/secrets\/watch"[^}]*\} (\d+)$/gm,
+        ),
+      ].reduce((sum, m) => sum + Number(m[1]), 0);
+    const before = await watchRequests();
+    const target = join(agentsDir[0]!, "password");
+    // Ends on the value the earlier test left, which the later ones read.
+    for (const value of ["streamed-1", "streamed-2", "rotated".repeat(20000)]) {
+      await admin.setSecret("db/password", value);
+      await until("the rotation", () => (readFileSync(target, "utf8") === value ? true : undefined), 5_000);
+    }
+    expect(await watchRequests(), "no watch request ended: the stream stays").to.equal(before);
+    expect(server.services.watchHub!.watchers).to.be.at.least(1);
+  });
+
   it("denial: --once fails at once with a clear message; a running agent stays not ready with the reason", async () => {
     const config = await configFor("nosy");
     let failure: unknown;

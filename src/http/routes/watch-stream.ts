@@ -33,7 +33,12 @@ export async function serveStream(services: Services, res: Response, watch: Stre
   const outcomes = services.metrics.secretWatchResponses;
   const begin = (): void => {
     if (res.headersSent) return;
-    res.writeHead(200, { "Content-Type": "application/x-ndjson; charset=utf-8", "Cache-Control": "no-store" });
+    // X-Accel-Buffering: a proxy that buffers (nginx does by default) would hold the lines back.
+    res.writeHead(200, {
+      "Content-Type": "application/x-ndjson; charset=utf-8",
+      "Cache-Control": "no-store",
+      "X-Accel-Buffering": "no",
+    });
     res.flushHeaders();
   };
   const send = (answer: WatchAnswer): void => {
