@@ -318,7 +318,7 @@ export const SETTINGS: Record<string, Setting> = {
     type: "string",
     default: "50000",
     help:
-      "long-poll watches (GET /secrets/watch, used by agents) held at a time; more get 503 " +
+      "watches (GET /secrets/watch, streams or long-polls, used by agents) held at a time; more get 503 " +
       "(each costs about 9–15 KB of server memory: bench/README.md)",
   },
   adminKeySecret: {

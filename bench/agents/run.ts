@@ -52,6 +52,8 @@ const QUIET_SECONDS = Number(process.env.BENCH_AGENT_QUIET_SECONDS ?? 10);
 const GET_SECONDS = Number(process.env.BENCH_AGENT_GET_SECONDS ?? 8);
 /** GET windows per condition (held, after): the median is reported; one window alone varied ±5 %. */
 const GET_ROUNDS = Math.max(1, Number(process.env.BENCH_AGENT_GET_ROUNDS ?? 3));
+/** BENCH_AGENT_MODE=poll: the fleet long-polls (each answer ends a request) instead of holding streams as the agent does. */
+const STREAM = (process.env.BENCH_AGENT_MODE ?? "stream") !== "poll";
 /** BENCH_AGENT_FETCH=0: followers do not read their variables after a change (the answers alone, measured apart). */
 const FETCH = process.env.BENCH_AGENT_FETCH !== "0";
 /** The idle fleet's re-poll (the agent's --watch-timeout); default: the agent's default. */
@@ -72,6 +74,7 @@ const issuer = await startFakeIssuer([key]);
 const children: ChildProcess[] = [];
 const results: Record<string, unknown> = {
   machine: machine(),
+  mode: STREAM ? "stream" : "poll",
   filesLimit: FILES_LIMIT,
   startedAt: new Date().toISOString(),
   loadBefore: loadAverage(),
@@ -242,7 +245,17 @@ try {
       [
         "--max-old-space-size=4096",
         join("bench", "agents", "watchers.mjs"),
-        JSON.stringify({ url, account: ACCOUNT, count: size, tokens, ids, timeout: 300, fetch: FETCH }),
+        JSON.stringify({
+          url,
+          account: ACCOUNT,
+          count: size,
+          tokens,
+          ids,
+          // Long-polls gather with 300 s polls (the re-poll under test comes later); streams beat at it from the start.
+          timeout: STREAM ? REPOLL_SECONDS : 300,
+          fetch: FETCH,
+          stream: STREAM,
+        }),
       ],
       { stdio: ["pipe", "pipe", "inherit"] },
     );
@@ -321,22 +334,25 @@ try {
     }
     if (IDLE_SECONDS > 0 && size >= 10_000) {
       await until("the fleet to re-arm", 120, async () => ((await gauge()) >= size * 0.995 ? true : undefined));
-      // The re-poll under test from now on (the fleet was held with 300 s polls so that it could
-      // gather on a loaded machine); jittered timeouts spread out.
-      fleet.stdin.write(`timeout ${REPOLL_SECONDS}\n`);
-      // Waits already held keep their 300 s timeout: one rotation re-arms every watcher with the
-      // new one (an earlier version measured 0 re-polls/s because of this). Each watcher's first
-      // poll after it is uniform in [1, re-poll] (watchers.mjs), so after one full period the
-      // fleet re-polls as a fleet of agents started at different times does: steadily.
-      await rotate("fleet/shared");
-      await until("the fleet to re-arm", 120, async () => ((await gauge()) >= size * 0.995 ? true : undefined));
-      await sleep(REPOLL_SECONDS * 1000);
+      if (!STREAM) {
+        // The re-poll under test from now on (the fleet was held with 300 s polls so that it could
+        // gather on a loaded machine); jittered timeouts spread out.
+        fleet.stdin.write(`timeout ${REPOLL_SECONDS}\n`);
+        // Waits already held keep their 300 s timeout: one rotation re-arms every watcher with the
+        // new one (an earlier version measured 0 re-polls/s because of this). Each watcher's first
+        // poll after it is uniform in [1, re-poll] (watchers.mjs), so after one full period the
+        // fleet re-polls as a fleet of agents started at different times does: steadily.
+        await rotate("fleet/shared");
+        await until("the fleet to re-arm", 120, async () => ((await gauge()) >= size * 0.995 ? true : undefined));
+        await sleep(REPOLL_SECONDS * 1000);
+      }
       fleet.stdin.write("reset\n");
       const threads = sampleThreads(server.pid!);
       const usage = sampleUsage(() => [server.pid!]);
       const pgUsage = sampleUsage(postgresPids);
       const t0 = Date.now();
-      await sleep(IDLE_SECONDS * 1000);
+      // Streams beat every REPOLL_SECONDS from when each opened: a whole period holds each beat once.
+      await sleep((STREAM ? Math.max(IDLE_SECONDS, REPOLL_SECONDS) : IDLE_SECONDS) * 1000);
       const u = usage.stop();
       const p = pgUsage.stop();
       const r = await report(t0);
@@ -505,7 +521,7 @@ try {
     ]),
   ].join("\n");
   console.log(
-    `\nmachine: ${JSON.stringify(results.machine)}; load ${String(results.loadBefore)} → ${String(results.loadAfter)}\n\n${table}\n\n${agentTable}\n`,
+    `\nmode: ${STREAM ? "streams (stream=true)" : "long-polls"}; machine: ${JSON.stringify(results.machine)}; load ${String(results.loadBefore)} → ${String(results.loadAfter)}\n\n${table}\n\n${agentTable}\n`,
   );
   writeFileSync(join("bench", "agents", "results.json"), `${JSON.stringify(results, null, 2)}\n`);
 } finally {

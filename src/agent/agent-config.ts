@@ -102,8 +102,8 @@ export const AGENT_SETTINGS: Record<string, Setting> = {
     type: "string",
     default: "300",
     help:
-      "seconds one change-stream long-poll may wait before asking again " +
-      "(a safety net: changes answer it at once; CyberArk's Secrets Provider refreshes every 5 minutes)",
+      "seconds between the change stream's heartbeats (a safety net that re-checks: changes come at once; " +
+      "CyberArk's Secrets Provider refreshes every 5 minutes)",
   },
   backoffMax: {
     flag: "backoff-max",

@@ -45,7 +45,7 @@ export interface AgentDeps {
 
 /**
  * Jitter, so that a fleet started (or woken, or cut off) together does not come back
- * together: each long-poll asks for a timeout drawn from the last quarter below the
+ * together: each stream (or long-poll) asks for a timeout drawn from the last quarter below the
  * configured one (30 s → 23–30 s), and each retry waits between half and all of its backoff
  * (retry/backoff.ts, the one backoff).
  */

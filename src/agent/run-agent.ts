@@ -91,7 +91,7 @@ export async function startAgent(
     done,
     async stop() {
       agent.stop();
-      client.close(); // ends a long-poll in flight
+      client.close(); // ends the stream (or long-poll) in flight
       await done;
       await health.close();
     },
