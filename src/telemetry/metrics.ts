@@ -4,6 +4,14 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
+/** prom-client defaults whose cost grows with the number of open connections. */
+const O_OF_CONNECTIONS_DEFAULTS = [
+  "nodejs_active_handles",
+  "nodejs_active_handles_total",
+  "nodejs_active_resources",
+  "nodejs_active_resources_total",
+];
+
 export class Metrics {
   readonly registry = new Registry();
   readonly httpRequests = new Counter({
@@ -130,7 +138,12 @@ export class Metrics {
   });
 
   constructor(defaults = true) {
-    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: "strongroom_" });
+    if (!defaults) return;
+    collectDefaultMetrics({ register: this.registry, prefix: "strongroom_" });
+    // These list every handle (each held watch's socket) on each scrape: at 10,000 watches a
+    // scrape blocked the event loop for 80–100 ms, most of it here (bench/README.md, agents).
+    // strongroom_secret_watchers and process_open_fds say the same for far less.
+    for (const name of O_OF_CONNECTIONS_DEFAULTS) this.registry.removeSingleMetric(`strongroom_${name}`);
   }
 }
 

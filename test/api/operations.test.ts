@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { Metrics } from "../../src/telemetry/metrics.js";
 import { Client } from "../support/client.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
@@ -31,6 +32,14 @@ describe("operations and error handling", () => {
     expect(text).to.not.contain("secret-id");
     expect(text).to.not.contain("value-that-must-not-leak");
     for (const line of text.split("\n").filter((l) => l && !l.startsWith("#"))) expect(line).to.match(/^strongroom_/);
+  });
+
+  it("keeps the process defaults a server exports, but none that lists every open handle on each scrape", async () => {
+    // One handle per held watch: at 10,000 watches those made each scrape block for 80–100 ms.
+    const text = await new Metrics().registry.metrics();
+    expect(text).to.match(/^strongroom_process_open_fds \d+/m);
+    expect(text).to.match(/^strongroom_nodejs_heap_size_used_bytes \d+/m);
+    expect(text).to.not.match(/nodejs_active_(handles|resources)/);
   });
 
   it("answers unknown routes with a JSON 404", async () => {
