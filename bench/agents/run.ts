@@ -28,7 +28,15 @@ import {
   startFakeIssuer,
 } from "../../test/support/service-account-issuer.js";
 import { authenticate } from "../lib/dataset.js";
-import { childrenOf, cpuSeconds, loadAverage, rssMiB, sampleThreads, sampleUsage } from "../lib/proc-stats.js";
+import {
+  childrenOf,
+  cpuSeconds,
+  loadAverage,
+  rssMiB,
+  sampleSteal,
+  sampleThreads,
+  sampleUsage,
+} from "../lib/proc-stats.js";
 import { freePort, profileFlags, runLoad } from "../lib/processes.js";
 import { machine } from "../lib/report.js";
 import { AGENT_SETTINGS } from "../../src/agent/agent-config.js";
@@ -200,7 +208,8 @@ try {
   };
   /**
    * GET_ROUNDS windows: median req/s and p99, every window's req/s, the CPU (cores) of
-   * `watched` and the server's GC pauses (share of the window, by kind), medians.
+   * `watched`, the server's GC pauses (share of the window, by kind) and the CPU time the VM's
+   * host stole from this machine (`stolen`, share of all CPU time), medians.
    */
   const getRounds = async (
     watched: Record<string, () => number[]>,
@@ -213,13 +222,11 @@ try {
   }> => {
     const runs: (Awaited<ReturnType<typeof runLoad>> & { gc: Record<string, number> })[] = [];
     for (let i = 0; i < GET_ROUNDS; i++) {
-      const [gc0, t0] = [await gcPauses(), performance.now()];
+      const [gc0, t0, steal] = [await gcPauses(), performance.now(), sampleSteal()];
       const run = await runLoad(getSpec, watched);
       const [gc1, seconds] = [await gcPauses(), (performance.now() - t0) / 1000];
-      runs.push({
-        ...run,
-        gc: Object.fromEntries(Object.keys(gc1).map((k) => [k, (gc1[k]! - (gc0[k] ?? 0)) / seconds])),
-      });
+      const gc = Object.fromEntries(Object.keys(gc1).map((k) => [k, (gc1[k]! - (gc0[k] ?? 0)) / seconds]));
+      runs.push({ ...run, gc: { ...gc, stolen: steal.stop() } });
     }
     const medians = (of: (r: (typeof runs)[number]) => Record<string, number>): Record<string, number> =>
       Object.fromEntries(Object.keys(of(runs[0]!)).map((k) => [k, median(runs.map((r) => of(r)[k] ?? 0))]));
@@ -307,6 +314,7 @@ try {
       fleet.stdin.write("reset\n");
       const cpu0 = cpuSeconds(server.pid!);
       const waves0 = await waves();
+      const gc0 = await gcPauses();
       const t0 = Date.now();
       await rotate(id);
       let r = await report(t0);
@@ -327,6 +335,10 @@ try {
         non200,
         statuses: r.statuses,
         serverCpuSeconds: cpuSeconds(server.pid!) - cpu0,
+        // The server's main-thread GC pauses in that time (a full collection in a wave shows here).
+        gcPauseMs: await gcPauses().then((gc) =>
+          Object.fromEntries(Object.entries(gc).map(([kind, s]) => [kind, Math.round((s - (gc0[kind] ?? 0)) * 1000)])),
+        ),
         ...(await waves().then((w) => ({ waves: w.count - waves0.count, waveMs: (w.sum - waves0.sum) * 1000 }))),
       };
       if (name === "all") console.error(`${size} watchers held, quiet: ${JSON.stringify(row.heldQuietCores)}`);

@@ -87,6 +87,21 @@ export function childrenOf(pid: number): number[] {
 }
 
 /** 1-minute load average: other work on the machine skews every figure, so it is reported beside them. */
+/** CPU time stolen from this VM by its host, as a share of all CPU time since `sampleSteal()` (from /proc/stat). */
+export function sampleSteal(): { stop(): number } {
+  const read = (): { steal: number; total: number } => {
+    const ticks = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    return { steal: ticks[7] ?? 0, total: ticks.reduce((sum, t) => sum + t, 0) };
+  };
+  const start = read();
+  return {
+    stop() {
+      const end = read();
+      return end.total > start.total ? (end.steal - start.steal) / (end.total - start.total) : 0;
+    },
+  };
+}
+
 export function loadAverage(): number {
   return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
 }

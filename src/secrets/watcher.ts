@@ -22,13 +22,19 @@ export function newWatcher(
     finished: false,
     done(outcome) {
       if (watcher.finished) return;
-      clearTimeout(timer);
       if (keepsFollowing(outcome)) {
         watcher.cursor = outcome.cursor;
-        timer = setTimeout(() => hub.expire(watcher), wait());
+        // The next heartbeat counts from this answer; refresh() re-arms without a new timer.
+        const next = wait();
+        if (next === timeoutMs) timer.refresh();
+        else {
+          clearTimeout(timer);
+          timer = setTimeout(() => hub.expire(watcher), next);
+        }
         follow!.onEvent(outcome);
         return;
       }
+      clearTimeout(timer);
       watcher.finished = true;
       hub.release(watcher);
       if (typeof outcome === "object" && "error" in outcome) settle.reject(outcome.error);

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -329,5 +329,58 @@ describe("agent: rendered files from the server, following rotations", function 
     const metrics = await (await fetch(`http://127.0.0.1:${agent.healthPort}/metrics`)).text();
     expect(metrics).to.match(/strongroom_agent_syncs_total\{outcome="unreachable"\} [1-9]/);
     server = { close: async () => undefined } as unknown as TestServer;
+  });
+});
+
+describe("agent: a stream ends when its token expires, and the agent follows on with a fresh one", function () {
+  this.timeout(60_000);
+  let server: TestServer;
+  let issuer: FakeIssuer;
+  let agent: RunningAgent | undefined;
+  after(async () => {
+    await agent?.stop();
+    await server?.close();
+    await issuer?.close();
+  });
+
+  it("keeps following rotations across streams the server ended (tokens of 2 s)", async () => {
+    const key = await issuerKey("cluster");
+    issuer = await startFakeIssuer([key]);
+    server = await startTestServer({ account: "acme", tokenTtl: 2, flags: { ...issuer.flags } });
+    const admin = await new Client(server.url, server.account).login("admin", server.adminKey);
+    await admin.loadPolicy("POST", "root", POLICY);
+    await admin.setSecret("db/password", "before");
+    const tokenFile = join(mkdtempSync(join(tmpdir(), "agent-token-")), "app");
+    writeFileSync(tokenFile, await signToken(key, serviceAccountClaims("prod", "app")));
+    const dir = mkdtempSync(join(tmpdir(), "agent-files-"));
+    const config = loadAgentConfig([], {
+      STRONGROOM_URL: server.url,
+      STRONGROOM_ACCOUNT: server.account,
+      STRONGROOM_LOGIN: "host/kubernetes/prod/app",
+      STRONGROOM_TOKEN_FILE: tokenFile,
+      STRONGROOM_AGENT_DIR: dir,
+      STRONGROOM_AGENT_FILES: JSON.stringify({ password: { secret: "db/password" } }),
+      STRONGROOM_AGENT_HEALTH_PORT: "0",
+      STRONGROOM_AGENT_BACKOFF_MAX: "500",
+    });
+    if (config === "help") throw new Error("unexpected");
+    agent = await startAgent(config, log, { metrics: new AgentMetrics(false), healthHost: "127.0.0.1" });
+    const file = join(dir, "password");
+    const content = (): string => (existsSync(file) ? readFileSync(file, "utf8") : "");
+    await until("the first file", () => (content() === "before" ? true : undefined));
+    const streams = async (): Promise<number> =>
+      [
+        ...(await (await fetch(`${server.url}/metrics`)).text()).matchAll(
+          /^strongroom_http_requests_total\{[^}]*route="\/secrets\/watch"[^}]*status="200"[^}]*\} (\d+)$/gm,
+        ),
+      ].reduce((sum, m) => sum + Number(m[1]), 0);
+    const ended = await streams();
+    await until("two streams to end", async () => ((await streams()) >= ended + 2 ? true : undefined), 15_000);
+    // The admin's own token has expired as well by now.
+    const again = await new Client(server.url, server.account).login("admin", server.adminKey);
+    const started = Date.now();
+    await again.setSecret("db/password", "after");
+    await until("the rotation", () => (content() === "after" ? true : undefined), 5_000);
+    expect(Date.now() - started).to.be.below(1000);
   });
 });

@@ -31,6 +31,11 @@ export interface StreamRequest {
 
 export async function serveStream(services: Services, res: Response, watch: StreamRequest): Promise<void> {
   const outcomes = services.metrics.secretWatchResponses;
+  // Bound once per stream: a wave sends thousands of lines.
+  const counted = {
+    changed: outcomes.labels({ outcome: "changed" }),
+    unchanged: outcomes.labels({ outcome: "unchanged" }),
+  };
   const begin = (): void => {
     if (res.headersSent) return;
     // X-Accel-Buffering: a proxy that buffers (nginx does by default) would hold the lines back.
@@ -48,7 +53,7 @@ export async function serveStream(services: Services, res: Response, watch: Stre
       return;
     }
     res.write(`${JSON.stringify(answer)}\n`);
-    outcomes.inc({ outcome: answer.changed ? "changed" : "unchanged" });
+    (answer.changed ? counted.changed : counted.unchanged).inc();
   };
   const follow = { onEvent: send, onArmed: begin, untilMs: watch.untilMs };
   let cursor = watch.known;
