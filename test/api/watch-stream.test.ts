@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import http from "node:http";
+import net from "node:net";
 import { Client, fq } from "../support/client.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
@@ -113,6 +114,25 @@ describe("secrets: the change stream as one response (GET /secrets/watch?stream=
     expect(first!.changed).to.equal(true);
     expect(beats.length).to.be.at.least(2);
     for (const beat of beats) expect(beat).to.deep.equal({ changed: false, cursor: first!.cursor });
+  });
+
+  it("frames its lines as chunks for HTTP/1.1, and sends them plain to an HTTP/1.0 client", async () => {
+    const raw = (version: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = net.connect(Number(new URL(server.url).port), "127.0.0.1");
+        let text = "";
+        socket.on("data", (chunk) => (text += chunk.toString()));
+        socket.on("error", reject);
+        setTimeout(() => (socket.destroy(), resolve(text)), 2_500);
+        const path = url(["a"], "&timeout=1").slice(server.url.length);
+        socket.write(`GET ${path} ${version}\r\nHost: x\r\nAuthorization: Token token="${reader.token}"\r\n\r\n`);
+      });
+    const [chunked, plain] = await Promise.all([raw("HTTP/1.1"), raw("HTTP/1.0")]);
+    const line = /\{"changed":(true|false),"cursor":"[^"]+"\}\n/.source;
+    expect(chunked).to.match(/transfer-encoding: chunked/i);
+    expect(chunked).to.match(new RegExp(`\r\n\r\n([0-9a-f]+\r\n${line}\r\n){2,}`));
+    expect(plain).to.not.match(/transfer-encoding/i);
+    expect(plain).to.match(new RegExp(`\r\n\r\n(${line}){2,}`));
   });
 
   it("refuses before the first byte as a long-poll does (403, 422), never 5xx", async () => {

@@ -7,7 +7,7 @@
  *
  * The response ends (the client reconnects with its cursor) when the caller's token expires,
  * when a re-check refuses (the next request gets the 403/404, and this one learns nothing),
- * when the server stops, or when the client stops reading (over STREAM_BUFFER_BYTES unread).
+ * when the server stops, or when the client stops reading (over STREAM_BUFFER_BYTES unsent).
  * Errors before the first byte are ordinary error responses.
  */
 import type { Response } from "express";
@@ -48,11 +48,18 @@ export async function serveStream(services: Services, res: Response, watch: Stre
   };
   const send = (answer: WatchAnswer): void => {
     begin();
-    if (res.writableLength > STREAM_BUFFER_BYTES) {
-      res.destroy(); // the client reads no more: its answers are not kept for it
+    const socket = res.socket;
+    if (!socket || socket.writableLength > STREAM_BUFFER_BYTES) {
+      res.destroy(); // gone, or reads no more: its answers are not kept for it
       return;
     }
-    res.write(`${JSON.stringify(answer)}\n`);
+    const line = `${JSON.stringify(answer)}\n`;
+    // One chunk, framed here and written to the socket at once. res.write corks the socket
+    // until the next tick: a wave's synchronous loop then held every follower's pieces in
+    // memory together, and the scavenges that copied them cost 0.4 s in a wave of 10,000.
+    // res.end() still writes the last chunk. (An HTTP/1.0 client gets no chunking: res.write.)
+    if (res.chunkedEncoding) socket.write(`${Buffer.byteLength(line).toString(16)}\r\n${line}\r\n`);
+    else res.write(line);
     (answer.changed ? counted.changed : counted.unchanged).inc();
   };
   const follow = { onEvent: send, onArmed: begin, untilMs: watch.untilMs };
