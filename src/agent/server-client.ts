@@ -199,7 +199,8 @@ export class ServerClient {
     timeoutSeconds: number,
     onEvent: (answer: { changed: boolean; cursor: string }) => Promise<void>,
   ): Promise<void> {
-    const query = `variable_ids=${this.#fullIds(ids)}&timeout=${timeoutSeconds}&stream=true${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+    const since = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
+    const query = `variable_ids=${this.#fullIds(ids)}&timeout=${timeoutSeconds}&stream=true${since}`;
     const idleMs = (timeoutSeconds + 15) * 1000; // heartbeats come every timeoutSeconds
     let res = await this.#open(`/secrets/watch?${query}`, await this.#currentToken(), idleMs);
     if (res.statusCode === 401) {
