@@ -319,7 +319,7 @@ export const SETTINGS: Record<string, Setting> = {
     default: "50000",
     help:
       "watches (GET /secrets/watch, streams or long-polls, used by agents) held at a time; more get 503 " +
-      "(each costs about 9–15 KB of server memory: bench/README.md)",
+      "(each costs about 10–18 KB of server memory: bench/README.md)",
   },
   adminKeySecret: {
     flag: "admin-key-secret",
