@@ -128,11 +128,30 @@ describe("secrets: the change stream as one response (GET /secrets/watch?stream=
         socket.write(`GET ${path} ${version}\r\nHost: x\r\nAuthorization: Token token="${reader.token}"\r\n\r\n`);
       });
     const [chunked, plain] = await Promise.all([raw("HTTP/1.1"), raw("HTTP/1.0")]);
+    // Pipelined behind a held long-poll on the same connection: the stream waits for it, whole.
+    const longPoll = `/secrets/watch?variable_ids=${encodeURIComponent(id("a"))}&timeout=1`;
+    const { cursor } = (await reader.request("GET", longPoll)).json();
+    const pipelined = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(new URL(server.url).port), "127.0.0.1");
+      let text = "";
+      socket.on("data", (chunk) => (text += chunk.toString()));
+      socket.on("error", reject);
+      setTimeout(() => (socket.destroy(), resolve(text)), 4_500);
+      const auth = `Authorization: Token token="${reader.token}"`;
+      const stream = url(["a"], "&timeout=1").slice(server.url.length);
+      socket.write(
+        `GET ${longPoll}&cursor=${cursor} HTTP/1.1\r\nHost: x\r\n${auth}\r\n\r\nGET ${stream} HTTP/1.1\r\nHost: x\r\n${auth}\r\n\r\n`,
+      );
+    });
     const line = /\{"changed":(true|false),"cursor":"[^"]+"\}\n/.source;
     expect(chunked).to.match(/transfer-encoding: chunked/i);
     expect(chunked).to.match(new RegExp(`\r\n\r\n([0-9a-f]+\r\n${line}\r\n){2,}`));
     expect(plain).to.not.match(/transfer-encoding/i);
     expect(plain).to.match(new RegExp(`\r\n\r\n(${line}){2,}`));
+    const [first, second] = pipelined.split(/(?=HTTP\/1\.1 200)/);
+    expect(first).to.match(/content-length: \d+\r\n/i);
+    expect(first).to.match(/\r\n\r\n\{"changed":false,"cursor":"[^"]+"\}$/);
+    expect(second).to.match(new RegExp(`\r\n\r\n([0-9a-f]+\r\n${line}\r\n){2,}`));
   });
 
   it("refuses before the first byte as a long-poll does (403, 422), never 5xx", async () => {

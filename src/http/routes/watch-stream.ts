@@ -48,9 +48,10 @@ export async function serveStream(services: Services, res: Response, watch: Stre
   };
   const send = (answer: WatchAnswer): void => {
     begin();
+    // No socket yet: a pipelined request waits for the one before it, and res buffers for it.
     const socket = res.socket;
-    if (!socket || socket.writableLength > STREAM_BUFFER_BYTES) {
-      res.destroy(); // gone, or reads no more: its answers are not kept for it
+    if ((socket ?? res).writableLength > STREAM_BUFFER_BYTES) {
+      res.destroy(); // the client reads no more: its answers are not kept for it
       return;
     }
     const line = `${JSON.stringify(answer)}\n`;
@@ -58,7 +59,7 @@ export async function serveStream(services: Services, res: Response, watch: Stre
     // until the next tick: a wave's synchronous loop then held every follower's pieces in
     // memory together, and the scavenges that copied them cost 0.4 s in a wave of 10,000.
     // res.end() still writes the last chunk. (An HTTP/1.0 client gets no chunking: res.write.)
-    if (res.chunkedEncoding) socket.write(`${Buffer.byteLength(line).toString(16)}\r\n${line}\r\n`);
+    if (socket && res.chunkedEncoding) socket.write(`${Buffer.byteLength(line).toString(16)}\r\n${line}\r\n`);
     else res.write(line);
     (answer.changed ? counted.changed : counted.unchanged).inc();
   };
