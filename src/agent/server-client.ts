@@ -41,6 +41,9 @@ interface Answer {
   body: Buffer;
 }
 
+/** The longest stream line the agent reads (a real one is about 100 bytes). */
+const STREAM_LINE_BYTES = 64 * 1024;
+
 export class ServerClient {
   #token: { value: string; at: number } | undefined;
   readonly #agent: http.Agent;
@@ -223,18 +226,23 @@ export class ServerClient {
     try {
       for await (const chunk of res) {
         pending += (chunk as Buffer).toString("utf8");
+        // A line is about 100 bytes: a server that sends more without one is not followed.
+        if (pending.length > STREAM_LINE_BYTES && !pending.includes("\n"))
+          throw new ServerError(undefined, "watch stream: a line longer than 64 KiB");
         for (let end = pending.indexOf("\n"); end >= 0; end = pending.indexOf("\n")) {
           const line = pending.slice(0, end);
           pending = pending.slice(end + 1);
-          const answer = JSON.parse(line) as { changed: boolean; cursor: string };
-          await onEvent(answer).catch((err: unknown) => {
+          const answer = JSON.parse(line) as { changed: unknown; cursor: unknown };
+          if (typeof answer.changed !== "boolean" || typeof answer.cursor !== "string")
+            throw new ServerError(undefined, "watch stream: a line is not {changed, cursor}");
+          await onEvent(answer as { changed: boolean; cursor: string }).catch((err: unknown) => {
             handlerError = err;
             throw err;
           });
         }
       }
     } catch (err) {
-      if (err === handlerError || !(err instanceof Error)) throw err;
+      if (err === handlerError || err instanceof ServerError || !(err instanceof Error)) throw err;
       if (renewing) return;
       if (err instanceof SyntaxError) throw new ServerError(undefined, "watch stream: a line is not JSON");
       throw new ServerError(undefined, `watch stream: ${(err as NodeJS.ErrnoException).code ?? err.message}`);

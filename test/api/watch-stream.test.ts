@@ -159,6 +159,12 @@ describe("secrets: the change stream as one response (GET /secrets/watch?stream=
       403,
     );
     expect((await reader.request("GET", `/secrets/watch?variable_ids=${id("a")}&stream=yes`)).status).to.equal(422);
+    // Every other spelling is refused before any statement: only true and false mean something.
+    for (const value of ["", "TRUE", "1", "%00", "true%00", "x".repeat(5000), "%F0%9F%92%A9"])
+      expect(
+        (await reader.request("GET", `/secrets/watch?variable_ids=${id("a")}&stream=${value}`)).status,
+        `stream=${value.slice(0, 20)}`,
+      ).to.equal(422);
   });
 
   it("a follower whose permission is revoked is told nothing: its stream ends, and the next request gets 403", async () => {
